@@ -1,0 +1,35 @@
+# Thin wrapper over Meson for the README's commands. The real build is meson.build.
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+
+.PHONY: all deps demo check check-asan bench fuzz clean
+
+all: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+deps:
+	./scripts/install-deps
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD)
+
+# The main job: run on the embedded default, no Xen needed.
+demo: all
+	./scripts/demo $(BUILD)
+
+# Every test, plus the sanitizer build of the unit tests.
+check: all
+	meson test -C $(BUILD) --print-errorlogs
+	$(MAKE) check-asan
+
+check-asan: deps
+	[ -f $(ASAN_BUILD)/build.ninja ] || meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false
+	ninja -C $(ASAN_BUILD)
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+		meson test -C $(ASAN_BUILD) --print-errorlogs
+
+bench: all
+	./scripts/bench $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) out

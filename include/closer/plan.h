@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdint.h>
+
+#include "closer/cpuset.h"
+#include "closer/rules.h"
+#include "closer/snapshot.h"
+
+/*
+ * The plan: what the policy decided for one snapshot. Format `closer-plan/1`
+ * (FORMATS.md). Plain data, owned by the plan; closer_plan_free() frees it.
+ * Threads point at the CPU sets of the main container or of a domain, so a
+ * 10k-thread plan stays small.
+ */
+
+typedef struct closer_plan_main {
+        closer_cpuset dom0_cpus;
+        uint64_t mem_kib;
+        int node;                       /* node id */
+        unsigned vcpus;                 /* requested size */
+} closer_plan_main;
+
+typedef struct closer_plan_secondary {
+        int node;                       /* node id */
+        closer_cpuset dom0_cpus;
+} closer_plan_secondary;
+
+typedef struct closer_plan_domain {
+        int domid;
+        int node;                       /* node id: most of its memory (ties: vCPUs, lowest id) */
+        unsigned n_sockets;             /* n of `M - n*eps`: nodes its vCPUs run on */
+        closer_cpuset backend_dom0_cpus;/* where its T3 work runs; never empty, never main */
+        int admin_dom0_cpu;             /* where its shutdown/migrate/save runs */
+        closer_cpuset admin_dom0_cpus;  /* = {admin_dom0_cpu} */
+        uint64_t mem_target_kib;        /* its balloon target */
+        uint64_t dom0_reserve_kib;      /* held in dom0 on its behalf; target + reserve == M */
+        unsigned io_level;
+        char why[160];
+} closer_plan_domain;
+
+typedef struct closer_plan_thread {
+        int tid;
+        int pid;
+        closer_class cls;
+        int domid;                      /* CLOSER_DOMID_NONE for main work */
+        int node;                       /* node id of its container; -1 = main */
+        const closer_cpuset *dom0_cpus; /* points into the plan */
+        char why[160];
+} closer_plan_thread;
+
+typedef struct closer_plan_irq {
+        unsigned irq;
+        int domid;
+        int queue;
+        closer_irq_kind kind;
+        int dom0_cpu;
+        char why[160];
+} closer_plan_irq;
+
+typedef struct closer_plan {
+        uint64_t time_ns;
+        closer_plan_main main;
+        unsigned n_secondary;
+        closer_plan_secondary *secondary;
+        unsigned n_domains;
+        closer_plan_domain *domains;    /* same order as the snapshot's domains */
+        unsigned n_threads;
+        closer_plan_thread *threads;    /* only threads the plan places (all of them) */
+        unsigned n_irqs;
+        closer_plan_irq *irqs;          /* only IRQs of a domain's backend */
+} closer_plan;
+
+closer_plan *closer_plan_free(closer_plan *p);
+
+/* "main" or "node<N>/vm<D>" into buf (>= 32 bytes). */
+const char *closer_plan_thread_container(const closer_plan_thread *t, char *buf, size_t len);
+
+/* `closer-plan/1` JSON; malloc'd string, NULL on ENOMEM. */
+char *closer_plan_to_json(const closer_plan *p);
+/* The readable table of `closerctl plan`; malloc'd string, NULL on ENOMEM. */
+char *closer_plan_to_table(const closer_plan *p);

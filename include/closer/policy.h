@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include "closer/config.h"
+#include "closer/plan.h"
+#include "closer/snapshot.h"
+
+/*
+ * The policy: thesis chapter 3 as pure functions from a snapshot (+ config)
+ * to a plan. No syscalls, no clock, no logging. Each part is exported so that
+ * it can be tested on its own; closer_plan_compute() runs them all.
+ */
+
+/* What the policy derives once from a snapshot: which dom0 CPU sits on which
+ * pCPU, and the main container. Built by closer_view_init(). */
+typedef struct closer_view {
+        const closer_snapshot *snap;
+        int dom0_cpu_on_pcpu[CLOSER_CPUSET_MAX];          /* lowest dom0 vCPU on pCPU, -1 */
+        closer_cpuset dom0_cpus_on_node[CLOSER_NODES_MAX]; /* by node index */
+        closer_cpuset main_cpus;
+        int main_node_index;
+} closer_view;
+
+/*
+ * 1. Main container (thesis §3.2, table 3.2). Picks the configured number of
+ * dom0 CPUs on the configured node, lowest first. Returns 0, or -ENOENT
+ * (unknown node) / -ENOSPC (node has too few dom0 vCPUs) with err set.
+ */
+int closer_policy_main(const closer_snapshot *s, const closer_config *c,
+                       closer_plan_main *ret, closer_error *err);
+
+/* Fill the view (needs the main container). Returns 0 or -EINVAL. */
+int closer_view_init(closer_view *v, const closer_snapshot *s, const closer_plan_main *main_c);
+
+/*
+ * 2. Secondary containers (§3.3): one per node hosting domain vCPUs; dom0
+ * CPUs pinned on that node minus the main ones. Writes at most
+ * CLOSER_NODES_MAX entries in node order; returns how many.
+ */
+unsigned closer_policy_secondary(const closer_view *v, closer_plan_secondary *ret);
+
+/* 3. Domain -> node index holding most of its memory; ties: most vCPUs on it,
+ * then lowest node id. Domains with no memory information fall back on vCPUs. */
+int closer_policy_domain_node(const closer_view *v, const closer_domain *d);
+
+/* Number of nodes the domain's vCPUs run on (>= 1): the n of `M - n*eps`. */
+unsigned closer_policy_domain_sockets(const closer_view *v, const closer_domain *d);
+
+/*
+ * 4. Backend placement (§3.3.2): dom0 CPUs pinned under the pCPUs the
+ * domain's vCPUs are on; else its node's secondary CPUs; else the secondary
+ * CPUs of the nearest node that has some. Never a main CPU. Returns 0, or
+ * -ENOSPC when dom0 has no CPU outside the main container at all.
+ */
+int closer_policy_backend_cpus(const closer_view *v, const closer_domain *d, int node_index,
+                               closer_cpuset *ret);
+
+/*
+ * 5. IRQ choice. VM-initiated queue q -> the dom0 CPU under the domain's vCPU
+ * (q mod nvcpus) if it is in `backend`; external receive -> the CPU of
+ * `backend` with the fewest interrupts of this IRQ so far (ties: lowest).
+ * Returns the dom0 CPU (always in backend).
+ */
+int closer_policy_irq_cpu(const closer_view *v, const closer_domain *d, const closer_cpuset *backend,
+                          const closer_irq *irq, closer_irq_kind kind, int queue);
+
+/* 6. Admin work of a domain: the dom0 CPU under its vCPU 0 when that is in
+ * `backend`, else the lowest CPU of `backend`. */
+int closer_policy_admin_cpu(const closer_view *v, const closer_domain *d, const closer_cpuset *backend);
+
+/*
+ * 7. Memory (Algorithm 1). The I/O level with hysteresis: up as soon as the
+ * rate reaches a threshold, down only when it falls below
+ * threshold * (1 - hysteresis). Then the split of M: dom0 holds
+ * n*eps + extra(level + 1) (reserved one level ahead, capped at the last
+ * level) and the VM the rest, never below the floor; target + reserve == M.
+ */
+unsigned closer_policy_io_level(const closer_config *c, unsigned prev_level, double io_ops_per_s);
+
+typedef struct closer_mem_split {
+        unsigned io_level;
+        uint64_t mem_target_kib;
+        uint64_t dom0_reserve_kib;
+} closer_mem_split;
+
+void closer_policy_memory(const closer_config *c, uint64_t mem_kib, unsigned n_sockets,
+                          unsigned prev_level, double io_ops_per_s, closer_mem_split *ret);
+
+/*
+ * Everything: main, secondaries, domains, thread and IRQ placement.
+ * Returns 0 and *ret (caller frees with closer_plan_free), or -errno with err.
+ */
+int closer_plan_compute(const closer_snapshot *s, const closer_config *c,
+                        closer_plan **ret, closer_error *err);
