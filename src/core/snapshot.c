@@ -1,0 +1,1093 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "closer/snapshot.h"
+
+#define SNAPSHOT_FORMAT "closer-snapshot/1"
+
+/* Sanity bounds. They are far above any real host and only exist so that a
+ * corrupt or hostile document cannot make us allocate without limit or wrap
+ * a counter. */
+#define NODE_ID_MAX 1023                /* Xen's MAX_NUMNODES is 64; ids stay small */
+#define DOMID_MAX 0x7FEF                /* DOMID_FIRST_RESERVED - 1 */
+#define DOMAINS_MAX 32768u              /* the domid space */
+#define VCPUS_MAX CLOSER_CPUSET_MAX     /* vCPU ids are used as CPU numbers */
+#define THREADS_MAX 4194304u            /* Linux PID_MAX_LIMIT */
+#define PID_MAX 4194304
+#define IRQS_MAX 1048576u
+#define IRQ_MAX 1048575
+#define ARGS_MAX 65536u
+#define DISTANCE_MAX 255                /* SLIT distances are bytes */
+#define IO_LEVEL_MAX 1024
+#define QUEUE_MAX 65535
+
+/* ------------------------------------------------------------------ */
+/* Allocation and lookup */
+
+closer_snapshot *closer_snapshot_new(void) {
+        closer_snapshot *s = calloc(1, sizeof(*s));
+        if (!s)
+                return NULL;
+        for (unsigned c = 0; c < CLOSER_CPUSET_MAX; c++)
+                s->topo.cpu_node[c] = -1;
+        return s;
+}
+
+static void thread_done(closer_thread *t) {
+        for (unsigned i = 0; i < t->n_cmdline; i++)
+                free(t->cmdline[i]);
+        free(t->cmdline);
+}
+
+closer_snapshot *closer_snapshot_free(closer_snapshot *s) {
+        if (!s)
+                return NULL;
+        free(s->dom0.vcpus);
+        for (unsigned i = 0; i < s->n_domains; i++)
+                free(s->domains[i].vcpus);
+        free(s->domains);
+        for (unsigned i = 0; i < s->n_threads; i++)
+                thread_done(&s->threads[i]);
+        free(s->threads);
+        for (unsigned i = 0; i < s->n_irqs; i++)
+                free(s->irqs[i].per_cpu_counts);
+        free(s->irqs);
+        free(s);
+        return NULL;
+}
+
+const closer_domain *closer_snapshot_find_domain(const closer_snapshot *s, int domid) {
+        for (unsigned i = 0; i < s->n_domains; i++)
+                if (s->domains[i].domid == domid)
+                        return &s->domains[i];
+        return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reader: a JSON path kept alongside the walk, so every error names where. */
+
+typedef struct reader {
+        const char *source;
+        closer_error *err;
+        size_t len;
+        char path[256];
+} reader;
+
+static size_t path_push(reader *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static size_t path_push(reader *r, const char *fmt, ...) {
+        size_t old = r->len;
+        if (r->len < sizeof(r->path) - 1) {
+                va_list ap;
+                va_start(ap, fmt);
+                int n = vsnprintf(r->path + r->len, sizeof(r->path) - r->len, fmt, ap);
+                va_end(ap);
+                if (n > 0)
+                        r->len += (size_t) n;
+                if (r->len > sizeof(r->path) - 1)
+                        r->len = sizeof(r->path) - 1;   /* truncated; still NUL-terminated */
+        }
+        return old;
+}
+
+/* The hot paths (every member read, every array element) avoid printf. */
+static size_t path_add(reader *r, const char *a, size_t n) {
+        size_t old = r->len;
+        if (n > sizeof(r->path) - 1 - r->len)
+                n = sizeof(r->path) - 1 - r->len;
+        memcpy(r->path + r->len, a, n);
+        r->len += n;
+        r->path[r->len] = '\0';
+        return old;
+}
+
+static size_t path_key(reader *r, const char *key) {
+        size_t old = path_add(r, ".", 1);
+        path_add(r, key, strlen(key));
+        return old;
+}
+
+static size_t path_index(reader *r, const char *array_key, size_t i) {
+        char num[24], *p = num + sizeof(num);
+        *--p = ']';
+        do
+                *--p = (char) ('0' + i % 10);
+        while (i /= 10);
+        *--p = '[';
+        size_t old = array_key ? path_key(r, array_key) : r->len;
+        path_add(r, p, (size_t) (num + sizeof(num) - p));
+        return old;
+}
+
+static void path_pop(reader *r, size_t old) {
+        r->len = old;
+        r->path[old] = '\0';
+}
+
+static int fail(reader *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(reader *r, const char *fmt, ...) {
+        char what[384];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(what, sizeof(what), fmt, ap);
+        va_end(ap);
+        return closer_error_set(r->err, -EINVAL, "%s: %s: %s", r->source, r->path, what);
+}
+
+static const char *type_name(const json_t *v) {
+        switch (json_typeof(v)) {
+        case JSON_OBJECT:  return "an object";
+        case JSON_ARRAY:   return "an array";
+        case JSON_STRING:  return "a string";
+        case JSON_INTEGER: return "an integer";
+        case JSON_REAL:    return "a non-integer number";
+        case JSON_TRUE:    return "true";
+        case JSON_FALSE:   return "false";
+        case JSON_NULL:    return "null";
+        }
+        return "something else";
+}
+
+/* The member `key` of obj; NULL when absent (an error when required). The
+ * key is pushed on the path on success; the caller pops it with *old. */
+static int member(reader *r, const json_t *obj, const char *key, bool required,
+                  json_t **ret, size_t *old) {
+        json_t *v = json_object_get(obj, key);
+        *ret = v;
+        *old = r->len;
+        if (!v) {
+                if (required)
+                        return fail(r, "expected a member \"%s\"", key);
+                return 0;
+        }
+        *old = path_key(r, key);
+        return 0;
+}
+
+/* Integer member in [min, max]; absent optional members give def. Range is
+ * checked on the 64-bit value before the caller narrows it. */
+static int read_int(reader *r, const json_t *obj, const char *key, bool required,
+                    int64_t min, int64_t max, int64_t def, int64_t *ret) {
+        json_t *v;
+        size_t old;
+        int k = member(r, obj, key, required, &v, &old);
+        if (k < 0)
+                return k;
+        if (!v) {
+                *ret = def;
+                return 0;
+        }
+        if (!json_is_integer(v)) {
+                if (max == INT64_MAX)
+                        k = fail(r, "expected an integer >= %" PRId64 ", got %s", min, type_name(v));
+                else
+                        k = fail(r, "expected an integer in %" PRId64 "..%" PRId64 ", got %s",
+                                 min, max, type_name(v));
+                path_pop(r, old);
+                return k;
+        }
+        int64_t x = (int64_t) json_integer_value(v);
+        if (x < min || x > max) {
+                if (max == INT64_MAX)
+                        k = fail(r, "expected an integer >= %" PRId64 ", got %" PRId64, min, x);
+                else
+                        k = fail(r, "expected an integer in %" PRId64 "..%" PRId64 ", got %" PRId64,
+                                 min, max, x);
+                path_pop(r, old);
+                return k;
+        }
+        path_pop(r, old);
+        *ret = x;
+        return 0;
+}
+
+static int read_u64(reader *r, const json_t *obj, const char *key, bool required, uint64_t *ret) {
+        int64_t x;
+        int k = read_int(r, obj, key, required, 0, INT64_MAX, 0, &x);
+        if (k < 0)
+                return k;
+        *ret = (uint64_t) x;
+        return 0;
+}
+
+/* A finite, non-negative rate. Integers are accepted ("1200" = 1200.0). */
+static int read_rate(reader *r, const json_t *obj, const char *key, double *ret) {
+        json_t *v;
+        size_t old;
+        int k = member(r, obj, key, false, &v, &old);
+        if (k < 0)
+                return k;
+        if (!v) {
+                *ret = 0;
+                return 0;
+        }
+        if (!json_is_number(v)) {
+                k = fail(r, "expected a non-negative number, got %s", type_name(v));
+                path_pop(r, old);
+                return k;
+        }
+        double x = json_number_value(v);
+        if (!isfinite(x) || x < 0) {
+                k = fail(r, "expected a non-negative number, got %g", x);
+                path_pop(r, old);
+                return k;
+        }
+        path_pop(r, old);
+        *ret = x;
+        return 0;
+}
+
+static int read_bool(reader *r, const json_t *obj, const char *key, bool required, bool *ret) {
+        json_t *v;
+        size_t old;
+        int k = member(r, obj, key, required, &v, &old);
+        if (k < 0)
+                return k;
+        if (!v) {
+                *ret = false;
+                return 0;
+        }
+        if (!json_is_boolean(v)) {
+                k = fail(r, "expected true or false, got %s", type_name(v));
+                path_pop(r, old);
+                return k;
+        }
+        path_pop(r, old);
+        *ret = json_is_true(v);
+        return 0;
+}
+
+/* A string that must fit buf with its NUL; absent optional ones give "". */
+static int read_string(reader *r, const json_t *obj, const char *key, bool required,
+                       char *buf, size_t size) {
+        json_t *v;
+        size_t old;
+        int k = member(r, obj, key, required, &v, &old);
+        if (k < 0)
+                return k;
+        if (!v) {
+                buf[0] = '\0';
+                return 0;
+        }
+        if (!json_is_string(v)) {
+                k = fail(r, "expected a string, got %s", type_name(v));
+                path_pop(r, old);
+                return k;
+        }
+        size_t n = json_string_length(v);
+        if (n >= size) {
+                k = fail(r, "expected a string of at most %zu bytes, got %zu", size - 1, n);
+                path_pop(r, old);
+                return k;
+        }
+        memcpy(buf, json_string_value(v), n + 1);
+        path_pop(r, old);
+        return 0;
+}
+
+/* Why closer_cpuset_parse() refused text, in words a user can act on. */
+static const char *cpulist_problem(const char *text, int k) {
+        if (k == -ERANGE)
+                return "a CPU number above 4095";
+        /* A reversed range is the classic mistake: name it. */
+        for (const char *p = text; *p; p++) {
+                if (*p < '0' || *p > '9' || (p > text && p[-1] >= '0' && p[-1] <= '9'))
+                        continue;
+                char *end;
+                unsigned long lo = strtoul(p, &end, 10);
+                if (*end == '-' && end[1] >= '0' && end[1] <= '9' && strtoul(end + 1, NULL, 10) < lo)
+                        return "a reversed range";
+        }
+        return "a syntax error";
+}
+
+static int read_cpulist(reader *r, const json_t *obj, const char *key, bool required,
+                        closer_cpuset *ret, bool *ret_present) {
+        json_t *v;
+        size_t old;
+        int k = member(r, obj, key, required, &v, &old);
+        if (k < 0)
+                return k;
+        if (ret_present)
+                *ret_present = v != NULL;
+        if (!v) {
+                closer_cpuset_zero(ret);
+                return 0;
+        }
+        if (!json_is_string(v)) {
+                k = fail(r, "expected a cpulist string like \"0-3,8\", got %s", type_name(v));
+                path_pop(r, old);
+                return k;
+        }
+        const char *text = json_string_value(v);
+        k = closer_cpuset_parse(text, ret);
+        if (k < 0) {
+                k = fail(r, "expected a cpulist like \"0-3,8\" with CPUs 0..%u, got \"%.40s\" (%s)",
+                         CLOSER_CPUSET_MAX - 1, text, cpulist_problem(text, k));
+                path_pop(r, old);
+                return k;
+        }
+        path_pop(r, old);
+        return 0;
+}
+
+/* An array member with at most max elements; absent optional -> NULL. */
+static int read_array(reader *r, const json_t *obj, const char *key, bool required,
+                      size_t max, json_t **ret) {
+        json_t *v;
+        size_t old;
+        int k = member(r, obj, key, required, &v, &old);
+        if (k < 0)
+                return k;
+        *ret = v;
+        if (!v)
+                return 0;
+        if (!json_is_array(v))
+                k = fail(r, "expected an array, got %s", type_name(v));
+        else if (json_array_size(v) > max)
+                k = fail(r, "expected at most %zu elements, got %zu", max, json_array_size(v));
+        path_pop(r, old);
+        return k;
+}
+
+static int expect_object(reader *r, const json_t *v) {
+        if (!json_is_object(v))
+                return fail(r, "expected an object, got %s", type_name(v));
+        return 0;
+}
+
+/* ---- host ---- */
+
+static int read_node(reader *r, const json_t *o, closer_node *n, unsigned n_nodes) {
+        int64_t id;
+        json_t *dist;
+        int k;
+
+        if ((k = expect_object(r, o)) < 0 ||
+            (k = read_int(r, o, "id", true, 0, NODE_ID_MAX, 0, &id)) < 0 ||
+            (k = read_cpulist(r, o, "cpus", true, &n->cpus, NULL)) < 0 ||
+            (k = read_u64(r, o, "mem_kib", true, &n->mem_kib)) < 0 ||
+            (k = read_u64(r, o, "free_kib", false, &n->free_kib)) < 0 ||
+            (k = read_array(r, o, "distances", true, CLOSER_NODES_MAX, &dist)) < 0)
+                return k;
+        n->id = (int) id;
+
+        size_t old = path_key(r, "distances");
+        if (json_array_size(dist) != n_nodes) {
+                k = fail(r, "expected %u distances (one per node), got %zu", n_nodes, json_array_size(dist));
+                path_pop(r, old);
+                return k;
+        }
+        path_pop(r, old);
+        for (unsigned j = 0; j < n_nodes; j++) {
+                json_t *d = json_array_get(dist, j);
+                old = path_index(r, "distances", j);
+                if (!json_is_integer(d) || json_integer_value(d) < 0 || json_integer_value(d) > DISTANCE_MAX) {
+                        k = json_is_integer(d)
+                                ? fail(r, "expected a distance in 0..%d, got %" JSON_INTEGER_FORMAT,
+                                       DISTANCE_MAX, json_integer_value(d))
+                                : fail(r, "expected a distance in 0..%d, got %s", DISTANCE_MAX, type_name(d));
+                        path_pop(r, old);
+                        return k;
+                }
+                n->distances[j] = (unsigned) json_integer_value(d);
+                path_pop(r, old);
+        }
+        return 0;
+}
+
+static int read_host(reader *r, const json_t *root, closer_topology *topo) {
+        json_t *host, *nodes;
+        size_t old;
+        int k = member(r, root, "host", true, &host, &old);
+        if (k < 0)
+                return k;
+        if ((k = expect_object(r, host)) < 0 ||
+            (k = read_array(r, host, "nodes", true, CLOSER_NODES_MAX, &nodes)) < 0)
+                goto out;
+        if (json_array_size(nodes) == 0) {
+                size_t o2 = path_push(r, ".nodes");
+                k = fail(r, "expected at least one node");
+                path_pop(r, o2);
+                goto out;
+        }
+
+        topo->n_nodes = (unsigned) json_array_size(nodes);
+        for (unsigned i = 0; i < topo->n_nodes; i++) {
+                size_t o2 = path_index(r, "nodes", i);
+                k = read_node(r, json_array_get(nodes, i), &topo->nodes[i], topo->n_nodes);
+                if (k >= 0)
+                        for (unsigned j = 0; j < i; j++)
+                                if (topo->nodes[j].id == topo->nodes[i].id) {
+                                        size_t o3 = path_push(r, ".id");
+                                        k = fail(r, "expected a unique node id, %d is also $.host.nodes[%u].id",
+                                                 topo->nodes[i].id, j);
+                                        path_pop(r, o3);
+                                        break;
+                                }
+                if (k >= 0) {
+                        /* Index as we go: the first node that reuses a pCPU is the one named. */
+                        closer_error e;
+                        unsigned saved = topo->n_nodes;
+                        topo->n_nodes = i + 1;
+                        int q = closer_topology_index(topo, &e);
+                        topo->n_nodes = saved;
+                        if (q < 0) {
+                                size_t o3 = path_push(r, ".cpus");
+                                k = fail(r, "expected pCPUs on no other node: %s", e.msg);
+                                path_pop(r, o3);
+                        }
+                }
+                path_pop(r, o2);
+                if (k < 0)
+                        goto out;
+        }
+        k = closer_topology_index(topo, r->err);
+out:
+        path_pop(r, old);
+        return k;
+}
+
+/* ---- vCPUs (dom0's and domains') ---- */
+
+static int read_vcpus(reader *r, const json_t *owner, const closer_topology *topo,
+                      unsigned *ret_n, closer_vcpu **ret) {
+        json_t *arr;
+        int k = read_array(r, owner, "vcpus", true, VCPUS_MAX, &arr);
+        if (k < 0)
+                return k;
+        size_t old = path_key(r, "vcpus");
+        size_t n = json_array_size(arr);
+        if (n == 0) {
+                k = fail(r, "expected at least one vCPU");
+                path_pop(r, old);
+                return k;
+        }
+        closer_vcpu *v = calloc(n, sizeof(*v));
+        if (!v) {
+                path_pop(r, old);
+                return closer_error_set(r->err, -ENOMEM, "%s: out of memory", r->source);
+        }
+        closer_cpuset seen;
+        closer_cpuset_zero(&seen);
+        for (size_t i = 0; i < n; i++) {
+                json_t *o = json_array_get(arr, i);
+                size_t o2 = path_index(r, NULL, i);
+                int64_t id, pcpu;
+                if ((k = expect_object(r, o)) < 0 ||
+                    (k = read_int(r, o, "id", true, 0, VCPUS_MAX - 1, 0, &id)) < 0 ||
+                    (k = read_int(r, o, "pcpu", true, -1, CLOSER_CPUSET_MAX - 1, -1, &pcpu)) < 0 ||
+                    (k = read_cpulist(r, o, "affinity", false, &v[i].affinity, &v[i].has_affinity)) < 0)
+                        goto fail;
+                if (closer_cpuset_test(&seen, (unsigned) id)) {
+                        size_t o3 = path_push(r, ".id");
+                        k = fail(r, "expected a unique vCPU id, %" PRId64 " appears twice", id);
+                        path_pop(r, o3);
+                        goto fail;
+                }
+                (void) closer_cpuset_set(&seen, (unsigned) id);
+                if (pcpu >= 0 && closer_topology_node_of_cpu(topo, (int) pcpu) < 0) {
+                        size_t o3 = path_push(r, ".pcpu");
+                        k = fail(r, "pCPU %" PRId64 " is on no node (expected -1 or a pCPU of $.host.nodes)", pcpu);
+                        path_pop(r, o3);
+                        goto fail;
+                }
+                v[i].id = (unsigned) id;
+                v[i].pcpu = (int) pcpu;
+                path_pop(r, o2);
+        }
+        path_pop(r, old);
+        *ret_n = (unsigned) n;
+        *ret = v;
+        return 0;
+fail:
+        free(v);
+        path_pop(r, old);
+        return k;
+}
+
+static int read_dom0(reader *r, const json_t *root, closer_snapshot *s) {
+        json_t *dom0;
+        size_t old;
+        int k = member(r, root, "dom0", true, &dom0, &old);
+        if (k < 0)
+                return k;
+        if ((k = expect_object(r, dom0)) >= 0 &&
+            (k = read_u64(r, dom0, "mem_kib", true, &s->dom0.mem_kib)) >= 0)
+                k = read_vcpus(r, dom0, &s->topo, &s->dom0.n_vcpus, &s->dom0.vcpus);
+        path_pop(r, old);
+        return k;
+}
+
+/* ---- domains ---- */
+
+static int read_mem_by_node(reader *r, const json_t *o, const closer_topology *topo, uint64_t *by_node) {
+        json_t *m;
+        size_t old;
+        int k = member(r, o, "mem_kib_by_node", false, &m, &old);
+        if (k < 0 || !m)
+                return k;
+        if ((k = expect_object(r, m)) < 0)
+                goto out;
+        const char *key;
+        json_t *val;
+        json_object_foreach((json_t *) m, key, val) {
+                size_t o2 = path_push(r, "[\"%.32s\"]", key);
+                char *end;
+                long id = strtol(key, &end, 10);
+                int idx = -1;
+                if (key[0] >= '0' && key[0] <= '9' && *end == '\0' && id <= NODE_ID_MAX &&
+                    (key[0] != '0' || key[1] == '\0'))
+                        idx = closer_topology_node_index(topo, (int) id);
+                if (idx < 0)
+                        k = fail(r, "expected a node id of $.host.nodes as key, got \"%.32s\"", key);
+                else if (!json_is_integer(val) || json_integer_value(val) < 0)
+                        k = json_is_integer(val)
+                                ? fail(r, "expected an integer >= 0, got %" JSON_INTEGER_FORMAT, json_integer_value(val))
+                                : fail(r, "expected an integer >= 0, got %s", type_name(val));
+                else
+                        by_node[idx] = (uint64_t) json_integer_value(val);
+                path_pop(r, o2);
+                if (k < 0)
+                        break;
+        }
+out:
+        path_pop(r, old);
+        return k;
+}
+
+static int read_domain(reader *r, const json_t *o, const closer_topology *topo, closer_domain *d) {
+        int64_t domid, level;
+        json_t *io;
+        size_t old;
+        int k;
+
+        if ((k = expect_object(r, o)) < 0 ||
+            (k = read_int(r, o, "domid", true, 1, DOMID_MAX, 0, &domid)) < 0 ||
+            (k = read_string(r, o, "name", true, d->name, sizeof(d->name))) < 0 ||
+            (k = read_string(r, o, "uuid", false, d->uuid, sizeof(d->uuid))) < 0 ||
+            (k = read_u64(r, o, "mem_kib", true, &d->mem_kib)) < 0 ||
+            (k = read_mem_by_node(r, o, topo, d->mem_kib_by_node)) < 0 ||
+            (k = read_int(r, o, "io_level", false, 0, IO_LEVEL_MAX, 0, &level)) < 0)
+                return k;
+        d->domid = (int) domid;
+        d->io_level = (unsigned) level;
+
+        if ((k = member(r, o, "io", false, &io, &old)) < 0)
+                return k;
+        if (io) {
+                if ((k = expect_object(r, io)) >= 0 &&
+                    (k = read_rate(r, io, "ops_per_s", &d->io_ops_per_s)) >= 0)
+                        k = read_rate(r, io, "bytes_per_s", &d->io_bytes_per_s);
+                path_pop(r, old);
+                if (k < 0)
+                        return k;
+        }
+        return read_vcpus(r, o, topo, &d->n_vcpus, &d->vcpus);
+}
+
+static int cmp_int_idx(const void *a, const void *b) {
+        const int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+/* Find a duplicate among n keys: values packed as key << 32 | index so that a
+ * sort by value also tells which elements collide. Returns the index of the
+ * later duplicate, its earlier twin in *ret_first, or -1 (also on ENOMEM:
+ * then *ret_first = -2). */
+static long find_duplicate(const int64_t *keys, size_t n, long *ret_first) {
+        if (n < 2)
+                return -1;
+        int64_t *packed = malloc(n * sizeof(*packed));
+        if (!packed) {
+                *ret_first = -2;
+                return -1;
+        }
+        for (size_t i = 0; i < n; i++)
+                packed[i] = (int64_t) ((uint64_t) keys[i] << 32 | i);
+        qsort(packed, n, sizeof(*packed), cmp_int_idx);
+        long dup = -1;
+        for (size_t i = 1; i < n; i++)
+                if (packed[i] >> 32 == packed[i - 1] >> 32) {
+                        dup = (long) (packed[i] & 0xffffffff);
+                        *ret_first = (long) (packed[i - 1] & 0xffffffff);
+                        break;
+                }
+        free(packed);
+        return dup;
+}
+
+static int check_unique(reader *r, const int64_t *keys, size_t n, const char *array, const char *field) {
+        long first = -1;
+        long dup = find_duplicate(keys, n, &first);
+        if (first == -2)
+                return closer_error_set(r->err, -ENOMEM, "%s: out of memory", r->source);
+        if (dup < 0)
+                return 0;
+        size_t old = path_push(r, ".%s[%ld].%s", array, dup, field);
+        int k = fail(r, "expected a unique %s, %" PRId64 " is also $.%s[%ld].%s",
+                     field, keys[dup], array, first, field);
+        path_pop(r, old);
+        return k;
+}
+
+static int read_domains(reader *r, const json_t *root, closer_snapshot *s) {
+        json_t *arr;
+        int k = read_array(r, root, "domains", true, DOMAINS_MAX, &arr);
+        if (k < 0)
+                return k;
+        size_t n = json_array_size(arr);
+        if (n == 0)
+                return 0;
+        s->domains = calloc(n, sizeof(*s->domains));
+        int64_t *ids = malloc(n * sizeof(*ids));
+        if (!s->domains || !ids) {
+                free(ids);
+                return closer_error_set(r->err, -ENOMEM, "%s: out of memory", r->source);
+        }
+        for (size_t i = 0; i < n; i++) {
+                size_t old = path_index(r, "domains", i);
+                k = read_domain(r, json_array_get(arr, i), &s->topo, &s->domains[i]);
+                path_pop(r, old);
+                if (k < 0) {
+                        free(s->domains[i].vcpus);
+                        goto out;
+                }
+                s->n_domains++;
+                ids[i] = s->domains[i].domid;
+        }
+        k = check_unique(r, ids, n, "domains", "domid");
+out:
+        free(ids);
+        return k;
+}
+
+/* ---- threads ---- */
+
+static int read_cmdline(reader *r, const json_t *o, closer_thread *t) {
+        json_t *arr;
+        int k = read_array(r, o, "cmdline", false, ARGS_MAX, &arr);
+        if (k < 0 || !arr || json_array_size(arr) == 0)
+                return k;
+        size_t n = json_array_size(arr);
+        t->cmdline = calloc(n, sizeof(char *));
+        if (!t->cmdline)
+                return closer_error_set(r->err, -ENOMEM, "%s: out of memory", r->source);
+        for (size_t i = 0; i < n; i++) {
+                json_t *a = json_array_get(arr, i);
+                if (!json_is_string(a)) {
+                        size_t old = path_push(r, ".cmdline[%zu]", i);
+                        k = fail(r, "expected a string, got %s", type_name(a));
+                        path_pop(r, old);
+                        return k;
+                }
+                t->cmdline[i] = strdup(json_string_value(a));
+                if (!t->cmdline[i])
+                        return closer_error_set(r->err, -ENOMEM, "%s: out of memory", r->source);
+                t->n_cmdline++;
+        }
+        return 0;
+}
+
+static int read_thread(reader *r, const json_t *o, closer_thread *t) {
+        int64_t tid, pid, ppid, last_cpu;
+        int k;
+        if ((k = expect_object(r, o)) < 0 ||
+            (k = read_int(r, o, "tid", true, 1, PID_MAX, 0, &tid)) < 0 ||
+            (k = read_int(r, o, "pid", true, 1, PID_MAX, 0, &pid)) < 0 ||
+            (k = read_int(r, o, "ppid", false, 0, PID_MAX, 0, &ppid)) < 0 ||
+            (k = read_string(r, o, "comm", true, t->comm, sizeof(t->comm))) < 0 ||
+            (k = read_bool(r, o, "kernel", true, &t->kernel)) < 0 ||
+            (k = read_u64(r, o, "cpu_ns", true, &t->cpu_ns)) < 0 ||
+            (k = read_u64(r, o, "start_time", false, &t->start_time)) < 0 ||
+            (k = read_int(r, o, "last_cpu", false, -1, CLOSER_CPUSET_MAX - 1, -1, &last_cpu)) < 0)
+                return k;
+        t->tid = (int) tid;
+        t->pid = (int) pid;
+        t->ppid = (int) ppid;
+        t->last_cpu = (int) last_cpu;
+        return read_cmdline(r, o, t);
+}
+
+static int read_threads(reader *r, const json_t *root, closer_snapshot *s) {
+        json_t *arr;
+        int k = read_array(r, root, "threads", false, THREADS_MAX, &arr);
+        if (k < 0 || !arr || json_array_size(arr) == 0)
+                return k;
+        size_t n = json_array_size(arr);
+        s->threads = calloc(n, sizeof(*s->threads));
+        int64_t *ids = malloc(n * sizeof(*ids));
+        if (!s->threads || !ids) {
+                free(ids);
+                return closer_error_set(r->err, -ENOMEM, "%s: out of memory", r->source);
+        }
+        for (size_t i = 0; i < n; i++) {
+                size_t old = path_index(r, "threads", i);
+                /* Count it first: a half-read thread still gets its cmdline freed. */
+                s->n_threads++;
+                k = read_thread(r, json_array_get(arr, i), &s->threads[i]);
+                path_pop(r, old);
+                if (k < 0)
+                        goto out;
+                ids[i] = s->threads[i].tid;
+        }
+        k = check_unique(r, ids, n, "threads", "tid");
+out:
+        free(ids);
+        return k;
+}
+
+/* ---- irqs ---- */
+
+static int read_irq(reader *r, const json_t *o, closer_irq *q) {
+        int64_t irq, domid, queue;
+        char kind[16];
+        json_t *counts;
+        int k;
+        if ((k = expect_object(r, o)) < 0 ||
+            (k = read_int(r, o, "irq", true, 0, IRQ_MAX, 0, &irq)) < 0 ||
+            (k = read_string(r, o, "chip", false, q->chip, sizeof(q->chip))) < 0 ||
+            (k = read_string(r, o, "name", true, q->name, sizeof(q->name))) < 0 ||
+            (k = read_int(r, o, "domid", false, -1, DOMID_MAX, -1, &domid)) < 0 ||
+            (k = read_int(r, o, "queue", false, -1, QUEUE_MAX, -1, &queue)) < 0 ||
+            (k = read_string(r, o, "kind", false, kind, sizeof(kind))) < 0 ||
+            (k = read_array(r, o, "per_cpu_counts", false, CLOSER_CPUSET_MAX, &counts)) < 0)
+                return k;
+        q->irq = (unsigned) irq;
+        q->domid = (int) domid;
+        q->queue = (int) queue;
+        if (kind[0] == '\0')
+                q->kind = CLOSER_IRQ_UNKNOWN;
+        else if (strcmp(kind, "vm") == 0)
+                q->kind = CLOSER_IRQ_VM_INITIATED;
+        else if (strcmp(kind, "external") == 0)
+                q->kind = CLOSER_IRQ_EXTERNAL;
+        else {
+                size_t old = path_push(r, ".kind");
+                k = fail(r, "expected \"vm\" or \"external\", got \"%s\"", kind);
+                path_pop(r, old);
+                return k;
+        }
+
+        size_t n = counts ? json_array_size(counts) : 0;
+        if (n == 0)
+                return 0;
+        q->per_cpu_counts = calloc(n, sizeof(uint64_t));
+        if (!q->per_cpu_counts)
+                return closer_error_set(r->err, -ENOMEM, "%s: out of memory", r->source);
+        q->n_counts = (unsigned) n;
+        for (size_t i = 0; i < n; i++) {
+                json_t *c = json_array_get(counts, i);
+                if (!json_is_integer(c) || json_integer_value(c) < 0) {
+                        size_t old = path_push(r, ".per_cpu_counts[%zu]", i);
+                        k = json_is_integer(c)
+                                ? fail(r, "expected an integer >= 0, got %" JSON_INTEGER_FORMAT, json_integer_value(c))
+                                : fail(r, "expected an integer >= 0, got %s", type_name(c));
+                        path_pop(r, old);
+                        return k;
+                }
+                q->per_cpu_counts[i] = (uint64_t) json_integer_value(c);
+        }
+        return 0;
+}
+
+static int read_irqs(reader *r, const json_t *root, closer_snapshot *s) {
+        json_t *arr;
+        int k = read_array(r, root, "irqs", false, IRQS_MAX, &arr);
+        if (k < 0 || !arr || json_array_size(arr) == 0)
+                return k;
+        size_t n = json_array_size(arr);
+        s->irqs = calloc(n, sizeof(*s->irqs));
+        int64_t *ids = malloc(n * sizeof(*ids));
+        if (!s->irqs || !ids) {
+                free(ids);
+                return closer_error_set(r->err, -ENOMEM, "%s: out of memory", r->source);
+        }
+        for (size_t i = 0; i < n; i++) {
+                size_t old = path_index(r, "irqs", i);
+                s->n_irqs++;
+                k = read_irq(r, json_array_get(arr, i), &s->irqs[i]);
+                path_pop(r, old);
+                if (k < 0)
+                        goto out;
+                ids[i] = s->irqs[i].irq;
+        }
+        k = check_unique(r, ids, n, "irqs", "irq");
+out:
+        free(ids);
+        return k;
+}
+
+int closer_snapshot_from_json(const char *text, const char *source, closer_snapshot **ret, closer_error *err) {
+        reader r = { .source = source ? source : "<snapshot>", .err = err, .len = 1, .path = "$" };
+        json_error_t jerr;
+        closer_snapshot *s = NULL;
+        json_t *root, *fmt;
+        int64_t time_ns;
+        size_t old;
+        int k;
+
+        if (!text)
+                return fail(&r, "expected a JSON document, got nothing");
+        /* Duplicate keys would let two writers disagree about one value. */
+        root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+        if (!root)
+                return fail(&r, "expected valid JSON: line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
+
+        if ((k = expect_object(&r, root)) < 0)
+                goto out;
+        if ((k = member(&r, root, "format", true, &fmt, &old)) < 0)
+                goto out;
+        if (!json_is_string(fmt) || strcmp(json_string_value(fmt), SNAPSHOT_FORMAT) != 0) {
+                k = json_is_string(fmt)
+                        ? fail(&r, "expected \"" SNAPSHOT_FORMAT "\", got \"%.64s\"", json_string_value(fmt))
+                        : fail(&r, "expected \"" SNAPSHOT_FORMAT "\", got %s", type_name(fmt));
+                goto out;
+        }
+        path_pop(&r, old);
+
+        s = closer_snapshot_new();
+        if (!s) {
+                k = closer_error_set(err, -ENOMEM, "%s: out of memory", r.source);
+                goto out;
+        }
+        if ((k = read_int(&r, root, "time_ns", false, 0, INT64_MAX, 0, &time_ns)) < 0 ||
+            (k = read_host(&r, root, &s->topo)) < 0 ||
+            (k = read_dom0(&r, root, s)) < 0 ||
+            (k = read_domains(&r, root, s)) < 0 ||
+            (k = read_threads(&r, root, s)) < 0 ||
+            (k = read_irqs(&r, root, s)) < 0)
+                goto out;
+        s->time_ns = (uint64_t) time_ns;
+
+        *ret = s;
+        s = NULL;
+        k = 0;
+out:
+        closer_snapshot_free(s);
+        json_decref(root);
+        return k;
+}
+
+/* ------------------------------------------------------------------ */
+/* Writer. Optional keys at their "unknown" value are left out, which the
+ * reader turns back into the same value: parse(to_json(s)) == s. */
+
+typedef struct writer {
+        bool oom;
+        char buf[CLOSER_CPULIST_MAX];
+} writer;
+
+static void put(writer *w, json_t *obj, const char *key, json_t *v) {
+        if (!v || json_object_set_new(obj, key, v) < 0)
+                w->oom = true;
+}
+
+static void push(writer *w, json_t *arr, json_t *v) {
+        if (!v || json_array_append_new(arr, v) < 0)
+                w->oom = true;
+}
+
+/* JSON integers are signed 64-bit: larger counters saturate. */
+static json_t *u64(uint64_t v) {
+        return json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t) v);
+}
+
+static json_t *cpulist(writer *w, const closer_cpuset *s) {
+        if (closer_cpuset_format(s, w->buf, sizeof(w->buf)) < 0)
+                return NULL;
+        return json_string(w->buf);
+}
+
+static json_t *write_vcpus(writer *w, unsigned n, const closer_vcpu *v) {
+        json_t *arr = json_array();
+        if (!arr)
+                return NULL;
+        for (unsigned i = 0; i < n; i++) {
+                json_t *o = json_object();
+                put(w, o, "id", json_integer(v[i].id));
+                put(w, o, "pcpu", json_integer(v[i].pcpu));
+                if (v[i].has_affinity)
+                        put(w, o, "affinity", cpulist(w, &v[i].affinity));
+                push(w, arr, o);
+        }
+        return arr;
+}
+
+static json_t *write_host(writer *w, const closer_topology *t) {
+        json_t *host = json_object(), *nodes = json_array();
+        for (unsigned i = 0; i < t->n_nodes; i++) {
+                const closer_node *n = &t->nodes[i];
+                json_t *o = json_object(), *d = json_array();
+                put(w, o, "id", json_integer(n->id));
+                put(w, o, "cpus", cpulist(w, &n->cpus));
+                put(w, o, "mem_kib", u64(n->mem_kib));
+                put(w, o, "free_kib", u64(n->free_kib));
+                for (unsigned j = 0; j < t->n_nodes; j++)
+                        push(w, d, json_integer(n->distances[j]));
+                put(w, o, "distances", d);
+                push(w, nodes, o);
+        }
+        put(w, host, "nodes", nodes);
+        return host;
+}
+
+static json_t *write_domain(writer *w, const closer_topology *t, const closer_domain *d) {
+        json_t *o = json_object(), *by = json_object(), *io = json_object();
+        put(w, o, "domid", json_integer(d->domid));
+        put(w, o, "name", json_string(d->name));
+        if (d->uuid[0])
+                put(w, o, "uuid", json_string(d->uuid));
+        put(w, o, "mem_kib", u64(d->mem_kib));
+        for (unsigned j = 0; j < t->n_nodes; j++)
+                if (d->mem_kib_by_node[j]) {
+                        char key[16];
+                        snprintf(key, sizeof(key), "%d", t->nodes[j].id);
+                        put(w, by, key, u64(d->mem_kib_by_node[j]));
+                }
+        put(w, o, "mem_kib_by_node", by);
+        put(w, o, "vcpus", write_vcpus(w, d->n_vcpus, d->vcpus));
+        put(w, io, "ops_per_s", json_real(d->io_ops_per_s));
+        put(w, io, "bytes_per_s", json_real(d->io_bytes_per_s));
+        put(w, o, "io", io);
+        if (d->io_level)
+                put(w, o, "io_level", json_integer(d->io_level));
+        return o;
+}
+
+static json_t *write_thread(writer *w, const closer_thread *t) {
+        json_t *o = json_object();
+        put(w, o, "tid", json_integer(t->tid));
+        put(w, o, "pid", json_integer(t->pid));
+        if (t->ppid)
+                put(w, o, "ppid", json_integer(t->ppid));
+        put(w, o, "comm", json_string(t->comm));
+        put(w, o, "kernel", json_boolean(t->kernel));
+        put(w, o, "cpu_ns", u64(t->cpu_ns));
+        if (t->start_time)
+                put(w, o, "start_time", u64(t->start_time));
+        if (t->last_cpu >= 0)
+                put(w, o, "last_cpu", json_integer(t->last_cpu));
+        if (t->n_cmdline) {
+                json_t *a = json_array();
+                for (unsigned i = 0; i < t->n_cmdline; i++)
+                        push(w, a, json_string(t->cmdline[i]));
+                put(w, o, "cmdline", a);
+        }
+        return o;
+}
+
+static json_t *write_irq(writer *w, const closer_irq *q) {
+        json_t *o = json_object(), *c = json_array();
+        put(w, o, "irq", json_integer(q->irq));
+        put(w, o, "chip", json_string(q->chip));
+        put(w, o, "name", json_string(q->name));
+        for (unsigned i = 0; i < q->n_counts; i++)
+                push(w, c, u64(q->per_cpu_counts[i]));
+        put(w, o, "per_cpu_counts", c);
+        if (q->domid >= 0)
+                put(w, o, "domid", json_integer(q->domid));
+        if (q->queue >= 0)
+                put(w, o, "queue", json_integer(q->queue));
+        if (q->kind == CLOSER_IRQ_VM_INITIATED)
+                put(w, o, "kind", json_string("vm"));
+        else if (q->kind == CLOSER_IRQ_EXTERNAL)
+                put(w, o, "kind", json_string("external"));
+        return o;
+}
+
+/* A growing string. The document is laid out by hand around jansson's
+ * one-line dumps, one array element per line: jansson alone would put every
+ * per-CPU count on its own line, or everything on one. */
+typedef struct text {
+        char *p;
+        size_t len, cap;
+        bool oom;
+} text;
+
+static void text_add(text *t, const char *str) {
+        size_t n = strlen(str);
+        if (t->oom)
+                return;
+        if (t->len + n + 1 > t->cap) {
+                size_t cap = t->cap ? t->cap : 4096;
+                while (cap < t->len + n + 1)
+                        cap *= 2;
+                char *p = realloc(t->p, cap);
+                if (!p) {
+                        t->oom = true;
+                        return;
+                }
+                t->p = p;
+                t->cap = cap;
+        }
+        memcpy(t->p + t->len, str, n + 1);
+        t->len += n;
+}
+
+/* Appends v on one line and drops the reference. 17 significant digits:
+ * doubles survive the round trip exactly. */
+static void text_dump(text *t, writer *w, json_t *v) {
+        char *d = v && !w->oom ? json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(17)) : NULL;
+        if (!d)
+                t->oom = true;
+        else
+                text_add(t, d);
+        free(d);
+        json_decref(v);
+}
+
+char *closer_snapshot_to_json(const closer_snapshot *s) {
+        writer *w = calloc(1, sizeof(*w));
+        text t = {};
+        char head[96];
+
+        if (!w)
+                return NULL;
+        snprintf(head, sizeof(head), "{\"format\": \"%s\", \"time_ns\": %" PRIu64 ",\n \"host\": {\"nodes\": [",
+                 SNAPSHOT_FORMAT, s->time_ns > INT64_MAX ? (uint64_t) INT64_MAX : s->time_ns);
+        text_add(&t, head);
+        json_t *host = write_host(w, &s->topo), *nodes = json_object_get(host, "nodes");
+        for (unsigned i = 0; i < s->topo.n_nodes; i++) {
+                text_add(&t, i ? ",\n  " : "\n  ");
+                text_dump(&t, w, json_incref(json_array_get(nodes, i)));
+        }
+        json_decref(host);
+
+        json_t *dom0 = json_object();
+        put(w, dom0, "mem_kib", u64(s->dom0.mem_kib));
+        put(w, dom0, "vcpus", write_vcpus(w, s->dom0.n_vcpus, s->dom0.vcpus));
+        text_add(&t, "]},\n \"dom0\": ");
+        text_dump(&t, w, dom0);
+
+        text_add(&t, ",\n \"domains\": [");
+        for (unsigned i = 0; i < s->n_domains; i++) {
+                text_add(&t, i ? ",\n  " : "\n  ");
+                text_dump(&t, w, write_domain(w, &s->topo, &s->domains[i]));
+        }
+        text_add(&t, "],\n \"threads\": [");
+        for (unsigned i = 0; i < s->n_threads; i++) {
+                text_add(&t, i ? ",\n  " : "\n  ");
+                text_dump(&t, w, write_thread(w, &s->threads[i]));
+        }
+        text_add(&t, "],\n \"irqs\": [");
+        for (unsigned i = 0; i < s->n_irqs; i++) {
+                text_add(&t, i ? ",\n  " : "\n  ");
+                text_dump(&t, w, write_irq(w, &s->irqs[i]));
+        }
+        text_add(&t, "]}\n");
+
+        free(w);
+        if (t.oom) {
+                free(t.p);
+                return NULL;
+        }
+        return t.p;
+}
