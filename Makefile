@@ -21,6 +21,7 @@ demo: all
 check: all
 	meson test -C $(BUILD) --print-errorlogs
 	$(MAKE) check-asan
+	$(MAKE) fuzz
 
 check-asan: deps
 	[ -f $(ASAN_BUILD)/build.ninja ] || meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false
@@ -28,8 +29,12 @@ check-asan: deps
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
 		meson test -C $(ASAN_BUILD) --print-errorlogs
 
+# A short libFuzzer run of each fuzz target (clang build in build-fuzz/).
+fuzz: deps
+	./scripts/fuzz-smoke
+
 bench: all
 	./scripts/bench $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) out
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz out
