@@ -900,6 +900,55 @@ static json_t *u64(uint64_t v) {
         return json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t) v);
 }
 
+/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), 0 if there is none. */
+static size_t utf8_len(const unsigned char *p) {
+        if (p[0] < 0x80)
+                return 1;
+        if (p[0] >= 0xC2 && p[0] <= 0xDF)
+                return (p[1] & 0xC0) == 0x80 ? 2 : 0;
+        if (p[0] >= 0xE0 && p[0] <= 0xEF) {
+                unsigned char lo = p[0] == 0xE0 ? 0xA0 : 0x80, hi = p[0] == 0xED ? 0x9F : 0xBF;
+                return p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 ? 3 : 0;
+        }
+        if (p[0] >= 0xF0 && p[0] <= 0xF4) {
+                unsigned char lo = p[0] == 0xF0 ? 0x90 : 0x80, hi = p[0] == 0xF4 ? 0x8F : 0xBF;
+                return p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 && (p[3] & 0xC0) == 0x80 ? 4 : 0;
+        }
+        return 0;
+}
+
+/* A JSON string. Names that came from a live host (comm, cmdline) are bytes,
+ * not necessarily UTF-8, and JSON must be: invalid bytes become U+FFFD so
+ * that a snapshot with an odd process name can still be written. Whatever the
+ * reader accepted is valid UTF-8 and comes out unchanged. */
+static json_t *str(const char *s) {
+        json_t *v = json_string(s);
+        if (v)
+                return v;
+        size_t n = strlen(s);
+        char *clean = malloc(n * 3 + 1);
+        if (!clean)
+                return NULL;
+        size_t o = 0;
+        for (const unsigned char *p = (const unsigned char *) s; *p;) {
+                size_t k = utf8_len(p);
+                if (k) {
+                        memcpy(clean + o, p, k);
+                        o += k;
+                        p += k;
+                } else {
+                        memcpy(clean + o, "\xEF\xBF\xBD", 3);
+                        o += 3;
+                        p++;
+                }
+        }
+        clean[o] = '\0';
+        v = json_string(clean);
+        free(clean);
+        return v;
+}
+
 static json_t *cpulist(writer *w, const closer_cpuset *s) {
         if (closer_cpuset_format(s, w->buf, sizeof(w->buf)) < 0)
                 return NULL;
@@ -923,14 +972,15 @@ static json_t *write_vcpus(writer *w, unsigned n, const closer_vcpu *v) {
 
 static json_t *write_host(writer *w, const closer_topology *t) {
         json_t *host = json_object(), *nodes = json_array();
-        for (unsigned i = 0; i < t->n_nodes; i++) {
+        unsigned n_nodes = t->n_nodes < CLOSER_NODES_MAX ? t->n_nodes : CLOSER_NODES_MAX;
+        for (unsigned i = 0; i < n_nodes; i++) {
                 const closer_node *n = &t->nodes[i];
                 json_t *o = json_object(), *d = json_array();
                 put(w, o, "id", json_integer(n->id));
                 put(w, o, "cpus", cpulist(w, &n->cpus));
                 put(w, o, "mem_kib", u64(n->mem_kib));
                 put(w, o, "free_kib", u64(n->free_kib));
-                for (unsigned j = 0; j < t->n_nodes; j++)
+                for (unsigned j = 0; j < n_nodes; j++)
                         push(w, d, json_integer(n->distances[j]));
                 put(w, o, "distances", d);
                 push(w, nodes, o);
@@ -942,11 +992,11 @@ static json_t *write_host(writer *w, const closer_topology *t) {
 static json_t *write_domain(writer *w, const closer_topology *t, const closer_domain *d) {
         json_t *o = json_object(), *by = json_object(), *io = json_object();
         put(w, o, "domid", json_integer(d->domid));
-        put(w, o, "name", json_string(d->name));
+        put(w, o, "name", str(d->name));
         if (d->uuid[0])
-                put(w, o, "uuid", json_string(d->uuid));
+                put(w, o, "uuid", str(d->uuid));
         put(w, o, "mem_kib", u64(d->mem_kib));
-        for (unsigned j = 0; j < t->n_nodes; j++)
+        for (unsigned j = 0; j < t->n_nodes && j < CLOSER_NODES_MAX; j++)
                 if (d->mem_kib_by_node[j]) {
                         char key[16];
                         snprintf(key, sizeof(key), "%d", t->nodes[j].id);
@@ -968,7 +1018,7 @@ static json_t *write_thread(writer *w, const closer_thread *t) {
         put(w, o, "pid", json_integer(t->pid));
         if (t->ppid)
                 put(w, o, "ppid", json_integer(t->ppid));
-        put(w, o, "comm", json_string(t->comm));
+        put(w, o, "comm", str(t->comm));
         put(w, o, "kernel", json_boolean(t->kernel));
         put(w, o, "cpu_ns", u64(t->cpu_ns));
         if (t->start_time)
@@ -978,7 +1028,7 @@ static json_t *write_thread(writer *w, const closer_thread *t) {
         if (t->n_cmdline) {
                 json_t *a = json_array();
                 for (unsigned i = 0; i < t->n_cmdline; i++)
-                        push(w, a, json_string(t->cmdline[i]));
+                        push(w, a, str(t->cmdline[i]));
                 put(w, o, "cmdline", a);
         }
         return o;
@@ -987,8 +1037,8 @@ static json_t *write_thread(writer *w, const closer_thread *t) {
 static json_t *write_irq(writer *w, const closer_irq *q) {
         json_t *o = json_object(), *c = json_array();
         put(w, o, "irq", json_integer(q->irq));
-        put(w, o, "chip", json_string(q->chip));
-        put(w, o, "name", json_string(q->name));
+        put(w, o, "chip", str(q->chip));
+        put(w, o, "name", str(q->name));
         for (unsigned i = 0; i < q->n_counts; i++)
                 push(w, c, u64(q->per_cpu_counts[i]));
         put(w, o, "per_cpu_counts", c);
@@ -1055,7 +1105,7 @@ char *closer_snapshot_to_json(const closer_snapshot *s) {
                  SNAPSHOT_FORMAT, s->time_ns > INT64_MAX ? (uint64_t) INT64_MAX : s->time_ns);
         text_add(&t, head);
         json_t *host = write_host(w, &s->topo), *nodes = json_object_get(host, "nodes");
-        for (unsigned i = 0; i < s->topo.n_nodes; i++) {
+        for (unsigned i = 0; i < s->topo.n_nodes && i < CLOSER_NODES_MAX; i++) {
                 text_add(&t, i ? ",\n  " : "\n  ");
                 text_dump(&t, w, json_incref(json_array_get(nodes, i)));
         }

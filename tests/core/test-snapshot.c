@@ -349,6 +349,26 @@ static void test_misc_rejections(void **state) {
         assert_null(closer_snapshot_free(NULL));
 }
 
+/* Names from a live host are bytes; the writer must still emit valid JSON. */
+static void test_write_invalid_utf8(void **state) {
+        (void) state;
+        closer_snapshot *s = parse_file("snapshots/good/two-nodes.json");
+        strcpy(s->threads[0].comm, "\xff\xfe" "bad");             /* not UTF-8 at all */
+        strcpy(s->threads[0].cmdline[0], "/x\xC0\x80y");            /* overlong NUL */
+        strcpy(s->irqs[0].name, "\xED\xA0\x80" "q");                /* a surrogate */
+        strcpy(s->domains[0].name, "caf\xC3\xA9-\xE2\x82\xAC");     /* valid: kept as is */
+        char *j = closer_snapshot_to_json(s);
+        assert_non_null(j);
+        closer_snapshot *t = parse_ok(j, "utf8");
+        assert_string_equal(t->threads[0].comm, "\xEF\xBF\xBD\xEF\xBF\xBD" "bad");
+        assert_string_equal(t->threads[0].cmdline[0], "/x\xEF\xBF\xBD\xEF\xBF\xBDy");
+        assert_string_equal(t->irqs[0].name, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" "q");
+        assert_string_equal(t->domains[0].name, "caf\xC3\xA9-\xE2\x82\xAC");
+        free(j);
+        closer_snapshot_free(t);
+        closer_snapshot_free(s);
+}
+
 /* ---- property: random snapshots survive the round trip ---- */
 
 static uint64_t rng_state;
@@ -562,6 +582,7 @@ int main(void) {
                 cmocka_unit_test(test_reference_host),
                 cmocka_unit_test(test_bad_fixtures),
                 cmocka_unit_test(test_misc_rejections),
+                cmocka_unit_test(test_write_invalid_utf8),
                 cmocka_unit_test(test_property_roundtrip),
                 cmocka_unit_test(test_large),
         };
