@@ -487,6 +487,10 @@ static bool apply(const rule *r, const closer_snapshot *s, const closer_thread *
                         set(c, r, CLOSER_T2, CLOSER_DOMID_NONE, false);
                         snprintf(c->what, sizeof(c->what), "QEMU with an unclear -xen-domid (kept in main)");
                 } else if (domid == -2) {
+                        /* no -xen-domid: a Xen device model only if named so
+                         * (a KVM QEMU in dom0 is no toolstack work) */
+                        if (!starts_with(b, bl, "xen-qemu-system") && !(t->n_cmdline == 0 && qemu_comm))
+                                return false;
                         set(c, r, CLOSER_T2, CLOSER_DOMID_NONE, false);
                         snprintf(c->what, sizeof(c->what), "QEMU serving no named domain (kept in main)");
                 } else if (domid == 0) {

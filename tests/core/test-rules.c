@@ -138,6 +138,13 @@ static void test_qemu(void **state) {
         const char *dangling[] = {"/usr/libexec/xen-qemu-system-i386", "-xen-domid", NULL};
         t = uthread("xen-qemu-system", dangling);
         ASSERT_CLASS(classify(&t), CLOSER_T2, CLOSER_DOMID_NONE, false);
+        /* a KVM QEMU in dom0 is neither a backend nor toolstack work */
+        const char *kvm[] = {"qemu-system-x86_64", "-enable-kvm", "-m", "512", NULL};
+        t = uthread("qemu-system-x86", kvm);
+        ASSERT_CLASS(classify(&t), CLOSER_T0, CLOSER_DOMID_NONE, false);
+        const char *nodomid[] = {"/usr/libexec/xen-qemu-system-i386", "-M", "xenpv", NULL};
+        t = uthread("xen-qemu-system", nodomid);
+        ASSERT_CLASS(classify(&t), CLOSER_T2, CLOSER_DOMID_NONE, false);
         const char *huge[] = {"/usr/libexec/xen-qemu-system-i386", "-xen-domid", "99999999999999999999", NULL};
         t = uthread("xen-qemu-system", huge);
         ASSERT_CLASS(classify(&t), CLOSER_T2, CLOSER_DOMID_NONE, false);

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+
+#include "closer/cpuset.h"
+#include "closer/error.h"
+#include "closer/snapshot.h"
+
+/*
+ * The privileged-OS adapter behind a small op table (the libvirt cgroup
+ * backend way): Linux (src/linux) reads and writes the real host through one
+ * root; a simulator provides another implementation. All ops return 0 or
+ * -errno; sort failures with closer_err_kind_of().
+ */
+
+typedef enum closer_err_kind {
+        CLOSER_ERR_NONE = 0,
+        CLOSER_ERR_TRANSIENT,   /* EBUSY, EAGAIN, EINTR: retry at the next tick */
+        CLOSER_ERR_PERMANENT,   /* ESRCH, EINVAL, ENOENT, EIO on that object: stop touching it, keep going */
+        CLOSER_ERR_FATAL,       /* anything else (EPERM, ENOMEM, EOPNOTSUPP...): the caller's problem */
+} closer_err_kind;
+
+/* How to treat a -errno from an act op (irqbalance's activate.c sorting). */
+closer_err_kind closer_err_kind_of(int r);
+const char *closer_err_kind_to_string(closer_err_kind k);
+
+typedef struct closer_hostos_ops {
+        const char *name;
+
+        /* Sense (mandatory). Threads and IRQs are malloc'd arrays in the
+         * snapshot's ownership layout (free with closer_hostos_threads_free /
+         * closer_hostos_irqs_free). *ret_vanished counts threads that went
+         * away while being read: normal, not an error. */
+        int (*read_threads)(void *data, closer_thread **ret, unsigned *ret_n, unsigned *ret_vanished);
+        int (*read_irqs)(void *data, closer_irq **ret, unsigned *ret_n);
+        int (*get_thread_affinity)(void *data, int tid, closer_cpuset *ret);
+        int (*get_irq_affinity)(void *data, unsigned irq, closer_cpuset *ret);
+
+        /* Act (mandatory). The first change to an object remembers what was
+         * there, so restore() can put it back. An empty set is refused
+         * (-EINVAL) before anything is touched. */
+        int (*set_thread_affinity)(void *data, int tid, const closer_cpuset *cpus);
+        int (*set_irq_affinity)(void *data, unsigned irq, const closer_cpuset *cpus);
+
+        /* Containers (optional: NULL when the host has none). Leaf
+         * "node<N>/vm<domid>" (domid < 0: the node's own level). */
+        int (*cgroup_leaf)(void *data, int node, int domid, const closer_cpuset *cpus, const closer_cpuset *mems);
+        int (*cgroup_move)(void *data, int node, int domid, int pid);
+
+        /* Put back every remembered value; returns 0 or the first error
+         * (continuing past it). */
+        int (*restore)(void *data);
+        void (*free)(void *data);
+} closer_hostos_ops;
+
+typedef struct closer_hostos {
+        const closer_hostos_ops *ops;
+        void *data;
+} closer_hostos;
+
+/* Frees through ops->free; accepts NULL; returns NULL. */
+closer_hostos *closer_hostos_free(closer_hostos *h);
+
+/* Free arrays returned by read_threads / read_irqs (each thread's cmdline
+ * strings, the cmdline array, then the array; each IRQ's counts). */
+void closer_hostos_threads_free(closer_thread *t, unsigned n);
+void closer_hostos_irqs_free(closer_irq *irqs, unsigned n);
+
+/*
+ * The Linux implementation. `root` is the host root ("/" or a fixture tree);
+ * `cgroup_base` the subtree closer owns under the cgroup2 mount ("closer" if
+ * NULL). The cgroup2 mount is looked up lazily (first cgroup op), so reading
+ * threads works on a cgroup v1 host. Returns 0 and *ret, or -errno with err.
+ */
+int closer_linux_hostos_new(const char *root, const char *cgroup_base, closer_hostos **ret, closer_error *err);

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "basic/root.h"
+
+const char *closer_root_rel(const char *path) {
+        while (*path == '/')
+                path++;
+        return *path ? path : ".";
+}
+
+int closer_root_open(const char *path, closer_root **ret) {
+        struct stat st, real;
+        closer_root *r;
+
+        if (!path || !*path)
+                path = "/";
+        r = calloc(1, sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+        r->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (r->fd < 0) {
+                int e = -errno;
+                free(r);
+                return e;
+        }
+        /* the real root: same inode as "/" (a bind mount of / elsewhere is not
+         * the real one for our purpose only if it differs; good enough) */
+        r->is_real = fstat(r->fd, &st) == 0 && stat("/", &real) == 0 && st.st_dev == real.st_dev &&
+                     st.st_ino == real.st_ino;
+        snprintf(r->path, sizeof(r->path), "%s", path);
+        *ret = r;
+        return 0;
+}
+
+closer_root *closer_root_free(closer_root *r) {
+        if (r) {
+                if (r->fd >= 0)
+                        close(r->fd);
+                free(r);
+        }
+        return NULL;
+}
+
+int closer_root_openat(const closer_root *r, const char *path, int flags, int mode) {
+        int fd = openat(r->fd, closer_root_rel(path), flags | O_CLOEXEC, mode);
+        return fd < 0 ? -errno : fd;
+}
+
+static ssize_t read_all(int fd, char *buf, size_t len) {
+        size_t got = 0;
+        while (got < len) {
+                ssize_t n = read(fd, buf + got, len - got);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                got += (size_t) n;
+        }
+        return (ssize_t) got;
+}
+
+int closer_read_small_at(int dirfd, const char *path, char *buf, size_t len) {
+        if (len == 0)
+                return -EINVAL;
+        int fd = openat(dirfd, closer_root_rel(path), O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        ssize_t n = read_all(fd, buf, len - 1);
+        close(fd);
+        if (n < 0)
+                return (int) n;
+        buf[n] = '\0';
+        return (int) n;
+}
+
+int closer_read_file_at(int dirfd, const char *path, size_t max_len, char **ret, size_t *ret_len) {
+        /* /proc files report st_size 0: grow the buffer as we go */
+        size_t cap = 4096, len = 0;
+        char *buf;
+        int fd = openat(dirfd, closer_root_rel(path), O_RDONLY | O_CLOEXEC);
+
+        if (fd < 0)
+                return -errno;
+        buf = malloc(cap);
+        if (!buf) {
+                close(fd);
+                return -ENOMEM;
+        }
+        for (;;) {
+                if (cap - len < 2) {
+                        if (cap > max_len) {
+                                free(buf);
+                                close(fd);
+                                return -EFBIG;
+                        }
+                        char *nb = realloc(buf, cap * 2);
+                        if (!nb) {
+                                free(buf);
+                                close(fd);
+                                return -ENOMEM;
+                        }
+                        buf = nb;
+                        cap *= 2;
+                }
+                ssize_t n = read(fd, buf + len, cap - len - 1);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        int e = -errno;
+                        free(buf);
+                        close(fd);
+                        return e;
+                }
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+        }
+        close(fd);
+        if (len > max_len) {
+                free(buf);
+                return -EFBIG;
+        }
+        buf[len] = '\0';
+        *ret = buf;
+        if (ret_len)
+                *ret_len = len;
+        return 0;
+}
+
+int closer_write_file_at(int dirfd, const char *path, const char *text) {
+        int fd = openat(dirfd, closer_root_rel(path), O_WRONLY | O_TRUNC | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        size_t len = strlen(text);
+        ssize_t n;
+        do
+                n = write(fd, text, len);
+        while (n < 0 && errno == EINTR);
+        int e = n < 0 ? -errno : (size_t) n != len ? -EIO : 0;
+        if (close(fd) < 0 && e == 0 && errno != EINTR)
+                e = -errno;     /* some kernel files report errors at close */
+        return e;
+}

@@ -1,0 +1,7 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* closerctl subcommands: each takes its own argv (argv[0] = the subcommand
+ * name) and returns the process exit status (0 ok, 1 runtime failure, 2 bad
+ * usage or bad input). */
+int closer_cmd_scan(int argc, char **argv);

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* The Linux adapter's pieces; each reads and writes through one closer_root. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "basic/root.h"
+#include "closer/cpuset.h"
+#include "closer/error.h"
+#include "closer/hostos.h"
+#include "closer/snapshot.h"
+
+/* ---- proc.c: threads ---------------------------------------------------- */
+
+#define CLOSER_PF_KTHREAD 0x00200000u   /* include/linux/sched.h */
+
+typedef struct closer_proc_stat {
+        int pid;
+        char comm[CLOSER_NAME_MAX];
+        char state;
+        int ppid;
+        unsigned flags;
+        uint64_t utime_ticks, stime_ticks;
+        uint64_t start_time_ticks;
+        int processor;
+} closer_proc_stat;
+
+/* Parse one /proc/PID/stat line (comm may hold spaces and ')'). Returns 0 or
+ * -EINVAL on anything malformed or out of range; *ret untouched on failure. */
+int closer_proc_parse_stat(const char *text, closer_proc_stat *ret);
+
+/* Split a /proc/PID/cmdline buffer (NUL-separated, maybe without the final
+ * NUL, maybe rewritten by setproctitle) into a malloc'd argv. At most
+ * max_args entries. Returns 0 or -ENOMEM. */
+int closer_proc_split_cmdline(const char *buf, size_t len, unsigned max_args, char ***ret, unsigned *ret_n);
+
+/* Every thread of every process under root/proc. Threads that vanish while
+ * being read are skipped and counted in *ret_vanished. Returns 0 or -errno
+ * (only when /proc itself cannot be read, or ENOMEM). */
+int closer_proc_read_threads(const closer_root *root, closer_thread **ret, unsigned *ret_n, unsigned *ret_vanished);
+
+/* ---- irq.c: interrupts -------------------------------------------------- */
+
+/* Parse /proc/interrupts text: any number of CPU columns (the header names
+ * them: "CPU0 CPU2" when CPU1 is offline), Xen chip names, IRQs with no name;
+ * per_cpu_counts is indexed by CPU number. Summary lines (NMI:, LOC:, ERR:)
+ * are skipped. Returns 0, or -EINVAL with *ret_line (1-based) and err. */
+int closer_irq_parse_interrupts(const char *text, closer_irq **ret, unsigned *ret_n, unsigned *ret_line,
+                                closer_error *err);
+int closer_irq_read(const closer_root *root, closer_irq **ret, unsigned *ret_n, closer_error *err);
+/* /proc/irq/N/smp_affinity_list (effective: effective_affinity_list). */
+int closer_irq_read_affinity(const closer_root *root, unsigned irq, bool effective, closer_cpuset *ret);
+
+/* ---- cgroup.c: the cgroup v2 tree --------------------------------------- */
+
+/* Find the cgroup2 mount point in root/proc/self/mountinfo. Returns 0 and the
+ * absolute mount path; -EMEDIUMTYPE with err "cgroup v2 is required ..." when
+ * only cgroup v1 is mounted; -ENOENT when no cgroup is mounted. */
+int closer_cgroup_find_mount(const closer_root *root, char *ret, size_t len, closer_error *err);
+/* Enable controllers ("cpuset cpu") in cgroup.subtree_control of the mount
+ * root and of each level down to base (created if missing). */
+int closer_cgroup_enable(const closer_root *root, const char *mount, const char *base, const char *controllers);
+/* Create node<N> (domid < 0) or node<N>/vm<domid> under base and write its
+ * cpuset.cpus / cpuset.mems (never an empty cpus). */
+int closer_cgroup_make_leaf(const closer_root *root, const char *mount, const char *base, int node, int domid,
+                            const closer_cpuset *cpus, const closer_cpuset *mems);
+/* Move a process (cgroup.procs) or, with thread, one thread (cgroup.threads:
+ * threaded subtrees only) into node<N>/vm<domid>. */
+int closer_cgroup_move(const closer_root *root, const char *mount, const char *base, int node, int domid, int id,
+                       bool thread);
+/* The cgroup v2 path of pid ("0::/path" in /proc/PID/cgroup), to put it back. */
+int closer_cgroup_of_pid(const closer_root *root, int pid, char *ret, size_t len);
+
+/* ---- affinity.c: thread and IRQ placement ------------------------------- */
+
+typedef struct closer_affinity_saved {
+        bool is_irq;
+        int id;                         /* tid or irq */
+        closer_cpuset previous;
+} closer_affinity_saved;
+
+/* What was there before our first change of each object. */
+typedef struct closer_affinity_journal {
+        unsigned n, cap;
+        closer_affinity_saved *saved;
+} closer_affinity_journal;
+
+void closer_affinity_journal_done(closer_affinity_journal *j);
+
+int closer_affinity_get_thread(const closer_root *root, int tid, closer_cpuset *ret);
+/* sched_setaffinity: -EOPNOTSUPP unless the root is the real "/" (the
+ * syscall cannot go through a root); -EINVAL for an empty set. */
+int closer_affinity_set_thread(const closer_root *root, closer_affinity_journal *j, int tid,
+                               const closer_cpuset *cpus);
+int closer_affinity_get_irq(const closer_root *root, unsigned irq, closer_cpuset *ret);
+int closer_affinity_set_irq(const closer_root *root, closer_affinity_journal *j, unsigned irq,
+                            const closer_cpuset *cpus);
+/* Put back every saved value, newest first; objects that vanished are
+ * skipped. Returns 0 or the first error other than a vanished object. */
+int closer_affinity_restore(const closer_root *root, closer_affinity_journal *j);

@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Threads of dom0 from /proc/PID/task/TID/{stat,comm} and /proc/PID/cmdline.
+ *
+ * Races are the normal case on a busy host: a thread may exit between the
+ * readdir and the read, and a pid may be reused meanwhile. Every read of a
+ * process goes through one fd on its /proc/PID directory: once a process is
+ * gone, that fd keeps pointing at the dead one (reads fail with ESRCH)
+ * instead of silently reading its successor.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "linux/linux.h"
+
+#define CMDLINE_MAX (64u * 1024u)     /* longer command lines are cut: we only look at their start */
+#define CMDLINE_ARGS_MAX 256u
+#define PID_MAX_LINUX 4194304u        /* PID_MAX_LIMIT on 64-bit */
+
+/* Decimal at *p up to a space or end; advances *p. */
+static int next_u64(const char **p, uint64_t *ret) {
+        const char *s = *p;
+        uint64_t v = 0;
+
+        while (*s == ' ')
+                s++;
+        if (*s == '-')
+                return -EINVAL;         /* only the fields we read must be non-negative */
+        if (*s < '0' || *s > '9')
+                return -EINVAL;
+        for (; *s >= '0' && *s <= '9'; s++) {
+                if (v > (UINT64_MAX - 9) / 10)
+                        return -EINVAL;
+                v = v * 10 + (uint64_t) (*s - '0');
+        }
+        if (*s != ' ' && *s != '\n' && *s != '\0')
+                return -EINVAL;
+        *p = s;
+        *ret = v;
+        return 0;
+}
+
+/* Skip one field (may be negative). */
+static int skip_field(const char **p) {
+        const char *s = *p;
+        while (*s == ' ')
+                s++;
+        if (*s == '\0' || *s == '\n')
+                return -EINVAL;
+        while (*s && *s != ' ' && *s != '\n')
+                s++;
+        *p = s;
+        return 0;
+}
+
+int closer_proc_parse_stat(const char *text, closer_proc_stat *ret) {
+        closer_proc_stat st = {.processor = -1};
+        const char *open = strchr(text, '(');
+        const char *close = strrchr(text, ')');     /* comm may hold ')' itself */
+        const char *p = text;
+        uint64_t v = 0;
+
+        if (!open || !close || close < open)
+                return -EINVAL;
+        if (next_u64(&p, &v) < 0 || v == 0 || v > PID_MAX_LINUX || p > open)
+                return -EINVAL;
+        st.pid = (int) v;
+        size_t cl = (size_t) (close - open - 1);
+        if (cl >= sizeof(st.comm))
+                cl = sizeof(st.comm) - 1;
+        memcpy(st.comm, open + 1, cl);
+        st.comm[cl] = '\0';
+
+        p = close + 1;
+        while (*p == ' ')
+                p++;
+        if (!*p || *p == '\n')
+                return -EINVAL;
+        st.state = *p++;
+        /* field 4 on: ppid pgrp session tty tpgid flags ... */
+        for (int field = 4; field <= 39; field++) {
+                switch (field) {
+                case 4:
+                        if (next_u64(&p, &v) < 0 || v > PID_MAX_LINUX)
+                                return -EINVAL;
+                        st.ppid = (int) v;
+                        break;
+                case 9:
+                        if (next_u64(&p, &v) < 0 || v > UINT32_MAX)
+                                return -EINVAL;
+                        st.flags = (unsigned) v;
+                        break;
+                case 14:
+                        if (next_u64(&p, &st.utime_ticks) < 0)
+                                return -EINVAL;
+                        break;
+                case 15:
+                        if (next_u64(&p, &st.stime_ticks) < 0)
+                                return -EINVAL;
+                        break;
+                case 22:
+                        if (next_u64(&p, &st.start_time_ticks) < 0)
+                                return -EINVAL;
+                        break;
+                case 39:
+                        /* absent on very old kernels: keep -1 */
+                        if (next_u64(&p, &v) == 0 && v < CLOSER_CPUSET_MAX)
+                                st.processor = (int) v;
+                        break;
+                default:
+                        if (skip_field(&p) < 0)
+                                return field > 22 ? (*ret = st, 0) : -EINVAL;
+                }
+        }
+        *ret = st;
+        return 0;
+}
+
+int closer_proc_split_cmdline(const char *buf, size_t len, unsigned max_args, char ***ret, unsigned *ret_n) {
+        unsigned n = 0;
+        char **argv;
+
+        /* the final NUL is optional; an empty cmdline (kernel thread) has no args */
+        while (len > 0 && buf[len - 1] == '\0')
+                len--;
+        if (len == 0) {
+                *ret = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        for (size_t i = 0; i < len; i++)
+                if (buf[i] == '\0')
+                        n++;
+        n++;
+        if (n > max_args)
+                n = max_args;
+        argv = calloc(n, sizeof(*argv));
+        if (!argv)
+                return -ENOMEM;
+        size_t pos = 0;
+        for (unsigned k = 0; k < n; k++) {
+                size_t l = strnlen(buf + pos, len - pos);
+                argv[k] = strndup(buf + pos, l);
+                if (!argv[k]) {
+                        for (unsigned m = 0; m < k; m++)
+                                free(argv[m]);
+                        free(argv);
+                        return -ENOMEM;
+                }
+                pos += l + 1;
+        }
+        *ret = argv;
+        *ret_n = n;
+        return 0;
+}
+
+static int parse_pid(const char *name, int *ret) {
+        uint64_t v = 0;
+        const char *p = name;
+        if (next_u64(&p, &v) < 0 || *p != '\0' || v == 0 || v > PID_MAX_LINUX)
+                return -EINVAL;
+        *ret = (int) v;
+        return 0;
+}
+
+typedef struct thread_vec {
+        closer_thread *t;
+        unsigned n, cap;
+} thread_vec;
+
+static closer_thread *vec_push(thread_vec *v) {
+        if (v->n == v->cap) {
+                unsigned cap = v->cap ? v->cap * 2 : 256;
+                closer_thread *nt = realloc(v->t, cap * sizeof(*nt));
+                if (!nt)
+                        return NULL;
+                v->t = nt;
+                v->cap = cap;
+        }
+        closer_thread *t = &v->t[v->n++];
+        memset(t, 0, sizeof(*t));
+        return t;
+}
+
+static int dup_argv(char **src, unsigned n, char ***ret) {
+        if (n == 0) {
+                *ret = NULL;
+                return 0;
+        }
+        char **a = calloc(n, sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        for (unsigned i = 0; i < n; i++) {
+                a[i] = strdup(src[i]);
+                if (!a[i]) {
+                        for (unsigned k = 0; k < i; k++)
+                                free(a[k]);
+                        free(a);
+                        return -ENOMEM;
+                }
+        }
+        *ret = a;
+        return 0;
+}
+
+static void free_argv(char **a, unsigned n) {
+        for (unsigned i = 0; a && i < n; i++)
+                free(a[i]);
+        free(a);
+}
+
+/* Read the threads of one process through its /proc/PID dir fd. */
+static int read_process(int pidfd, int pid, uint64_t ns_per_tick, char *cmdbuf, thread_vec *v,
+                        unsigned *vanished) {
+        char **argv = NULL;
+        unsigned argc = 0;
+        int r = 0;
+
+        int n = closer_read_small_at(pidfd, "cmdline", cmdbuf, CMDLINE_MAX);
+        if (n > 0) {
+                r = closer_proc_split_cmdline(cmdbuf, (size_t) n, CMDLINE_ARGS_MAX, &argv, &argc);
+                if (r < 0)
+                        return r;
+        }
+
+        int tfd = openat(pidfd, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (tfd < 0) {
+                (*vanished)++;
+                free_argv(argv, argc);
+                return 0;
+        }
+        DIR *d = fdopendir(tfd);
+        if (!d) {
+                close(tfd);
+                free_argv(argv, argc);
+                return -errno;
+        }
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                int tid;
+                char path[64], buf[1024];
+                closer_proc_stat st;
+
+                if (parse_pid(de->d_name, &tid) < 0)
+                        continue;
+                snprintf(path, sizeof(path), "%d/stat", tid);
+                if (closer_read_small_at(dirfd(d), path, buf, sizeof(buf)) <= 0 ||
+                    closer_proc_parse_stat(buf, &st) < 0 || st.pid != tid) {
+                        (*vanished)++;          /* gone, or a torn read: not an error */
+                        continue;
+                }
+                closer_thread *t = vec_push(v);
+                if (!t) {
+                        r = -ENOMEM;
+                        break;
+                }
+                t->tid = tid;
+                t->pid = pid;
+                t->ppid = st.ppid;
+                t->kernel = (st.flags & CLOSER_PF_KTHREAD) != 0;
+                t->cpu_ns = (st.utime_ticks + st.stime_ticks) * ns_per_tick;
+                t->start_time = st.start_time_ticks;
+                t->last_cpu = st.processor;
+                /* comm: the file is authoritative (stat's copy is the same
+                 * text, but kernels differ in how they cut kthread names) */
+                snprintf(path, sizeof(path), "%d/comm", tid);
+                int cn = closer_read_small_at(dirfd(d), path, buf, sizeof(buf));
+                if (cn > 0) {
+                        if (buf[cn - 1] == '\n')
+                                buf[--cn] = '\0';
+                        snprintf(t->comm, sizeof(t->comm), "%.*s", (int) sizeof(t->comm) - 1, buf);
+                } else {
+                        snprintf(t->comm, sizeof(t->comm), "%s", st.comm);
+                }
+                if (!t->kernel && argc > 0) {
+                        r = dup_argv(argv, argc, &t->cmdline);
+                        if (r < 0) {
+                                v->n--;
+                                break;
+                        }
+                        t->n_cmdline = argc;
+                }
+        }
+        closedir(d);
+        free_argv(argv, argc);
+        return r;
+}
+
+int closer_proc_read_threads(const closer_root *root, closer_thread **ret, unsigned *ret_n, unsigned *ret_vanished) {
+        thread_vec v = {0};
+        unsigned vanished = 0;
+        int r = 0;
+        long hz = sysconf(_SC_CLK_TCK);
+        uint64_t ns_per_tick = hz > 0 ? UINT64_C(1000000000) / (uint64_t) hz : UINT64_C(10000000);
+
+        int pfd = closer_root_openat(root, "/proc", O_RDONLY | O_DIRECTORY, 0);
+        if (pfd < 0)
+                return pfd;
+        DIR *d = fdopendir(pfd);
+        if (!d) {
+                r = -errno;
+                close(pfd);
+                return r;
+        }
+        char *cmdbuf = malloc(CMDLINE_MAX);
+        if (!cmdbuf) {
+                closedir(d);
+                return -ENOMEM;
+        }
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                int pid;
+                if (parse_pid(de->d_name, &pid) < 0)
+                        continue;
+                int pidfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (pidfd < 0) {
+                        vanished++;
+                        continue;
+                }
+                r = read_process(pidfd, pid, ns_per_tick, cmdbuf, &v, &vanished);
+                close(pidfd);
+                if (r < 0)
+                        break;
+        }
+        free(cmdbuf);
+        closedir(d);
+        if (r < 0) {
+                closer_hostos_threads_free(v.t, v.n);
+                return r;
+        }
+        *ret = v.t;
+        *ret_n = v.n;
+        if (ret_vanished)
+                *ret_vanished = vanished;
+        return 0;
+}
+
+void closer_hostos_threads_free(closer_thread *t, unsigned n) {
+        for (unsigned i = 0; t && i < n; i++)
+                free_argv(t[i].cmdline, t[i].n_cmdline);
+        free(t);
+}

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* cgroup v2: finding the mount (and refusing v1), creating node<N>/vm<D>
+ * leaves and moving processes, all through a root that is a temporary tree. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "linux/linux.h"
+
+static closer_root *fixture(const char *name) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", getenv("CLOSER_TEST_DATA"), name);
+        closer_root *r;
+        assert_int_equal(closer_root_open(path, &r), 0);
+        return r;
+}
+
+static void test_find_mount(void **state) {
+        (void) state;
+        char mnt[4096];
+        closer_error err = {{0}};
+        closer_root *r = fixture("linux-xen-dom0");
+        assert_int_equal(closer_cgroup_find_mount(r, mnt, sizeof(mnt), &err), 0);
+        assert_string_equal(mnt, "/sys/fs/cgroup");
+        closer_root_free(r);
+
+        r = fixture("linux-cgroup1");
+        strcpy(mnt, "untouched");
+        assert_int_equal(closer_cgroup_find_mount(r, mnt, sizeof(mnt), &err), -EMEDIUMTYPE);
+        assert_non_null(strstr(err.msg, "cgroup v2 is required"));
+        assert_non_null(strstr(err.msg, "proc/self/mountinfo"));
+        assert_string_equal(mnt, "untouched");
+        closer_root_free(r);
+}
+
+static char tmpdir[64];
+
+static void put(const char *rel, const char *text) {
+        char path[4200];
+        snprintf(path, sizeof(path), "%s/%s", tmpdir, rel);
+        /* mkdir -p of the parent */
+        for (char *p = path + strlen(tmpdir) + 1; (p = strchr(p, '/')); p++) {
+                *p = '\0';
+                mkdir(path, 0755);
+                *p = '/';
+        }
+        FILE *f = fopen(path, "we");
+        assert_non_null(f);
+        fputs(text, f);
+        fclose(f);
+}
+
+static char *get(const char *rel) {
+        static char buf[4096];
+        char path[4200];
+        snprintf(path, sizeof(path), "%s/%s", tmpdir, rel);
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return NULL;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+        return buf;
+}
+
+static void test_leaves(void **state) {
+        (void) state;
+        strcpy(tmpdir, "/tmp/closer-cgroup-XXXXXX");
+        assert_non_null(mkdtemp(tmpdir));
+        put("proc/self/mountinfo", "28 1 254:0 / / rw - ext4 /dev/vda rw\n"
+                                   "35 23 0:30 / /sys/fs/cgroup\\040v2 rw,relatime - cgroup2 none rw\n");
+        closer_root *r;
+        assert_int_equal(closer_root_open(tmpdir, &r), 0);
+        char mnt[4096];
+        assert_int_equal(closer_cgroup_find_mount(r, mnt, sizeof(mnt), NULL), 0);
+        assert_string_equal(mnt, "/sys/fs/cgroup v2");           /* \040 unescaped */
+
+        /* what the kernel shows after mkdir: control files in each group */
+        put("sys/fs/cgroup v2/cgroup.subtree_control", "");
+        put("sys/fs/cgroup v2/closer/cgroup.subtree_control", "");
+        put("sys/fs/cgroup v2/closer/node1/cpuset.cpus", "");
+        put("sys/fs/cgroup v2/closer/node1/vm3/cpuset.cpus", "");
+        put("sys/fs/cgroup v2/closer/node1/vm3/cpuset.mems", "");
+        put("sys/fs/cgroup v2/closer/node1/vm3/cgroup.procs", "");
+
+        assert_int_equal(closer_cgroup_enable(r, mnt, "closer", "cpuset cpu"), 0);
+        assert_string_equal(get("sys/fs/cgroup v2/cgroup.subtree_control"), "+cpuset +cpu");
+        assert_string_equal(get("sys/fs/cgroup v2/closer/cgroup.subtree_control"), "+cpuset +cpu");
+
+        closer_cpuset cpus, mems, empty;
+        closer_cpuset_parse("14-15", &cpus);
+        closer_cpuset_parse("1", &mems);
+        closer_cpuset_zero(&empty);
+        assert_int_equal(closer_cgroup_make_leaf(r, mnt, "closer", 1, -1, &cpus, NULL), 0);
+        assert_string_equal(get("sys/fs/cgroup v2/closer/node1/cpuset.cpus"), "14-15");
+        assert_int_equal(closer_cgroup_make_leaf(r, mnt, "closer", 1, 3, &cpus, &mems), 0);
+        assert_string_equal(get("sys/fs/cgroup v2/closer/node1/vm3/cpuset.cpus"), "14-15");
+        assert_string_equal(get("sys/fs/cgroup v2/closer/node1/vm3/cpuset.mems"), "1");
+        /* never an empty cpuset.cpus (it would mean "all CPUs") */
+        assert_int_equal(closer_cgroup_make_leaf(r, mnt, "closer", 1, 3, &empty, &mems), -EINVAL);
+        assert_string_equal(get("sys/fs/cgroup v2/closer/node1/vm3/cpuset.cpus"), "14-15");
+
+        assert_int_equal(closer_cgroup_move(r, mnt, "closer", 1, 3, 387, false), 0);
+        assert_string_equal(get("sys/fs/cgroup v2/closer/node1/vm3/cgroup.procs"), "387");
+        assert_int_equal(closer_cgroup_move(r, mnt, "closer", 1, 4, 387, false), -ENOENT); /* no such leaf */
+        assert_int_equal(closer_cgroup_move(r, mnt, "closer", 1, 3, 0, false), -EINVAL);
+
+        put("proc/387/cgroup", "0::/system.slice/xen-qemu.service\n");
+        char cg[256];
+        assert_int_equal(closer_cgroup_of_pid(r, 387, cg, sizeof(cg)), 0);
+        assert_string_equal(cg, "/system.slice/xen-qemu.service");
+        put("proc/388/cgroup", "4:cpuset:/\n");
+        assert_int_equal(closer_cgroup_of_pid(r, 388, cg, sizeof(cg)), -ENOENT);
+        closer_root_free(r);
+
+        /* clean up the temporary tree */
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "%s", tmpdir);
+        const char *rm[] = {"sys/fs/cgroup v2/closer/node1/vm3/cpuset.cpus", "sys/fs/cgroup v2/closer/node1/vm3/cpuset.mems",
+                            "sys/fs/cgroup v2/closer/node1/vm3/cgroup.procs", "sys/fs/cgroup v2/closer/node1/vm3",
+                            "sys/fs/cgroup v2/closer/node1/cpuset.cpus", "sys/fs/cgroup v2/closer/node1",
+                            "sys/fs/cgroup v2/closer/cgroup.subtree_control", "sys/fs/cgroup v2/closer",
+                            "sys/fs/cgroup v2/cgroup.subtree_control", "sys/fs/cgroup v2", "sys/fs", "sys",
+                            "proc/self/mountinfo", "proc/self", "proc/387/cgroup", "proc/387", "proc/388/cgroup",
+                            "proc/388", "proc"};
+        for (size_t i = 0; i < sizeof(rm) / sizeof(rm[0]); i++) {
+                char path[4200];
+                snprintf(path, sizeof(path), "%s/%s", tmpdir, rm[i]);
+                remove(path);
+        }
+        assert_int_equal(rmdir(tmpdir), 0);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_find_mount),
+                cmocka_unit_test(test_leaves),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

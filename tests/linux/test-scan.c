@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * `closerctl scan --root TREE` on every fixture tree (tests/data/linux-*,
+ * hand-made from a real dom0's output; tests/data/xen-dom0-*, captured with
+ * tools/closer-gather on a real Xen dom0) compared with TREE.expected.
+ * CLOSER_REGENERATE=1 rewrites the .expected files instead of comparing.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+extern char **environ;
+
+/* Run argv, return its stdout (malloc'd) and exit status. */
+static char *run(char *const argv[], int *ret_status) {
+        int pipefd[2];
+        assert_int_equal(pipe(pipefd), 0);
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+        posix_spawn_file_actions_addclose(&fa, pipefd[0]);
+        pid_t pid;
+        assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
+        posix_spawn_file_actions_destroy(&fa);
+        close(pipefd[1]);
+        size_t cap = 65536, len = 0;
+        char *buf = malloc(cap);
+        assert_non_null(buf);
+        for (;;) {
+                if (cap - len < 4096) {
+                        cap *= 2;
+                        buf = realloc(buf, cap);
+                        assert_non_null(buf);
+                }
+                ssize_t n = read(pipefd[0], buf + len, cap - len - 1);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                assert_true(n >= 0);
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+        }
+        buf[len] = '\0';
+        close(pipefd[0]);
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        *ret_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+        return buf;
+}
+
+static char *slurp(const char *path) {
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return NULL;
+        size_t cap = 65536, len = 0;
+        char *buf = malloc(cap);
+        assert_non_null(buf);
+        size_t n;
+        while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+                len += n;
+                if (cap - len < 2) {
+                        cap *= 2;
+                        buf = realloc(buf, cap);
+                        assert_non_null(buf);
+                }
+        }
+        fclose(f);
+        buf[len] = '\0';
+        return buf;
+}
+
+static void check_tree(const char *data, const char *name, const char *mode) {
+        char root[4096], expected[4200];
+        snprintf(root, sizeof(root), "%s/%s", data, name);
+        snprintf(expected, sizeof(expected), "%s/%s%s.expected", data, name, mode[0] ? ".json" : "");
+        char *argv[] = {getenv("CLOSERCTL"), "scan", "--root", root, (char *) mode, NULL};
+        if (!mode[0])
+                argv[4] = NULL;
+        int status;
+        char *out = run(argv, &status);
+        if (status != 0)
+                fail_msg("closerctl scan --root %s: exit %d", root, status);
+        const char *regen = getenv("CLOSER_REGENERATE");
+        if (regen && strcmp(regen, "1") == 0) {
+                FILE *f = fopen(expected, "we");
+                assert_non_null(f);
+                fputs(out, f);
+                assert_int_equal(fclose(f), 0);
+                print_message("regenerated %s\n", expected);
+        } else {
+                char *want = slurp(expected);
+                if (!want)
+                        fail_msg("%s is missing: run the test with CLOSER_REGENERATE=1", expected);
+                if (strcmp(out, want) != 0) {
+                        /* show the first differing line */
+                        const char *a = out, *b = want;
+                        unsigned line = 1;
+                        while (*a && *a == *b) {
+                                if (*a == '\n')
+                                        line++;
+                                a++;
+                                b++;
+                        }
+                        fail_msg("%s: scan output differs from %s at line %u", root, expected, line);
+                }
+                free(want);
+        }
+        free(out);
+}
+
+static void test_fixture_trees(void **state) {
+        (void) state;
+        const char *data = getenv("CLOSER_TEST_DATA");
+        assert_non_null(data);
+        assert_non_null(getenv("CLOSERCTL"));
+        DIR *d = opendir(data);
+        assert_non_null(d);
+        struct dirent *de;
+        unsigned n = 0, n_linux = 0;
+        while ((de = readdir(d))) {
+                bool hand = strncmp(de->d_name, "linux-", 6) == 0, real = strncmp(de->d_name, "xen-dom0-", 9) == 0;
+                if (!hand && !real)
+                        continue;
+                char path[4096];
+                snprintf(path, sizeof(path), "%s/%s/proc", data, de->d_name);
+                DIR *p = opendir(path);
+                if (!p)
+                        continue;       /* not a tree (e.g. a .expected file) */
+                closedir(p);
+                check_tree(data, de->d_name, "");
+                check_tree(data, de->d_name, "--json");
+                n++;
+                n_linux += hand;
+        }
+        closedir(d);
+        assert_true(n_linux >= 4);      /* xen-dom0, odd, 512cpu, cgroup1 */
+        print_message("%u fixture trees checked\n", n);
+}
+
+/* Bad input: one line on stderr, exit 2. */
+static void test_bad_input(void **state) {
+        (void) state;
+        const char *data = getenv("CLOSER_TEST_DATA");
+        char root[4096];
+        snprintf(root, sizeof(root), "%s/does-not-exist", data);
+        char *argv1[] = {getenv("CLOSERCTL"), "scan", "--root", root, NULL};
+        int status;
+        free(run(argv1, &status));
+        assert_int_equal(status, 2);
+        char *argv2[] = {getenv("CLOSERCTL"), "scan", "--frobnicate", NULL};
+        free(run(argv2, &status));
+        assert_int_equal(status, 2);
+        char *argv3[] = {getenv("CLOSERCTL"), "scan", "--root", NULL};
+        free(run(argv3, &status));
+        assert_int_equal(status, 2);
+        char *argv4[] = {getenv("CLOSERCTL"), "scan", "--help", NULL};
+        char *help = run(argv4, &status);
+        assert_int_equal(status, 0);
+        assert_non_null(strstr(help, "--root DIR"));
+        free(help);
+
+        /* a malformed /proc/interrupts names the file and line */
+        char tmpl[] = "/tmp/closer-scan-XXXXXX";
+        assert_non_null(mkdtemp(tmpl));
+        char path[4200];
+        snprintf(path, sizeof(path), "%s/proc", tmpl);
+        assert_int_equal(mkdir(path, 0755), 0);
+        snprintf(path, sizeof(path), "%s/proc/interrupts", tmpl);
+        FILE *f = fopen(path, "we");
+        fputs("           CPU0       CPU1\n 61:  1  xen-dyn-lateeoi -event blkif-backend\n", f);
+        fclose(f);
+        char *argv5[] = {getenv("CLOSERCTL"), "scan", "--root", tmpl, NULL};
+        free(run(argv5, &status));
+        assert_int_equal(status, 2);
+        unlink(path);
+        snprintf(path, sizeof(path), "%s/proc", tmpl);
+        rmdir(path);
+        rmdir(tmpl);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_fixture_trees),
+                cmocka_unit_test(test_bad_input),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
