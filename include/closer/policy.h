@@ -33,11 +33,12 @@ int closer_policy_main(const closer_snapshot *s, const closer_config *c,
 int closer_view_init(closer_view *v, const closer_snapshot *s, const closer_plan_main *main_c);
 
 /*
- * 2. Secondary containers (§3.3): one per node hosting domain vCPUs; dom0
- * CPUs pinned on that node minus the main ones. Writes at most
- * CLOSER_NODES_MAX entries in node order; returns how many.
+ * 2. Secondary containers (§3.3): one per node hosting domain vCPUs, plus the
+ * nodes flagged in also_nodes (by node index, may be NULL: nodes that serve a
+ * domain from afar, see 4.); dom0 CPUs pinned on that node minus the main
+ * ones. Writes at most CLOSER_NODES_MAX entries in node order; returns how many.
  */
-unsigned closer_policy_secondary(const closer_view *v, closer_plan_secondary *ret);
+unsigned closer_policy_secondary(const closer_view *v, const bool *also_nodes, closer_plan_secondary *ret);
 
 /* 3. Domain -> node index holding most of its memory; ties: most vCPUs on it,
  * then lowest node id. Domains with no memory information fall back on vCPUs. */
@@ -47,19 +48,26 @@ int closer_policy_domain_node(const closer_view *v, const closer_domain *d);
 unsigned closer_policy_domain_sockets(const closer_view *v, const closer_domain *d);
 
 /*
- * 4. Backend placement (§3.3.2): dom0 CPUs pinned under the pCPUs the
- * domain's vCPUs are on; else its node's secondary CPUs; else the secondary
- * CPUs of the nearest node that has some. Never a main CPU. Returns 0, or
- * -ENOSPC when dom0 has no CPU outside the main container at all.
+ * 4. Backend placement (§3.3, §3.3.2). A domain is served by the secondary
+ * container of one socket, "restricted to its socket": node_index, the node
+ * holding most of its memory. Its backend CPUs are the dom0 CPUs pinned under
+ * the pCPUs its vCPUs are on, within that node's secondary CPUs; when none
+ * is, all of that node's secondary CPUs; when the node has none (main took
+ * them all, or dom0 has no vCPU there), the nearest node that has some.
+ * Never a main CPU, never empty. Returns 0 and *ret, *ret_node_index (the
+ * node whose container serves it), or -ENOSPC when dom0 has no CPU outside
+ * the main container at all.
  */
 int closer_policy_backend_cpus(const closer_view *v, const closer_domain *d, int node_index,
-                               closer_cpuset *ret);
+                               closer_cpuset *ret, int *ret_node_index);
 
 /*
  * 5. IRQ choice. VM-initiated queue q -> the dom0 CPU under the domain's vCPU
- * (q mod nvcpus) if it is in `backend`; external receive -> the CPU of
- * `backend` with the fewest interrupts of this IRQ so far (ties: lowest).
- * Returns the dom0 CPU (always in backend).
+ * (q mod nvcpus), wherever that vCPU runs, unless that CPU is a main one or
+ * there is none; otherwise (and for external receive) the CPU of `backend`
+ * with the fewest interrupts of this IRQ so far (ties: lowest). An IRQ is not
+ * bound by the container's cpuset, so it can follow the vCPU across sockets.
+ * Returns a dom0 CPU, never a main one.
  */
 int closer_policy_irq_cpu(const closer_view *v, const closer_domain *d, const closer_cpuset *backend,
                           const closer_irq *irq, closer_irq_kind kind, int queue);

@@ -12,6 +12,7 @@ typedef struct closer_command {
 } closer_command;
 
 static const closer_command commands[] = {
+        {"plan", closer_cmd_plan, "plan containers, placement and memory for a snapshot, offline (--snapshot FILE)"},
         {"scan", closer_cmd_scan, "show what closer sees in this dom0: threads, classes, IRQs (--root DIR, --json)"},
 };
 

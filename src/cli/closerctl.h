@@ -5,3 +5,4 @@
  * name) and returns the process exit status (0 ok, 1 runtime failure, 2 bad
  * usage or bad input). */
 int closer_cmd_scan(int argc, char **argv);
+int closer_cmd_plan(int argc, char **argv);

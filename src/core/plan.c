@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "closer/plan.h"
+
+closer_plan *closer_plan_free(closer_plan *p) {
+        if (!p)
+                return NULL;
+        free(p->secondary);
+        free(p->domains);
+        free(p->threads);
+        free(p->irqs);
+        free(p);
+        return NULL;
+}
+
+const char *closer_plan_thread_container(const closer_plan_thread *t, char *buf, size_t len) {
+        if (t->node < 0 || t->domid == CLOSER_DOMID_NONE)
+                snprintf(buf, len, "main");
+        else
+                snprintf(buf, len, "node%d/vm%d", t->node, t->domid);
+        return buf;
+}
+
+static const char *irq_kind_to_string(closer_irq_kind k) {
+        switch (k) {
+        case CLOSER_IRQ_VM_INITIATED:
+                return "vm";
+        case CLOSER_IRQ_EXTERNAL:
+                return "external";
+        default:
+                return "unknown";
+        }
+}
+
+/* A cpulist as a JSON string; on the (impossible with CLOSER_CPULIST_MAX)
+ * format failure an empty string, never garbage. */
+static json_t *cpulist_json(const closer_cpuset *s) {
+        static _Thread_local char buf[CLOSER_CPULIST_MAX];
+        if (closer_cpuset_format(s, buf, sizeof(buf)) < 0)
+                buf[0] = '\0';
+        return json_string(buf);
+}
+
+static json_t *plan_json(const closer_plan *p) {
+        json_t *root = json_object(), *arr, *o;
+        char cont[48];
+
+        if (!root)
+                return NULL;
+        json_object_set_new(root, "format", json_string("closer-plan/1"));
+        json_object_set_new(root, "time_ns", json_integer((json_int_t) p->time_ns));
+        o = json_object();
+        json_object_set_new(o, "dom0_cpus", cpulist_json(&p->main.dom0_cpus));
+        json_object_set_new(o, "mem_kib", json_integer((json_int_t) p->main.mem_kib));
+        json_object_set_new(o, "node", json_integer(p->main.node));
+        json_object_set_new(o, "vcpus", json_integer(p->main.vcpus));
+        json_object_set_new(root, "main", o);
+
+        arr = json_array();
+        for (unsigned i = 0; i < p->n_secondary; i++) {
+                o = json_object();
+                json_object_set_new(o, "node", json_integer(p->secondary[i].node));
+                json_object_set_new(o, "dom0_cpus", cpulist_json(&p->secondary[i].dom0_cpus));
+                json_array_append_new(arr, o);
+        }
+        json_object_set_new(root, "secondary", arr);
+
+        arr = json_array();
+        for (unsigned i = 0; i < p->n_domains; i++) {
+                const closer_plan_domain *d = &p->domains[i];
+                o = json_object();
+                json_object_set_new(o, "domid", json_integer(d->domid));
+                json_object_set_new(o, "node", json_integer(d->node));
+                json_object_set_new(o, "sockets", json_integer(d->n_sockets));
+                json_object_set_new(o, "backend_dom0_cpus", cpulist_json(&d->backend_dom0_cpus));
+                json_object_set_new(o, "admin_dom0_cpu", json_integer(d->admin_dom0_cpu));
+                json_object_set_new(o, "mem_target_kib", json_integer((json_int_t) d->mem_target_kib));
+                json_object_set_new(o, "dom0_reserve_kib", json_integer((json_int_t) d->dom0_reserve_kib));
+                json_object_set_new(o, "io_level", json_integer(d->io_level));
+                json_object_set_new(o, "why", json_string(d->why));
+                json_array_append_new(arr, o);
+        }
+        json_object_set_new(root, "domains", arr);
+
+        arr = json_array();
+        for (unsigned i = 0; i < p->n_threads; i++) {
+                const closer_plan_thread *t = &p->threads[i];
+                o = json_object();
+                json_object_set_new(o, "tid", json_integer(t->tid));
+                json_object_set_new(o, "pid", json_integer(t->pid));
+                json_object_set_new(o, "class", json_string(closer_class_to_string(t->cls)));
+                json_object_set_new(o, "domid", t->domid == CLOSER_DOMID_NONE ? json_null() : json_integer(t->domid));
+                json_object_set_new(o, "container", json_string(closer_plan_thread_container(t, cont, sizeof(cont))));
+                json_object_set_new(o, "dom0_cpus", cpulist_json(t->dom0_cpus));
+                json_object_set_new(o, "why", json_string(t->why));
+                json_array_append_new(arr, o);
+        }
+        json_object_set_new(root, "threads", arr);
+
+        arr = json_array();
+        for (unsigned i = 0; i < p->n_irqs; i++) {
+                const closer_plan_irq *q = &p->irqs[i];
+                o = json_object();
+                json_object_set_new(o, "irq", json_integer(q->irq));
+                json_object_set_new(o, "domid", json_integer(q->domid));
+                json_object_set_new(o, "queue", q->queue < 0 ? json_null() : json_integer(q->queue));
+                json_object_set_new(o, "kind", json_string(irq_kind_to_string(q->kind)));
+                json_object_set_new(o, "dom0_cpu", json_integer(q->dom0_cpu));
+                json_object_set_new(o, "why", json_string(q->why));
+                json_array_append_new(arr, o);
+        }
+        json_object_set_new(root, "irqs", arr);
+        return root;
+}
+
+char *closer_plan_to_json(const closer_plan *p) {
+        json_t *root = plan_json(p);
+        if (!root)
+                return NULL;
+        char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        json_decref(root);
+        return s;
+}
+
+/* A growable string; on allocation failure it stops growing and is
+ * reported as NULL at the end. */
+typedef struct strbuf {
+        char *s;
+        size_t len, cap;
+        bool failed;
+} strbuf;
+
+__attribute__((format(printf, 2, 3)))
+static void sb_printf(strbuf *b, const char *fmt, ...) {
+        va_list ap;
+        if (b->failed)
+                return;
+        for (;;) {
+                size_t room = b->cap - b->len;
+                va_start(ap, fmt);
+                int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? room : 0, fmt, ap);
+                va_end(ap);
+                if (n < 0) {
+                        b->failed = true;
+                        return;
+                }
+                if (b->s && (size_t) n < room) {
+                        b->len += (size_t) n;
+                        return;
+                }
+                size_t cap = b->cap ? b->cap * 2 : 4096;
+                while (cap < b->len + (size_t) n + 1)
+                        cap *= 2;
+                char *ns = realloc(b->s, cap);
+                if (!ns) {
+                        b->failed = true;
+                        return;
+                }
+                b->s = ns;
+                b->cap = cap;
+        }
+}
+
+char *closer_plan_to_table(const closer_plan *p) {
+        strbuf b = {0};
+        char l1[CLOSER_CPULIST_MAX], cont[48];
+        unsigned main_threads = 0;
+
+        (void) closer_cpuset_format(&p->main.dom0_cpus, l1, sizeof(l1));
+        sb_printf(&b, "MAIN CONTAINER (provider-paid, static)\n  node %d, dom0 CPUs %s (%u vCPUs), %llu MiB\n\n",
+                  p->main.node, l1, p->main.vcpus, (unsigned long long) (p->main.mem_kib / 1024));
+
+        sb_printf(&b, "SECONDARY CONTAINERS (one per socket, VM-paid)\n");
+        if (p->n_secondary == 0)
+                sb_printf(&b, "  none: no domain runs\n");
+        for (unsigned i = 0; i < p->n_secondary; i++) {
+                (void) closer_cpuset_format(&p->secondary[i].dom0_cpus, l1, sizeof(l1));
+                sb_printf(&b, "  node %-3d dom0 CPUs %s\n", p->secondary[i].node, *l1 ? l1 : "(none)");
+        }
+
+        sb_printf(&b, "\nDOMAINS\n  %5s %4s %7s %-14s %5s %12s %12s %5s  %s\n", "DOMID", "NODE", "SOCKETS",
+                  "BACKEND CPUS", "ADMIN", "TARGET MiB", "DOM0 MiB", "LEVEL", "WHY");
+        for (unsigned i = 0; i < p->n_domains; i++) {
+                const closer_plan_domain *d = &p->domains[i];
+                (void) closer_cpuset_format(&d->backend_dom0_cpus, l1, sizeof(l1));
+                sb_printf(&b, "  %5d %4d %7u %-14s %5d %12.1f %12.1f %5u  %s\n", d->domid, d->node, d->n_sockets, l1,
+                          d->admin_dom0_cpu, (double) d->mem_target_kib / 1024.0,
+                          (double) d->dom0_reserve_kib / 1024.0, d->io_level, d->why);
+        }
+
+        sb_printf(&b, "\nTHREADS (T0 threads in the main container are counted, not listed)\n");
+        sb_printf(&b, "  %7s %5s %5s %-12s %-10s  %s\n", "TID", "CLASS", "DOMID", "CONTAINER", "DOM0 CPUS", "WHY");
+        for (unsigned i = 0; i < p->n_threads; i++) {
+                const closer_plan_thread *t = &p->threads[i];
+                if (t->cls == CLOSER_T0 && t->domid == CLOSER_DOMID_NONE) {
+                        main_threads++;
+                        continue;
+                }
+                (void) closer_cpuset_format(t->dom0_cpus, l1, sizeof(l1));
+                char dom[16];
+                if (t->domid == CLOSER_DOMID_NONE)
+                        snprintf(dom, sizeof(dom), "-");
+                else
+                        snprintf(dom, sizeof(dom), "%d", t->domid);
+                sb_printf(&b, "  %7d %5s %5s %-12s %-10s  %s\n", t->tid, closer_class_to_string(t->cls), dom,
+                          closer_plan_thread_container(t, cont, sizeof(cont)), l1, t->why);
+        }
+        sb_printf(&b, "  + %u T0 threads -> main\n", main_threads);
+
+        sb_printf(&b, "\nIRQS (event channels of domain backends)\n  %5s %5s %5s %-8s %8s  %s\n", "IRQ", "DOMID",
+                  "QUEUE", "KIND", "DOM0 CPU", "WHY");
+        for (unsigned i = 0; i < p->n_irqs; i++) {
+                const closer_plan_irq *q = &p->irqs[i];
+                char queue[16];
+                if (q->queue < 0)
+                        snprintf(queue, sizeof(queue), "-");
+                else
+                        snprintf(queue, sizeof(queue), "%d", q->queue);
+                sb_printf(&b, "  %5u %5d %5s %-8s %8d  %s\n", q->irq, q->domid, queue, irq_kind_to_string(q->kind),
+                          q->dom0_cpu, q->why);
+        }
+        if (b.failed) {
+                free(b.s);
+                return NULL;
+        }
+        return b.s;
+}

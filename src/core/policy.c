@@ -1,0 +1,513 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The policy of thesis chapter 3, as pure functions over a snapshot.
+ * Section references are to the thesis (seed/thesis-dom0-resource-allocation).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "closer/policy.h"
+
+/* §3.2: the main container is static, sized per cloud framework (table 3.2),
+ * and lives on one configured node. We take the lowest-numbered dom0 vCPUs
+ * pinned on that node so the choice is stable across restarts. */
+int closer_policy_main(const closer_snapshot *s, const closer_config *c,
+                       closer_plan_main *ret, closer_error *err) {
+        const closer_topology *topo = &s->topo;
+        int ni = closer_topology_node_index(topo, c->main_node);
+        if (ni < 0)
+                return closer_error_set(err, -ENOENT, "main container: node %d is not a node of this host (%u nodes)",
+                                        c->main_node, topo->n_nodes);
+
+        uint64_t host_kib = 0;
+        for (unsigned i = 0; i < topo->n_nodes; i++)
+                host_kib += topo->nodes[i].mem_kib;
+
+        unsigned want = closer_config_main_vcpus(c);
+        closer_plan_main m = {.node = c->main_node, .vcpus = want,
+                              .mem_kib = closer_config_main_mem_mib(c, host_kib / 1024) * 1024};
+        closer_cpuset_zero(&m.dom0_cpus);
+
+        /* dom0 vCPUs on the node, by ascending dom0 CPU id. */
+        closer_cpuset on_node;
+        closer_cpuset_zero(&on_node);
+        for (unsigned i = 0; i < s->dom0.n_vcpus; i++)
+                if (closer_topology_node_of_cpu(topo, s->dom0.vcpus[i].pcpu) == ni)
+                        (void) closer_cpuset_set(&on_node, s->dom0.vcpus[i].id);
+        unsigned have = 0;
+        CLOSER_CPUSET_FOREACH(cpu, &on_node) {
+                if (have == want)
+                        break;
+                (void) closer_cpuset_set(&m.dom0_cpus, (unsigned) cpu);
+                have++;
+        }
+        if (have < want)
+                return closer_error_set(err, -ENOSPC,
+                                        "main container: needs %u dom0 vCPUs on node %d, only %u are pinned there",
+                                        want, c->main_node, have);
+        *ret = m;
+        return 0;
+}
+
+int closer_view_init(closer_view *v, const closer_snapshot *s, const closer_plan_main *main_c) {
+        v->snap = s;
+        for (unsigned i = 0; i < CLOSER_CPUSET_MAX; i++)
+                v->dom0_cpu_on_pcpu[i] = -1;
+        for (unsigned i = 0; i < CLOSER_NODES_MAX; i++)
+                closer_cpuset_zero(&v->dom0_cpus_on_node[i]);
+        for (unsigned i = 0; i < s->dom0.n_vcpus; i++) {
+                const closer_vcpu *vc = &s->dom0.vcpus[i];
+                if (vc->pcpu < 0 || (unsigned) vc->pcpu >= CLOSER_CPUSET_MAX || vc->id >= CLOSER_CPUSET_MAX)
+                        continue;
+                int *slot = &v->dom0_cpu_on_pcpu[vc->pcpu];
+                if (*slot < 0 || (int) vc->id < *slot)
+                        *slot = (int) vc->id;
+                int ni = closer_topology_node_of_cpu(&s->topo, vc->pcpu);
+                if (ni >= 0)
+                        (void) closer_cpuset_set(&v->dom0_cpus_on_node[ni], vc->id);
+        }
+        v->main_cpus = main_c->dom0_cpus;
+        v->main_node_index = closer_topology_node_index(&s->topo, main_c->node);
+        return v->main_node_index < 0 ? -EINVAL : 0;
+}
+
+static void secondary_cpus_of_node(const closer_view *v, int ni, closer_cpuset *ret) {
+        closer_cpuset_andnot(ret, &v->dom0_cpus_on_node[ni], &v->main_cpus);
+}
+
+int closer_policy_domain_node(const closer_view *v, const closer_domain *d) {
+        const closer_topology *topo = &v->snap->topo;
+        unsigned vcpus_on[CLOSER_NODES_MAX] = {0};
+        int best = -1;
+
+        for (unsigned i = 0; i < d->n_vcpus; i++) {
+                int ni = closer_topology_node_of_cpu(topo, d->vcpus[i].pcpu);
+                if (ni >= 0)
+                        vcpus_on[ni]++;
+        }
+        for (unsigned ni = 0; ni < topo->n_nodes; ni++) {
+                if (best < 0) {
+                        best = (int) ni;
+                        continue;
+                }
+                uint64_t m = d->mem_kib_by_node[ni], bm = d->mem_kib_by_node[best];
+                if (m != bm) {
+                        if (m > bm)
+                                best = (int) ni;
+                        continue;
+                }
+                if (vcpus_on[ni] != vcpus_on[best]) {
+                        if (vcpus_on[ni] > vcpus_on[best])
+                                best = (int) ni;
+                        continue;
+                }
+                if (topo->nodes[ni].id < topo->nodes[best].id)
+                        best = (int) ni;
+        }
+        return best;
+}
+
+unsigned closer_policy_domain_sockets(const closer_view *v, const closer_domain *d) {
+        bool seen[CLOSER_NODES_MAX] = {false};
+        unsigned n = 0;
+        for (unsigned i = 0; i < d->n_vcpus; i++) {
+                int ni = closer_topology_node_of_cpu(&v->snap->topo, d->vcpus[i].pcpu);
+                if (ni >= 0 && !seen[ni]) {
+                        seen[ni] = true;
+                        n++;
+                }
+        }
+        return n ? n : 1;
+}
+
+/* §3.3.2: "this VCPU will in turn [be scheduled] on the processor which was
+ * used by the VCPU of the virtual machine having initiated the operation". */
+int closer_policy_backend_cpus(const closer_view *v, const closer_domain *d, int node_index,
+                               closer_cpuset *ret, int *ret_node_index) {
+        const closer_topology *topo = &v->snap->topo;
+        closer_cpuset set, node_sec;
+        int chosen = node_index;
+
+        closer_cpuset_zero(&set);
+        closer_cpuset_zero(&node_sec);
+        if (node_index >= 0 && (unsigned) node_index < topo->n_nodes) {
+                secondary_cpus_of_node(v, node_index, &node_sec);
+                for (unsigned i = 0; i < d->n_vcpus; i++) {
+                        int pcpu = d->vcpus[i].pcpu;
+                        if (pcpu < 0 || (unsigned) pcpu >= CLOSER_CPUSET_MAX)
+                                continue;
+                        int c = v->dom0_cpu_on_pcpu[pcpu];
+                        if (c >= 0 && closer_cpuset_test(&node_sec, (unsigned) c))
+                                (void) closer_cpuset_set(&set, (unsigned) c);
+                }
+                if (closer_cpuset_is_empty(&set))
+                        set = node_sec;
+        }
+        if (closer_cpuset_is_empty(&set)) {
+                /* No dom0 vCPU outside main on its node: the nearest node that has
+                 * one (ties: lowest node id). Remote, but never the main container. */
+                chosen = -1;
+                for (unsigned ni = 0; ni < topo->n_nodes; ni++) {
+                        closer_cpuset cand;
+                        secondary_cpus_of_node(v, (int) ni, &cand);
+                        if (closer_cpuset_is_empty(&cand))
+                                continue;
+                        if (chosen < 0) {
+                                chosen = (int) ni;
+                                continue;
+                        }
+                        if (node_index < 0 || (unsigned) node_index >= topo->n_nodes)
+                                continue;       /* no reference node: lowest index wins */
+                        unsigned dn = topo->nodes[node_index].distances[ni];
+                        unsigned db = topo->nodes[node_index].distances[chosen];
+                        if (dn < db || (dn == db && topo->nodes[ni].id < topo->nodes[chosen].id))
+                                chosen = (int) ni;
+                }
+                if (chosen < 0)
+                        return -ENOSPC;
+                secondary_cpus_of_node(v, chosen, &set);
+        }
+        *ret = set;
+        *ret_node_index = chosen;
+        return 0;
+}
+
+static int dom0_cpu_under_vcpu(const closer_view *v, const closer_domain *d, unsigned idx) {
+        if (idx >= d->n_vcpus)
+                return -1;
+        int pcpu = d->vcpus[idx].pcpu;
+        if (pcpu < 0 || (unsigned) pcpu >= CLOSER_CPUSET_MAX)
+                return -1;
+        return v->dom0_cpu_on_pcpu[pcpu];
+}
+
+static int least_counted(const closer_cpuset *backend, const closer_irq *irq) {
+        int best = -1;
+        uint64_t best_n = 0;
+        CLOSER_CPUSET_FOREACH(cpu, backend) {
+                uint64_t n = irq && (unsigned) cpu < irq->n_counts ? irq->per_cpu_counts[cpu] : 0;
+                if (best < 0 || n < best_n) {
+                        best = cpu;
+                        best_n = n;
+                }
+        }
+        return best;
+}
+
+/* §3.3.2: VM-initiated I/O goes to the dom0 vCPU under the initiating vCPU
+ * (queue q is served by vCPU q mod n, as Linux frontends bind queue q to
+ * vCPU q); external receive goes to the secondary vCPU "that contributed the
+ * least". */
+int closer_policy_irq_cpu(const closer_view *v, const closer_domain *d, const closer_cpuset *backend,
+                          const closer_irq *irq, closer_irq_kind kind, int queue) {
+        if (kind != CLOSER_IRQ_EXTERNAL && d->n_vcpus > 0) {
+                unsigned q = queue < 0 ? 0u : (unsigned) queue % d->n_vcpus;
+                int c = dom0_cpu_under_vcpu(v, d, q);
+                if (c >= 0 && !closer_cpuset_test(&v->main_cpus, (unsigned) c))
+                        return c;
+        }
+        return least_counted(backend, irq);
+}
+
+/* Algorithm 2: the admin task runs on the dom0 vCPU pinned under the VM's
+ * vCPU, in the container of the socket holding most of its memory. */
+int closer_policy_admin_cpu(const closer_view *v, const closer_domain *d, const closer_cpuset *backend) {
+        int c = dom0_cpu_under_vcpu(v, d, 0);
+        if (c >= 0 && closer_cpuset_test(backend, (unsigned) c))
+                return c;
+        return closer_cpuset_first(backend);
+}
+
+/* Algorithm 1, the "VMIOIncreasing / VMIODecreasing" tests: a level is
+ * entered as soon as its threshold is reached and left only when the rate
+ * falls hysteresis_pct below it, so a rate hovering at a threshold does not
+ * move memory back and forth every tick. */
+unsigned closer_policy_io_level(const closer_config *c, unsigned prev_level, double io_ops_per_s) {
+        unsigned last = c->n_levels ? c->n_levels - 1 : 0;
+        unsigned up = 0, level;
+
+        if (prev_level > last)
+                prev_level = last;
+        for (unsigned l = 0; l <= last && l < c->n_levels; l++)
+                if (io_ops_per_s >= c->levels[l].min_ops_per_s)
+                        up = l;
+        if (up >= prev_level)
+                return up;
+        level = prev_level;
+        double keep = 1.0 - (double) c->hysteresis_pct / 100.0;
+        while (level > 0 && io_ops_per_s < c->levels[level].min_ops_per_s * keep)
+                level--;
+        return level;
+}
+
+/* Algorithm 1: the VM starts with M - n*eps; from level 1 on, dom0 holds the
+ * memory of the next level already ("the memory is always requested in
+ * advance for each level passed"); a VM is never ballooned below the floor.
+ * Whatever dom0 holds is exactly what the VM gave: target + reserve == M. */
+void closer_policy_memory(const closer_config *c, uint64_t mem_kib, unsigned n_sockets,
+                          unsigned prev_level, double io_ops_per_s, closer_mem_split *ret) {
+        unsigned level = closer_policy_io_level(c, prev_level, io_ops_per_s);
+        unsigned last = c->n_levels ? c->n_levels - 1 : 0;
+        uint64_t extra_mib = 0;
+
+        if (c->n_levels) {
+                unsigned ahead = level == 0 ? 0 : (level + 1 > last ? last : level + 1);
+                extra_mib = c->levels[ahead].extra_mib;
+        }
+        uint64_t reserve = ((uint64_t) n_sockets * c->eps_mib + extra_mib) * 1024;
+        uint64_t floor_kib = c->floor_mib * 1024;
+
+        if (mem_kib <= floor_kib)
+                reserve = 0;
+        else if (reserve > mem_kib - floor_kib)
+                reserve = mem_kib - floor_kib;
+        ret->io_level = level;
+        ret->dom0_reserve_kib = reserve;
+        ret->mem_target_kib = mem_kib - reserve;
+}
+
+unsigned closer_policy_secondary(const closer_view *v, const bool *also_nodes, closer_plan_secondary *ret) {
+        const closer_snapshot *s = v->snap;
+        bool hosts[CLOSER_NODES_MAX] = {false};
+        unsigned n = 0;
+
+        for (unsigned i = 0; i < s->n_domains; i++)
+                for (unsigned j = 0; j < s->domains[i].n_vcpus; j++) {
+                        int ni = closer_topology_node_of_cpu(&s->topo, s->domains[i].vcpus[j].pcpu);
+                        if (ni >= 0)
+                                hosts[ni] = true;
+                }
+        for (unsigned ni = 0; ni < s->topo.n_nodes; ni++) {
+                if (!hosts[ni] && !(also_nodes && also_nodes[ni]))
+                        continue;
+                ret[n].node = s->topo.nodes[ni].id;
+                secondary_cpus_of_node(v, (int) ni, &ret[n].dom0_cpus);
+                n++;
+        }
+        return n;
+}
+
+typedef struct domid_slot {
+        int domid;
+        unsigned idx;
+} domid_slot;
+
+static int cmp_domid_slot(const void *a, const void *b) {
+        const domid_slot *x = a, *y = b;
+        return (x->domid > y->domid) - (x->domid < y->domid);
+}
+
+static closer_plan_domain *lookup_domain(closer_plan *p, const domid_slot *ix, int domid) {
+        domid_slot key = {.domid = domid};
+        const domid_slot *hit = bsearch(&key, ix, p->n_domains, sizeof(*ix), cmp_domid_slot);
+        return hit ? &p->domains[hit->idx] : NULL;
+}
+
+/* pCPUs the domain's vCPUs run on, as a cpulist (for `why`). */
+static void vcpu_pcpus(const closer_domain *d, char *buf, size_t len) {
+        closer_cpuset set;
+        closer_cpuset_zero(&set);
+        for (unsigned i = 0; i < d->n_vcpus; i++)
+                if (d->vcpus[i].pcpu >= 0)
+                        (void) closer_cpuset_set(&set, (unsigned) d->vcpus[i].pcpu);
+        if (closer_cpuset_is_empty(&set))
+                snprintf(buf, len, "none (not running)");
+        else if (closer_cpuset_format(&set, buf, len) < 0)
+                snprintf(buf, len, "many");
+}
+
+static void short_cpulist(const closer_cpuset *s, char *buf, size_t len) {
+        if (closer_cpuset_format(s, buf, len) < 0)
+                snprintf(buf, len, "%u CPUs", closer_cpuset_count(s));
+}
+
+typedef struct domain_text {
+        char backend[64];
+        char pcpus[64];
+} domain_text;
+
+static int plan_domains(closer_plan *p, const closer_view *v, const closer_config *c,
+                        domain_text *text, bool *also_nodes, closer_error *err) {
+        const closer_snapshot *s = v->snap;
+
+        for (unsigned i = 0; i < s->n_domains; i++) {
+                const closer_domain *d = &s->domains[i];
+                closer_plan_domain *pd = &p->domains[i];
+                int mem_ni = closer_policy_domain_node(v, d), serve_ni;
+                closer_mem_split split;
+
+                if (closer_policy_backend_cpus(v, d, mem_ni, &pd->backend_dom0_cpus, &serve_ni) < 0)
+                        return closer_error_set(err, -ENOSPC,
+                                                "domain %d: dom0 has no vCPU outside the main container to serve it",
+                                                d->domid);
+                also_nodes[serve_ni] = true;
+                pd->domid = d->domid;
+                pd->node = s->topo.nodes[serve_ni].id;
+                pd->n_sockets = closer_policy_domain_sockets(v, d);
+                pd->admin_dom0_cpu = closer_policy_admin_cpu(v, d, &pd->backend_dom0_cpus);
+                closer_cpuset_zero(&pd->admin_dom0_cpus);
+                (void) closer_cpuset_set(&pd->admin_dom0_cpus, (unsigned) pd->admin_dom0_cpu);
+                closer_policy_memory(c, d->mem_kib, pd->n_sockets, d->io_level, d->io_ops_per_s, &split);
+                pd->io_level = split.io_level;
+                pd->mem_target_kib = split.mem_target_kib;
+                pd->dom0_reserve_kib = split.dom0_reserve_kib;
+
+                short_cpulist(&pd->backend_dom0_cpus, text[i].backend, sizeof(text[i].backend));
+                vcpu_pcpus(d, text[i].pcpus, sizeof(text[i].pcpus));
+                if (serve_ni == mem_ni)
+                        snprintf(pd->why, sizeof(pd->why),
+                                 "node %d holds %llu of its %llu KiB; vCPUs on pCPUs %s; I/O %.0f ops/s -> level %u",
+                                 pd->node, (unsigned long long) d->mem_kib_by_node[mem_ni],
+                                 (unsigned long long) d->mem_kib, text[i].pcpus, d->io_ops_per_s, pd->io_level);
+                else
+                        snprintf(pd->why, sizeof(pd->why),
+                                 "memory on node %d, which has no secondary dom0 CPU: served from nearest node %d; "
+                                 "I/O %.0f ops/s -> level %u",
+                                 s->topo.nodes[mem_ni].id, pd->node, d->io_ops_per_s, pd->io_level);
+        }
+        return 0;
+}
+
+static void plan_threads(closer_plan *p, const closer_snapshot *s, const domid_slot *ix, const domain_text *text) {
+        for (unsigned i = 0; i < s->n_threads; i++) {
+                const closer_thread *t = &s->threads[i];
+                closer_plan_thread *pt = &p->threads[i];
+                closer_classification cl;
+
+                closer_classify_thread(s, t, &cl);
+                pt->tid = t->tid;
+                pt->pid = t->pid;
+                pt->cls = cl.cls;
+                pt->domid = CLOSER_DOMID_NONE;
+                pt->node = -1;
+                pt->dom0_cpus = &p->main.dom0_cpus;
+
+                bool for_domain = cl.domid > 0 && (cl.cls == CLOSER_T3 || cl.admin_for_domain);
+                closer_plan_domain *pd = for_domain ? lookup_domain(p, ix, cl.domid) : NULL;
+                if (!pd) {
+                        if (for_domain)
+                                snprintf(pt->why, sizeof(pt->why), "%s of domain %d, which is not running: main container",
+                                         cl.what, cl.domid);
+                        else
+                                snprintf(pt->why, sizeof(pt->why), "%s: %s, main container", cl.what,
+                                         closer_class_to_string(cl.cls));
+                        continue;
+                }
+                const domain_text *dt = &text[pd - p->domains];
+                pt->domid = pd->domid;
+                pt->node = pd->node;
+                if (cl.admin_for_domain) {
+                        pt->dom0_cpus = &pd->admin_dom0_cpus;
+                        snprintf(pt->why, sizeof(pt->why),
+                                 "%s: admin work on domain %d, dom0 CPU %d under its vCPU 0, node %d container",
+                                 cl.what, pd->domid, pd->admin_dom0_cpu, pd->node);
+                } else {
+                        pt->dom0_cpus = &pd->backend_dom0_cpus;
+                        snprintf(pt->why, sizeof(pt->why), "%s of domain %d (vCPUs on pCPUs %s) -> dom0 CPUs %s",
+                                 cl.what, pd->domid, dt->pcpus, dt->backend);
+                }
+        }
+        p->n_threads = s->n_threads;
+}
+
+static void plan_irqs(closer_plan *p, const closer_view *v, const domid_slot *ix) {
+        const closer_snapshot *s = v->snap;
+
+        p->n_irqs = 0;
+        for (unsigned i = 0; i < s->n_irqs; i++) {
+                const closer_irq *irq = &s->irqs[i];
+                closer_irq_class ic;
+
+                closer_classify_irq(irq, &ic);
+                if (ic.domid <= 0)
+                        continue;
+                closer_plan_domain *pd = lookup_domain(p, ix, ic.domid);
+                if (!pd)
+                        continue;
+                const closer_domain *d = &s->domains[pd - p->domains];
+                closer_plan_irq *pi = &p->irqs[p->n_irqs++];
+                pi->irq = irq->irq;
+                pi->domid = ic.domid;
+                pi->queue = ic.queue;
+                pi->kind = ic.kind;
+                pi->dom0_cpu = closer_policy_irq_cpu(v, d, &pd->backend_dom0_cpus, irq, ic.kind, ic.queue);
+                if (ic.kind == CLOSER_IRQ_EXTERNAL) {
+                        uint64_t n = (unsigned) pi->dom0_cpu < irq->n_counts ? irq->per_cpu_counts[pi->dom0_cpu] : 0;
+                        snprintf(pi->why, sizeof(pi->why),
+                                 "%s: external receive -> least-used backend CPU %d (%llu interrupts so far)",
+                                 ic.what, pi->dom0_cpu, (unsigned long long) n);
+                } else {
+                        unsigned q = ic.queue < 0 ? 0u : (unsigned) ic.queue;
+                        unsigned vi = d->n_vcpus ? q % d->n_vcpus : 0;
+                        int pcpu = d->n_vcpus ? d->vcpus[vi].pcpu : -1;
+                        if (pcpu >= 0 && v->dom0_cpu_on_pcpu[pcpu] == pi->dom0_cpu)
+                                snprintf(pi->why, sizeof(pi->why),
+                                         "%s: VM-initiated queue %u -> vCPU %u on pCPU %d -> dom0 CPU %d",
+                                         ic.what, q, vi, pcpu, pi->dom0_cpu);
+                        else
+                                snprintf(pi->why, sizeof(pi->why),
+                                         "%s: VM-initiated queue %u, no secondary dom0 CPU under vCPU %u -> "
+                                         "least-used backend CPU %d",
+                                         ic.what, q, vi, pi->dom0_cpu);
+                }
+        }
+}
+
+int closer_plan_compute(const closer_snapshot *s, const closer_config *c,
+                        closer_plan **ret, closer_error *err) {
+        closer_plan *p = calloc(1, sizeof(*p));
+        closer_view *v = malloc(sizeof(*v));
+        domid_slot *ix = NULL;
+        domain_text *text = NULL;
+        bool also_nodes[CLOSER_NODES_MAX] = {false};
+        int r = -ENOMEM;
+
+        if (!p || !v)
+                goto fail;
+        p->time_ns = s->time_ns;
+        r = closer_policy_main(s, c, &p->main, err);
+        if (r < 0)
+                goto fail;
+        r = closer_view_init(v, s, &p->main);
+        if (r < 0)
+                goto fail;
+
+        r = -ENOMEM;
+        p->domains = calloc(s->n_domains ? s->n_domains : 1, sizeof(*p->domains));
+        text = calloc(s->n_domains ? s->n_domains : 1, sizeof(*text));
+        ix = calloc(s->n_domains ? s->n_domains : 1, sizeof(*ix));
+        p->secondary = calloc(CLOSER_NODES_MAX, sizeof(*p->secondary));
+        p->threads = calloc(s->n_threads ? s->n_threads : 1, sizeof(*p->threads));
+        p->irqs = calloc(s->n_irqs ? s->n_irqs : 1, sizeof(*p->irqs));
+        if (!p->domains || !text || !ix || !p->secondary || !p->threads || !p->irqs)
+                goto fail;
+        p->n_domains = s->n_domains;
+
+        r = plan_domains(p, v, c, text, also_nodes, err);
+        if (r < 0)
+                goto fail;
+        p->n_secondary = closer_policy_secondary(v, also_nodes, p->secondary);
+
+        for (unsigned i = 0; i < s->n_domains; i++)
+                ix[i] = (domid_slot) {.domid = s->domains[i].domid, .idx = i};
+        qsort(ix, s->n_domains, sizeof(*ix), cmp_domid_slot);
+
+        plan_threads(p, s, ix, text);
+        plan_irqs(p, v, ix);
+
+        free(ix);
+        free(text);
+        free(v);
+        *ret = p;
+        return 0;
+fail:
+        if (r == -ENOMEM)
+                closer_error_set(err, r, "out of memory while planning");
+        free(ix);
+        free(text);
+        free(v);
+        closer_plan_free(p);
+        return r;
+}
