@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "closer/cpuset.h"
@@ -36,6 +38,7 @@ typedef struct closer_plan_domain {
         uint64_t mem_target_kib;        /* its balloon target */
         uint64_t dom0_reserve_kib;      /* held in dom0 on its behalf; target + reserve == M */
         unsigned io_level;
+        char vcpu_pcpus[64];            /* cpulist of the pCPUs its vCPUs run on (for `why`) */
         char why[160];
 } closer_plan_domain;
 
@@ -45,8 +48,10 @@ typedef struct closer_plan_thread {
         closer_class cls;
         int domid;                      /* CLOSER_DOMID_NONE for main work */
         int node;                       /* node id of its container; -1 = main */
+        int domain_index;               /* index in plan->domains, -1 for main work */
+        bool admin;                     /* admin work on that domain (vs its I/O backend) */
         const closer_cpuset *dom0_cpus; /* points into the plan */
-        char why[160];
+        char what[96];                  /* what the rules saw; `why` is built from it on output */
 } closer_plan_thread;
 
 typedef struct closer_plan_irq {
@@ -75,6 +80,10 @@ closer_plan *closer_plan_free(closer_plan *p);
 
 /* "main" or "node<N>/vm<D>" into buf (>= 32 bytes). */
 const char *closer_plan_thread_container(const closer_plan_thread *t, char *buf, size_t len);
+
+/* Why thread t goes where it goes, into buf; returns buf. Built on output
+ * rather than when planning: 10k threads' texts would cost more than the plan. */
+const char *closer_plan_thread_why(const closer_plan *p, const closer_plan_thread *t, char *buf, size_t len);
 
 /* `closer-plan/1` JSON; malloc'd string, NULL on ENOMEM. */
 char *closer_plan_to_json(const closer_plan *p);

@@ -65,7 +65,8 @@ int closer_policy_backend_cpus(const closer_view *v, const closer_domain *d, int
  * 5. IRQ choice. VM-initiated queue q -> the dom0 CPU under the domain's vCPU
  * (q mod nvcpus), wherever that vCPU runs, unless that CPU is a main one or
  * there is none; otherwise (and for external receive) the CPU of `backend`
- * with the fewest interrupts of this IRQ so far (ties: lowest). An IRQ is not
+ * with the fewest interrupts of this IRQ so far (ties: the (queue mod ties)-th,
+ * spreading idle queues). An IRQ is not
  * bound by the container's cpuset, so it can follow the vCPU across sockets.
  * Returns a dom0 CPU, never a main one.
  */

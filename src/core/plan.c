@@ -21,10 +21,36 @@ closer_plan *closer_plan_free(closer_plan *p) {
 }
 
 const char *closer_plan_thread_container(const closer_plan_thread *t, char *buf, size_t len) {
-        if (t->node < 0 || t->domid == CLOSER_DOMID_NONE)
+        if (t->node < 0 || t->domain_index < 0)
                 snprintf(buf, len, "main");
         else
                 snprintf(buf, len, "node%d/vm%d", t->node, t->domid);
+        return buf;
+}
+
+static void short_cpulist(const closer_cpuset *s, char *buf, size_t len) {
+        if (closer_cpuset_format(s, buf, len) < 0)
+                snprintf(buf, len, "%u CPUs", closer_cpuset_count(s));
+}
+
+const char *closer_plan_thread_why(const closer_plan *p, const closer_plan_thread *t, char *buf, size_t len) {
+        char cpus[64];
+
+        if (t->domain_index < 0 || (unsigned) t->domain_index >= p->n_domains) {
+                if (t->domid > 0)
+                        snprintf(buf, len, "%s: domain %d is not running, main container", t->what, t->domid);
+                else
+                        snprintf(buf, len, "%s: %s, main container", t->what, closer_class_to_string(t->cls));
+                return buf;
+        }
+        const closer_plan_domain *pd = &p->domains[t->domain_index];
+        if (t->admin)
+                snprintf(buf, len, "%s: admin work, dom0 CPU %d under its vCPU 0, node %d container", t->what,
+                         pd->admin_dom0_cpu, pd->node);
+        else {
+                short_cpulist(&pd->backend_dom0_cpus, cpus, sizeof(cpus));
+                snprintf(buf, len, "%s: its vCPUs on pCPUs %s -> dom0 CPUs %s", t->what, pd->vcpu_pcpus, cpus);
+        }
         return buf;
 }
 
@@ -50,7 +76,7 @@ static json_t *cpulist_json(const closer_cpuset *s) {
 
 static json_t *plan_json(const closer_plan *p) {
         json_t *root = json_object(), *arr, *o;
-        char cont[48];
+        char cont[48], why[256];
 
         if (!root)
                 return NULL;
@@ -99,7 +125,7 @@ static json_t *plan_json(const closer_plan *p) {
                 json_object_set_new(o, "domid", t->domid == CLOSER_DOMID_NONE ? json_null() : json_integer(t->domid));
                 json_object_set_new(o, "container", json_string(closer_plan_thread_container(t, cont, sizeof(cont))));
                 json_object_set_new(o, "dom0_cpus", cpulist_json(t->dom0_cpus));
-                json_object_set_new(o, "why", json_string(t->why));
+                json_object_set_new(o, "why", json_string(closer_plan_thread_why(p, t, why, sizeof(why))));
                 json_array_append_new(arr, o);
         }
         json_object_set_new(root, "threads", arr);
@@ -170,7 +196,7 @@ static void sb_printf(strbuf *b, const char *fmt, ...) {
 
 char *closer_plan_to_table(const closer_plan *p) {
         strbuf b = {0};
-        char l1[CLOSER_CPULIST_MAX], cont[48];
+        char l1[CLOSER_CPULIST_MAX], cont[48], why[256];
         unsigned main_threads = 0;
 
         (void) closer_cpuset_format(&p->main.dom0_cpus, l1, sizeof(l1));
@@ -210,7 +236,8 @@ char *closer_plan_to_table(const closer_plan *p) {
                 else
                         snprintf(dom, sizeof(dom), "%d", t->domid);
                 sb_printf(&b, "  %7d %5s %5s %-12s %-10s  %s\n", t->tid, closer_class_to_string(t->cls), dom,
-                          closer_plan_thread_container(t, cont, sizeof(cont)), l1, t->why);
+                          closer_plan_thread_container(t, cont, sizeof(cont)), l1,
+                          closer_plan_thread_why(p, t, why, sizeof(why)));
         }
         sb_printf(&b, "  + %u T0 threads -> main\n", main_threads);
 

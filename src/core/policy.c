@@ -183,17 +183,30 @@ static int dom0_cpu_under_vcpu(const closer_view *v, const closer_domain *d, uns
         return v->dom0_cpu_on_pcpu[pcpu];
 }
 
-static int least_counted(const closer_cpuset *backend, const closer_irq *irq) {
-        int best = -1;
-        uint64_t best_n = 0;
+/* The backend CPU that has served this IRQ least. Among equals, the queue
+ * index picks (queue mod number of equals), so the receive queues of an idle
+ * multi-queue vif spread over the VM's CPUs instead of piling on the lowest. */
+static int least_counted(const closer_cpuset *backend, const closer_irq *irq, int queue) {
+        uint64_t best_n = UINT64_MAX;
+        unsigned ties = 0;
+
         CLOSER_CPUSET_FOREACH(cpu, backend) {
                 uint64_t n = irq && (unsigned) cpu < irq->n_counts ? irq->per_cpu_counts[cpu] : 0;
-                if (best < 0 || n < best_n) {
-                        best = cpu;
+                if (n < best_n) {
                         best_n = n;
-                }
+                        ties = 1;
+                } else if (n == best_n)
+                        ties++;
         }
-        return best;
+        if (ties == 0)
+                return -1;
+        unsigned pick = queue < 0 ? 0u : (unsigned) queue % ties;
+        CLOSER_CPUSET_FOREACH(cpu, backend) {
+                uint64_t n = irq && (unsigned) cpu < irq->n_counts ? irq->per_cpu_counts[cpu] : 0;
+                if (n == best_n && pick-- == 0)
+                        return cpu;
+        }
+        return -1;
 }
 
 /* §3.3.2: VM-initiated I/O goes to the dom0 vCPU under the initiating vCPU
@@ -208,7 +221,7 @@ int closer_policy_irq_cpu(const closer_view *v, const closer_domain *d, const cl
                 if (c >= 0 && !closer_cpuset_test(&v->main_cpus, (unsigned) c))
                         return c;
         }
-        return least_counted(backend, irq);
+        return least_counted(backend, irq, queue);
 }
 
 /* Algorithm 2: the admin task runs on the dom0 vCPU pinned under the VM's
@@ -318,18 +331,8 @@ static void vcpu_pcpus(const closer_domain *d, char *buf, size_t len) {
                 snprintf(buf, len, "many");
 }
 
-static void short_cpulist(const closer_cpuset *s, char *buf, size_t len) {
-        if (closer_cpuset_format(s, buf, len) < 0)
-                snprintf(buf, len, "%u CPUs", closer_cpuset_count(s));
-}
-
-typedef struct domain_text {
-        char backend[64];
-        char pcpus[64];
-} domain_text;
-
 static int plan_domains(closer_plan *p, const closer_view *v, const closer_config *c,
-                        domain_text *text, bool *also_nodes, closer_error *err) {
+                        bool *also_nodes, closer_error *err) {
         const closer_snapshot *s = v->snap;
 
         for (unsigned i = 0; i < s->n_domains; i++) {
@@ -354,13 +357,12 @@ static int plan_domains(closer_plan *p, const closer_view *v, const closer_confi
                 pd->mem_target_kib = split.mem_target_kib;
                 pd->dom0_reserve_kib = split.dom0_reserve_kib;
 
-                short_cpulist(&pd->backend_dom0_cpus, text[i].backend, sizeof(text[i].backend));
-                vcpu_pcpus(d, text[i].pcpus, sizeof(text[i].pcpus));
+                vcpu_pcpus(d, pd->vcpu_pcpus, sizeof(pd->vcpu_pcpus));
                 if (serve_ni == mem_ni)
                         snprintf(pd->why, sizeof(pd->why),
                                  "node %d holds %llu of its %llu KiB; vCPUs on pCPUs %s; I/O %.0f ops/s -> level %u",
                                  pd->node, (unsigned long long) d->mem_kib_by_node[mem_ni],
-                                 (unsigned long long) d->mem_kib, text[i].pcpus, d->io_ops_per_s, pd->io_level);
+                                 (unsigned long long) d->mem_kib, pd->vcpu_pcpus, d->io_ops_per_s, pd->io_level);
                 else
                         snprintf(pd->why, sizeof(pd->why),
                                  "memory on node %d, which has no secondary dom0 CPU: served from nearest node %d; "
@@ -370,7 +372,7 @@ static int plan_domains(closer_plan *p, const closer_view *v, const closer_confi
         return 0;
 }
 
-static void plan_threads(closer_plan *p, const closer_snapshot *s, const domid_slot *ix, const domain_text *text) {
+static void plan_threads(closer_plan *p, const closer_snapshot *s, const domid_slot *ix) {
         for (unsigned i = 0; i < s->n_threads; i++) {
                 const closer_thread *t = &s->threads[i];
                 closer_plan_thread *pt = &p->threads[i];
@@ -382,32 +384,20 @@ static void plan_threads(closer_plan *p, const closer_snapshot *s, const domid_s
                 pt->cls = cl.cls;
                 pt->domid = CLOSER_DOMID_NONE;
                 pt->node = -1;
+                pt->domain_index = -1;
+                pt->admin = cl.admin_for_domain;
                 pt->dom0_cpus = &p->main.dom0_cpus;
+                memcpy(pt->what, cl.what, sizeof(pt->what));
+                pt->what[sizeof(pt->what) - 1] = '\0';
+                if (cl.domid > 0 && (cl.cls == CLOSER_T3 || cl.admin_for_domain))
+                        pt->domid = cl.domid;   /* kept even when not running: `why` says so */
 
-                bool for_domain = cl.domid > 0 && (cl.cls == CLOSER_T3 || cl.admin_for_domain);
-                closer_plan_domain *pd = for_domain ? lookup_domain(p, ix, cl.domid) : NULL;
-                if (!pd) {
-                        if (for_domain)
-                                snprintf(pt->why, sizeof(pt->why), "%s of domain %d, which is not running: main container",
-                                         cl.what, cl.domid);
-                        else
-                                snprintf(pt->why, sizeof(pt->why), "%s: %s, main container", cl.what,
-                                         closer_class_to_string(cl.cls));
+                closer_plan_domain *pd = pt->domid > 0 ? lookup_domain(p, ix, pt->domid) : NULL;
+                if (!pd)
                         continue;
-                }
-                const domain_text *dt = &text[pd - p->domains];
-                pt->domid = pd->domid;
                 pt->node = pd->node;
-                if (cl.admin_for_domain) {
-                        pt->dom0_cpus = &pd->admin_dom0_cpus;
-                        snprintf(pt->why, sizeof(pt->why),
-                                 "%s: admin work on domain %d, dom0 CPU %d under its vCPU 0, node %d container",
-                                 cl.what, pd->domid, pd->admin_dom0_cpu, pd->node);
-                } else {
-                        pt->dom0_cpus = &pd->backend_dom0_cpus;
-                        snprintf(pt->why, sizeof(pt->why), "%s of domain %d (vCPUs on pCPUs %s) -> dom0 CPUs %s",
-                                 cl.what, pd->domid, dt->pcpus, dt->backend);
-                }
+                pt->domain_index = (int) (pd - p->domains);
+                pt->dom0_cpus = pt->admin ? &pd->admin_dom0_cpus : &pd->backend_dom0_cpus;
         }
         p->n_threads = s->n_threads;
 }
@@ -460,7 +450,6 @@ int closer_plan_compute(const closer_snapshot *s, const closer_config *c,
         closer_plan *p = calloc(1, sizeof(*p));
         closer_view *v = malloc(sizeof(*v));
         domid_slot *ix = NULL;
-        domain_text *text = NULL;
         bool also_nodes[CLOSER_NODES_MAX] = {false};
         int r = -ENOMEM;
 
@@ -476,16 +465,15 @@ int closer_plan_compute(const closer_snapshot *s, const closer_config *c,
 
         r = -ENOMEM;
         p->domains = calloc(s->n_domains ? s->n_domains : 1, sizeof(*p->domains));
-        text = calloc(s->n_domains ? s->n_domains : 1, sizeof(*text));
         ix = calloc(s->n_domains ? s->n_domains : 1, sizeof(*ix));
         p->secondary = calloc(CLOSER_NODES_MAX, sizeof(*p->secondary));
         p->threads = calloc(s->n_threads ? s->n_threads : 1, sizeof(*p->threads));
         p->irqs = calloc(s->n_irqs ? s->n_irqs : 1, sizeof(*p->irqs));
-        if (!p->domains || !text || !ix || !p->secondary || !p->threads || !p->irqs)
+        if (!p->domains || !ix || !p->secondary || !p->threads || !p->irqs)
                 goto fail;
         p->n_domains = s->n_domains;
 
-        r = plan_domains(p, v, c, text, also_nodes, err);
+        r = plan_domains(p, v, c, also_nodes, err);
         if (r < 0)
                 goto fail;
         p->n_secondary = closer_policy_secondary(v, also_nodes, p->secondary);
@@ -494,11 +482,10 @@ int closer_plan_compute(const closer_snapshot *s, const closer_config *c,
                 ix[i] = (domid_slot) {.domid = s->domains[i].domid, .idx = i};
         qsort(ix, s->n_domains, sizeof(*ix), cmp_domid_slot);
 
-        plan_threads(p, s, ix, text);
+        plan_threads(p, s, ix);
         plan_irqs(p, v, ix);
 
         free(ix);
-        free(text);
         free(v);
         *ret = p;
         return 0;
@@ -506,7 +493,6 @@ fail:
         if (r == -ENOMEM)
                 closer_error_set(err, r, "out of memory while planning");
         free(ix);
-        free(text);
         free(v);
         closer_plan_free(p);
         return r;

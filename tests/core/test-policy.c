@@ -233,8 +233,10 @@ static void test_irq_and_admin(void **state) {
         assert_int_equal(closer_policy_irq_cpu(v, d, &b, q, CLOSER_IRQ_VM_INITIATED, 1), 6);
         assert_int_equal(closer_policy_irq_cpu(v, d, &b, q, CLOSER_IRQ_VM_INITIATED, 5), 7); /* 5 mod 3 */
         assert_int_equal(closer_policy_irq_cpu(v, d, &b, q, CLOSER_IRQ_EXTERNAL, 0), 6);     /* 1 is least */
-        q->per_cpu_counts[7] = 1;                                                            /* tie 6/7: lowest */
+        q->per_cpu_counts[7] = 1;                                       /* tie 6/7: queue picks among them */
         assert_int_equal(closer_policy_irq_cpu(v, d, &b, q, CLOSER_IRQ_EXTERNAL, 0), 6);
+        assert_int_equal(closer_policy_irq_cpu(v, d, &b, q, CLOSER_IRQ_EXTERNAL, 1), 7);
+        assert_int_equal(closer_policy_irq_cpu(v, d, &b, q, CLOSER_IRQ_EXTERNAL, 2), 6);
         q->per_cpu_counts[6] = 2;
         assert_int_equal(closer_policy_irq_cpu(v, d, &b, q, CLOSER_IRQ_EXTERNAL, 0), 7);
 
