@@ -47,6 +47,9 @@ typedef struct closer_hypervisor_ops {
         int (*pin_dom0_vcpu)(void *data, unsigned vcpu, int pcpu);
         /* Balloon target of a domain (domid 0: dom0), through memory/target. */
         int (*set_mem_target)(void *data, int domid, uint64_t target_kib);
+        /* The balloon target in force now (memory/target), to put it back as
+         * found on exit. */
+        int (*get_mem_target)(void *data, int domid, uint64_t *ret_kib);
         /* Current memory of a domain as the hypervisor counts it (to see if
          * its balloon follows the target). */
         int (*get_mem_actual)(void *data, int domid, uint64_t *ret_kib);
