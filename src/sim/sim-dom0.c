@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Where dom0's work runs, per policy.
+ *
+ * native: stock Xen as the thesis measured it: dom0 has a few vCPUs pinned
+ *   on one socket, and Linux runs every dom0 thread on any of them.
+ * closer: dom0 has one vCPU pinned on every pCPU; a snapshot of the model
+ *   goes through closer_plan_compute() -- the very core closerd runs -- and
+ *   the plan's affinities, main container and memory targets are applied.
+ *   Re-planned every closer.replan_s and whenever a thread appears.
+ * oracle: the upper bound: one dom0 vCPU per pCPU, and every piece of work
+ *   done for a VM may run on any pCPU of the node holding that VM's memory,
+ *   the least loaded one each tick. Main work stays on the main CPUs.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "closer/config.h"
+#include "closer/plan.h"
+#include "closer/policy.h"
+#include "closer/snapshot.h"
+#include "sim/sim-engine.h"
+
+static void set_main_native(sim_engine *e) {
+        const sim_config *c = e->cfg;
+        unsigned per = (unsigned) c->host_cpus_per_socket;
+        unsigned first = (unsigned) c->native_node * per;
+        e->n_main = 0;
+        for (unsigned i = 0; i < (unsigned) c->native_vcpus && i < SIM_AFF_MAX; i++)
+                e->main_vcpus[e->n_main++] = (int) (e->policy == SIM_NATIVE ? i : first + i);
+}
+
+int sim_dom0_setup(sim_engine *e, closer_error *err) {
+        const sim_config *c = e->cfg;
+        unsigned per = (unsigned) c->host_cpus_per_socket;
+        if (e->policy == SIM_NATIVE) {
+                unsigned first = (unsigned) c->native_node * per;
+                for (unsigned i = 0; i < (unsigned) c->native_vcpus; i++) {
+                        int r = sim_engine_add_vcpu(e, 0, (int) (first + i), c->sched_dom0_weight);
+                        if (r < 0)
+                                return r;
+                }
+        } else {
+                /* dom0_max_vcpus=<all> dom0_vcpus_pin: dom0 vCPU i on pCPU i */
+                for (unsigned p = 0; p < e->n_pcpus; p++) {
+                        int r = sim_engine_add_vcpu(e, 0, (int) p, c->sched_dom0_weight);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        e->n_dom0 = e->n_vcpus;
+        set_main_native(e);
+        (void) err;
+        return 0;
+}
+
+static void aff_main(sim_engine *e, sim_thread *t) {
+        t->n_aff = e->n_main;
+        memcpy(t->aff, e->main_vcpus, e->n_main * sizeof(int));
+}
+
+static void place_native(sim_engine *e) {
+        for (unsigned i = 0; i < e->n_threads; i++) {
+                sim_thread *t = &e->threads[i];
+                t->n_aff = 0;
+                for (unsigned v = 0; v < e->n_dom0 && v < SIM_AFF_MAX; v++)
+                        t->aff[t->n_aff++] = (int) v;
+        }
+}
+
+static bool is_main(const sim_engine *e, int v) {
+        for (unsigned i = 0; i < e->n_main; i++)
+                if (e->main_vcpus[i] == v)
+                        return true;
+        return false;
+}
+
+static void place_oracle(sim_engine *e) {
+        for (unsigned i = 0; i < e->n_threads; i++) {
+                sim_thread *t = &e->threads[i];
+                if (t->data_node < 0) {
+                        aff_main(e, t);
+                        continue;
+                }
+                t->n_aff = 0;
+                for (unsigned v = 0; v < e->n_dom0 && t->n_aff < SIM_AFF_MAX; v++)
+                        if (e->pcpu_node[e->vcpus[v].pcpu] == t->data_node && !is_main(e, (int) v))
+                                t->aff[t->n_aff++] = (int) v;
+                if (t->n_aff == 0)
+                        aff_main(e, t);
+        }
+}
+
+/* ---- closer: the model as a closer-snapshot/1, through the core ---------- */
+
+__attribute__((unused)) static void snapshot_free(closer_snapshot *s) {
+        if (!s)
+                return;
+        free(s->dom0.vcpus);
+        for (unsigned i = 0; i < s->n_domains; i++)
+                free(s->domains[i].vcpus);
+        free(s->domains);
+        for (unsigned i = 0; i < s->n_threads; i++) {
+                for (unsigned a = 0; a < s->threads[i].n_cmdline; a++)
+                        free(s->threads[i].cmdline[a]);
+                free(s->threads[i].cmdline);
+        }
+        free(s->threads);
+        free(s);
+}
+
+/* Build what closerd would observe on this host now. */
+__attribute__((unused)) static int snapshot_build(const sim_engine *e, closer_snapshot **ret) {
+        const sim_config *c = e->cfg;
+        closer_snapshot *s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->time_ns = (uint64_t) e->now_ns;
+        closer_topology *topo = &s->topo;
+        topo->n_nodes = e->n_nodes;
+        for (unsigned i = 0; i < CLOSER_CPUSET_MAX; i++)
+                topo->cpu_node[i] = -1;
+        uint64_t node_kib = (uint64_t) (c->host_mem_gib * 1024 * 1024) / e->n_nodes;
+        for (unsigned n = 0; n < e->n_nodes; n++) {
+                closer_node *nd = &topo->nodes[n];
+                nd->id = (int) n;
+                closer_cpuset_zero(&nd->cpus);
+                nd->mem_kib = node_kib;
+                nd->free_kib = node_kib;
+                for (unsigned m = 0; m < e->n_nodes; m++)
+                        nd->distances[m] = m == n ? 10 : 21;    /* typical ACPI SLIT of a Xeon host */
+        }
+        for (unsigned p = 0; p < e->n_pcpus; p++) {
+                (void) closer_cpuset_set(&topo->nodes[e->pcpu_node[p]].cpus, p);
+                topo->cpu_node[p] = (int16_t) e->pcpu_node[p];
+        }
+
+        s->dom0.n_vcpus = e->n_dom0;
+        s->dom0.vcpus = calloc(e->n_dom0, sizeof(closer_vcpu));
+        s->dom0.mem_kib = (uint64_t) (c->native_mem_gib * 1024 * 1024);
+        s->domains = calloc(e->n_doms ? e->n_doms : 1, sizeof(closer_domain));
+        s->threads = calloc(e->n_threads ? e->n_threads : 1, sizeof(closer_thread));
+        if (!s->dom0.vcpus || !s->domains || !s->threads)
+                goto oom;
+        for (unsigned v = 0; v < e->n_dom0; v++) {
+                closer_vcpu *vc = &s->dom0.vcpus[v];
+                vc->id = v;
+                vc->pcpu = e->vcpus[v].pcpu;
+                vc->has_affinity = true;
+                closer_cpuset_zero(&vc->affinity);
+                (void) closer_cpuset_set(&vc->affinity, (unsigned) vc->pcpu);
+        }
+        if (topo->nodes[(unsigned) c->native_node].free_kib > s->dom0.mem_kib)
+                topo->nodes[(unsigned) c->native_node].free_kib -= s->dom0.mem_kib;
+
+        for (unsigned i = 0; i < e->n_doms; i++) {
+                const sim_dom *d = &e->doms[i];
+                closer_domain *cd = &s->domains[s->n_domains];
+                cd->domid = d->domid;
+                snprintf(cd->name, sizeof(cd->name), "%s", d->name);
+                cd->mem_kib = (uint64_t) d->mem_kib;
+                cd->mem_kib_by_node[d->node] = (uint64_t) d->mem_kib;
+                cd->n_vcpus = 1;
+                cd->vcpus = calloc(1, sizeof(closer_vcpu));
+                if (!cd->vcpus)
+                        goto oom;
+                s->n_domains++;
+                cd->vcpus[0].id = 0;
+                cd->vcpus[0].pcpu = e->vcpus[d->vcpu].pcpu;
+                cd->vcpus[0].has_affinity = true;
+                closer_cpuset_zero(&cd->vcpus[0].affinity);
+                (void) closer_cpuset_set(&cd->vcpus[0].affinity, (unsigned) cd->vcpus[0].pcpu);
+                cd->io_ops_per_s = d->ops_rate;
+                cd->io_bytes_per_s = d->bytes_rate;
+                cd->io_level = d->io_level;
+                closer_node *nd = &topo->nodes[d->node];
+                nd->free_kib = nd->free_kib > cd->mem_kib ? nd->free_kib - cd->mem_kib : 0;
+        }
+
+        for (unsigned i = 0; i < e->n_threads; i++) {
+                const sim_thread *t = &e->threads[i];
+                if (!t->alive)
+                        continue;
+                closer_thread *ct = &s->threads[s->n_threads];
+                ct->tid = ct->pid = t->tid;
+                ct->ppid = t->kernel ? 2 : 1;
+                snprintf(ct->comm, sizeof(ct->comm), "%s", t->comm);
+                ct->kernel = t->kernel;
+                ct->cpu_ns = (uint64_t) t->cpu_total_ns;
+                ct->last_cpu = t->last_on;
+                if (t->argc > 0) {
+                        ct->cmdline = calloc(t->argc, sizeof(char *));
+                        if (!ct->cmdline)
+                                goto oom;
+                }
+                s->n_threads++;
+                for (unsigned a = 0; a < t->argc; a++) {
+                        ct->cmdline[a] = strdup(t->argv[a]);
+                        if (!ct->cmdline[a])
+                                goto oom;
+                        ct->n_cmdline++;
+                }
+        }
+        *ret = s;
+        return 0;
+oom:
+        snapshot_free(s);
+        return -ENOMEM;
+}
+
+static int place_closer(sim_engine *e, closer_error *err) {
+#ifndef SIM_HAVE_CORE_POLICY
+        return closer_error_set(err, -ENOSYS, "closer policy: this build has no core policy (src/core/policy.c)");
+#else
+        const sim_config *c = e->cfg;
+        closer_snapshot *s = NULL;
+        closer_plan *plan = NULL;
+        int r = snapshot_build(e, &s);
+        if (r < 0)
+                return r;
+
+        closer_config cc;
+        closer_config_defaults(&cc);
+        /* the same main container size as the native dom0: only placement differs */
+        cc.main_node = (int) c->native_node;
+        cc.main_vcpus = (int) c->native_vcpus;
+        cc.main_mem_mib = (int64_t) (c->native_mem_gib * 1024);
+
+        closer_error perr = {{0}};
+        r = closer_plan_compute(s, &cc, &plan, &perr);
+        if (r < 0) {
+                closer_error_set(err, r, "closer policy refused the model's snapshot: %s", perr.msg);
+                snapshot_free(s);
+                return r;
+        }
+
+        e->n_main = 0;
+        CLOSER_CPUSET_FOREACH(cpu, &plan->main.dom0_cpus) {
+                if ((unsigned) cpu < e->n_dom0 && e->n_main < SIM_AFF_MAX)
+                        e->main_vcpus[e->n_main++] = cpu;
+        }
+
+        for (unsigned i = 0; i < e->n_threads; i++)
+                aff_main(e, &e->threads[i]);    /* what the plan does not place stays in main */
+        for (unsigned k = 0; k < plan->n_threads; k++) {
+                const closer_plan_thread *pt = &plan->threads[k];
+                int idx = pt->tid - 1000;
+                if (idx < 0 || (unsigned) idx >= e->n_threads || !pt->dom0_cpus)
+                        continue;
+                sim_thread *t = &e->threads[idx];
+                t->n_aff = 0;
+                CLOSER_CPUSET_FOREACH(cpu, pt->dom0_cpus) {
+                        if ((unsigned) cpu < e->n_dom0 && t->n_aff < SIM_AFF_MAX)
+                                t->aff[t->n_aff++] = cpu;
+                }
+                if (t->n_aff == 0)
+                        aff_main(e, t);
+        }
+        for (unsigned k = 0; k < plan->n_domains && k < e->n_doms; k++) {
+                sim_dom *d = &e->doms[k];
+                if (plan->domains[k].domid != d->domid)
+                        continue;
+                d->mem_target_kib = (double) plan->domains[k].mem_target_kib;
+                d->dom0_reserve_kib = (double) plan->domains[k].dom0_reserve_kib;
+                d->io_level = plan->domains[k].io_level;
+        }
+        e->plans++;
+        closer_plan_free(plan);
+        snapshot_free(s);
+        return 0;
+#endif
+}
+
+int sim_dom0_place(sim_engine *e, closer_error *err) {
+        switch (e->policy) {
+        case SIM_NATIVE:
+                place_native(e);
+                return 0;
+        case SIM_ORACLE:
+                place_oracle(e);
+                return 0;
+        case SIM_CLOSER:
+                return place_closer(e, err);
+        default:
+                return -EINVAL;
+        }
+}
+
+void sim_dom0_done(sim_engine *e) {
+        (void) e;
+}

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* Internals of the engine, shared by sim-engine.c (the host, its scheduler
+ * and the workloads) and sim-dom0.c (where dom0's work runs, per policy). */
+
+#include "sim/sim.h"
+
+#define SIM_AFF_MAX 128u
+#define SIM_ARGV_MAX 4u
+
+typedef struct sim_vcpu {
+        int domid;              /* 0: dom0 */
+        int pcpu;
+        double weight;
+        double demand_ns, grant_ns;     /* this tick */
+        double busy_ns;                 /* in the measurement window */
+        double rate;                    /* CPU it would get when busy (fraction of its pCPU) */
+        /* dom0 vCPUs: threads placed on it this tick */
+        int first_thread;
+        unsigned n_threads;
+        double thread_demand_ns;
+} sim_vcpu;
+
+typedef struct sim_thread {
+        int tid;
+        char comm[32];
+        bool kernel;
+        unsigned argc;
+        char argv[SIM_ARGV_MAX][48];
+        bool alive;
+        int domid;              /* domain it works for, 0 = none */
+        int data_node;          /* node of the memory it works on, -1 = none */
+        double remote_factor;   /* CPU time multiplier when it runs off data_node */
+        unsigned n_aff;
+        int aff[SIM_AFF_MAX];   /* dom0 vCPUs it may run on */
+        double demand;          /* local-ns of work wanted this tick */
+        double cpu_ns;          /* CPU granted this tick */
+        double progress;        /* local-ns done this tick */
+        double cpu_total_ns;
+        double factor;          /* remote factor where it ran this tick */
+        double rate;            /* local-ns per ns it would get when busy (smoothed) */
+        int on;                 /* dom0 vCPU this tick, -1 */
+        int last_on;
+        int next;
+} sim_thread;
+
+typedef enum sim_dom_kind {
+        SIM_DOM_IO = 0,
+        SIM_DOM_WEB,
+        SIM_DOM_WRITER,
+} sim_dom_kind;
+
+typedef struct sim_dom {
+        int domid;
+        char name[32];
+        sim_dom_kind kind;
+        int node;
+        int vcpu;               /* index into vcpus */
+        double mem_kib;
+        double mem_target_kib, dom0_reserve_kib;
+        unsigned io_level;
+        int thread;             /* its backend thread, -1 */
+        /* request pipeline (I/O and web VMs) */
+        double guest_ns, backend_ns, ext_ns, bytes, concurrency;
+        double offered;         /* requests offered this tick */
+        double ops_window, bytes_window, ops_rate, bytes_rate; /* what the snapshot reports */
+        double ops_total, bytes_total;  /* in the measurement window */
+} sim_dom;
+
+typedef struct sim_engine {
+        const sim_config *cfg;
+        sim_policy policy;
+        sim_prng rng;
+        unsigned n_nodes, n_pcpus;
+        int *pcpu_node;
+        int *pcpu_first_vcpu, *vcpu_next_on_pcpu;       /* static: vCPUs are pinned */
+        unsigned n_vcpus, cap_vcpus;
+        sim_vcpu *vcpus;        /* dom0 vCPUs first: index == dom0 vCPU id */
+        unsigned n_dom0;
+        unsigned n_main;
+        int main_vcpus[SIM_AFF_MAX];
+        unsigned n_doms;
+        sim_dom *doms;
+        unsigned n_threads, cap_threads;
+        sim_thread *threads;
+        double now_ns, dt_ns;
+        double *scratch_d, *scratch_w, *scratch_g;
+        unsigned scratch_n;
+        double *pcpu_load;
+        bool replan;            /* closer: something changed, plan again */
+        double last_plan_ns;
+        unsigned plans;
+} sim_engine;
+
+/* Add a vCPU pinned on pcpu; returns its index or -ENOMEM. */
+int sim_engine_add_vcpu(sim_engine *e, int domid, int pcpu, double weight);
+
+/* Add a dom0 thread; returns its index or -ENOMEM. */
+int sim_engine_add_thread(sim_engine *e, const char *comm, bool kernel, int domid, int data_node,
+                          double remote_factor, unsigned argc, const char *const *argv);
+
+/* sim-dom0.c: dom0 under each policy. setup creates dom0's vCPUs (before
+ * any domU vCPU); place gives every live thread its affinity (called at
+ * start, when threads appear, and every closer.replan_s for closer). */
+int sim_dom0_setup(sim_engine *e, closer_error *err);
+int sim_dom0_place(sim_engine *e, closer_error *err);
+void sim_dom0_done(sim_engine *e);
