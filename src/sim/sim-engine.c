@@ -240,6 +240,8 @@ static int schedule(sim_engine *e, bool measuring) {
                         double leftover = 1.0 - (used - vc->grant_ns) / dt;
                         double rate = share > leftover ? share : leftover;
                         vc->rate = 0.5 * vc->rate + 0.5 * rate;
+                        vc->others_ns = used - vc->grant_ns;
+                        vc->others_w = others_w;
                         if (measuring)
                                 vc->busy_ns += vc->grant_ns;
                 }
@@ -440,6 +442,28 @@ static int add_dom(sim_world *w, unsigned *cursor, sim_dom_kind kind, int node, 
         return (int) e->n_doms - 1;
 }
 
+/* When a VM's backend runs on the pCPU of the VM's own vCPU (closer does
+ * that), the two stages of one request do not compete: the guest waits for
+ * its backend and the backend for its guest. Only the requests in flight
+ * beside it (concurrency - 1 of c) overlap. Remove the rest of the mutual
+ * interference from the rates the previous tick measured. */
+static void self_share(const sim_engine *e, const sim_dom *d, const sim_thread *t, double *rg, double *rb) {
+        const sim_vcpu *vc = &e->vcpus[d->vcpu], *bv = &e->vcpus[t->last_on];
+        double dt = e->dt_ns, c = d->concurrency, overlap = (c - 1.0) / c;
+        double oth = vc->others_ns - t->cpu_ns * (1.0 - overlap);
+        double sw = vc->weight + vc->others_w - (overlap == 0 && bv->demand_ns > 0 ? bv->weight : 0);
+        double g = 1.0 - (oth > 0 ? oth : 0) / dt, sh = vc->weight / sw;
+        *rg = g > sh ? g : sh;
+        double othb = bv->others_ns - vc->grant_ns * (1.0 - overlap);
+        double swb = bv->weight + bv->others_w - (overlap == 0 && vc->demand_ns > 0 ? vc->weight : 0);
+        double gb = 1.0 - (othb > 0 ? othb : 0) / dt, shb = bv->weight / swb;
+        double vrate = gb > shb ? gb : shb;
+        if (bv->rate > 1e-9)
+                *rb = t->rate * vrate / bv->rate;
+        if (*rg > 1.0)
+                *rg = 1.0;
+}
+
 static void pipelines_offer(sim_world *w) {
         sim_engine *e = &w->e;
         double dt = e->dt_ns;
@@ -450,8 +474,13 @@ static void pipelines_offer(sim_world *w) {
                 if (d->kind == SIM_DOM_WRITER)
                         continue;
                 sim_thread *t = &e->threads[d->thread];
-                double rg = vc->rate > 1e-6 ? vc->rate : 1e-6;
-                double rb = t->rate > 1e-6 ? t->rate : 1e-6;
+                double rg = vc->rate, rb = t->rate;
+                if (t->last_on >= 0 && e->vcpus[t->last_on].pcpu == vc->pcpu)
+                        self_share(e, d, t, &rg, &rb);
+                if (rg < 1e-6)
+                        rg = 1e-6;
+                if (rb < 1e-6)
+                        rb = 1e-6;
                 double ext = d->ext_ns * (1.0 + noise * (2.0 * sim_prng_uniform(&e->rng) - 1.0));
                 double cycle = d->guest_ns / rg + d->backend_ns / rb + ext;
                 double x = cycle > 0 ? d->concurrency / cycle : 0;   /* requests per ns */

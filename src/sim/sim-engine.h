@@ -16,6 +16,7 @@ typedef struct sim_vcpu {
         double demand_ns, grant_ns;     /* this tick */
         double busy_ns;                 /* in the measurement window */
         double rate;                    /* CPU it would get when busy (fraction of its pCPU) */
+        double others_ns, others_w;     /* last tick: CPU and weight of the other busy vCPUs of its pCPU */
         /* dom0 vCPUs: threads placed on it this tick */
         int first_thread;
         unsigned n_threads;
