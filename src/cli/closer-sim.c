@@ -44,7 +44,15 @@ static void help(void) {
                "  -h, --help          this help\n"
                "\n"
                "Exit status: 0 ok, 1 runtime failure, 2 bad usage or bad input.\n"
-               "Model and sources of every parameter: docs/model.md.\n");
+               "Model and sources of every parameter: docs/model.md.\n"
+               "\n"
+               "Experiments of the reference set:\n");
+        for (unsigned i = 0; i < sim_n_embedded_scenarios; i++) {
+                sim_scenario sc;
+                if (sim_scenario_parse(sim_embedded_scenarios[i].text, sim_embedded_scenarios[i].file, &sc, NULL) == 0)
+                        printf("  %-24s %s%s%s%s\n", sc.name, sc.title, sc.thesis[0] ? " (" : "", sc.thesis,
+                               sc.thesis[0] ? ")" : "");
+        }
 }
 
 typedef struct progress_state {

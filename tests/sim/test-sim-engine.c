@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The shapes the model must produce (issue "closer-sim" acceptance), never
+ * constants: native's main load rises with I/O VMs while closer's stays near
+ * its idle level; closer's migration time is flat under dom0 load; locality
+ * wins; oracle >= closer >= native where the model says it must; the same
+ * seed gives the same numbers.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sim/sim.h"
+
+static sim_config base(void) {
+        sim_config c;
+        sim_config_defaults(&c);
+        c.w_duration_s = 10;    /* contains one agent heartbeat (t = 10 s) */
+        c.w_warmup_s = 2;
+        return c;
+}
+
+static double run(const sim_config *c, sim_policy p, sim_metric m) {
+        sim_result r;
+        closer_error err = {{0}};
+        int k = sim_run(c, p, &r, &err);
+        if (k < 0)
+                fail_msg("sim_run(%s): %d %s", sim_policy_to_string(p), k, err.msg);
+        return r.v[m];
+}
+
+static void test_b1_main_load(void **state) {
+        sim_config c = base();
+        double native0 = 0, closer0 = 0, prev = -1;
+        for (unsigned n = 0; n <= 40; n += 10) {
+                c.w_io_vms = n;
+                double nat = run(&c, SIM_NATIVE, SIM_M_MAIN_LOAD_PCT);
+                double clo = run(&c, SIM_CLOSER, SIM_M_MAIN_LOAD_PCT);
+                if (n == 0) {
+                        native0 = nat;
+                        closer0 = clo;
+                } else {
+                        assert_true(nat > prev);                /* rises with every step */
+                        assert_true(clo <= closer0 + 5.0);      /* within ±5 % of idle */
+                        assert_true(clo >= closer0 - 5.0);
+                }
+                prev = nat;
+        }
+        assert_true(prev > native0 + 50.0);     /* and by a lot */
+}
+
+static void test_b2_migration_flat(void **state) {
+        sim_config c = base();
+        c.w_migrate = 1;
+        c.w_migrate_node = 0;
+        c.w_duration_s = 1;
+        double cmin = 1e30, cmax = 0, n0 = 0, nmax = 0;
+        for (unsigned n = 0; n <= 48; n += 24) {
+                c.w_io_vms = n;
+                double clo = run(&c, SIM_CLOSER, SIM_M_MIGRATION_S);
+                double nat = run(&c, SIM_NATIVE, SIM_M_MIGRATION_S);
+                assert_true(clo > 0);
+                cmin = clo < cmin ? clo : cmin;
+                cmax = clo > cmax ? clo : cmax;
+                if (n == 0)
+                        n0 = nat;
+                nmax = nat;
+        }
+        assert_true(cmax <= cmin * 1.05);       /* flat */
+        assert_true(nmax > n0 * 1.2);           /* native suffers from the load */
+}
+
+static void test_b3_locality(void **state) {
+        sim_config c = base();
+        c.w_io_vms = 1;
+        c.io_record_kib = 256;
+        c.w_io_node = 1;        /* remote from the native dom0 */
+        double nat = run(&c, SIM_NATIVE, SIM_M_IO_MIB_S);
+        double clo = run(&c, SIM_CLOSER, SIM_M_IO_MIB_S);
+        double ora = run(&c, SIM_ORACLE, SIM_M_IO_MIB_S);
+        assert_true(clo > nat * 1.02);
+        assert_true(ora >= clo);
+        /* the same VM next to the native dom0: native is as good as closer */
+        c.w_io_node = 0;
+        double nat_local = run(&c, SIM_NATIVE, SIM_M_IO_MIB_S);
+        assert_true(nat_local > nat);
+        /* and with no remote penalty at all, locality cannot matter */
+        c.w_io_node = 1;
+        c.mem_remote_bw_ratio = 1.0;
+        c.mem_remote_latency_ratio = 1.0;
+        double nat_flat = run(&c, SIM_NATIVE, SIM_M_IO_MIB_S);
+        double clo_flat = run(&c, SIM_CLOSER, SIM_M_IO_MIB_S);
+        assert_true(nat_flat >= clo_flat * 0.98 && nat_flat <= clo_flat * 1.02);
+}
+
+static void test_b4_locality(void **state) {
+        sim_config c = base();
+        c.w_migrate = 1;
+        c.w_duration_s = 1;
+        c.mig_link_gbit_s = 40;         /* CPU bound: where the CPU sits shows */
+        c.w_migrate_node = 0;
+        double nat_local = run(&c, SIM_NATIVE, SIM_M_MIGRATION_S);
+        c.w_migrate_node = 1;
+        double nat_remote = run(&c, SIM_NATIVE, SIM_M_MIGRATION_S);
+        double ora_remote = run(&c, SIM_ORACLE, SIM_M_MIGRATION_S);
+        assert_true(nat_remote > nat_local * 1.05);
+        assert_true(ora_remote < nat_remote);
+        /* link bound (1 Gbit/s): closer's slowing of the VM's writes helps */
+        c.mig_link_gbit_s = 1;
+        assert_true(run(&c, SIM_CLOSER, SIM_M_MIGRATION_S) <= run(&c, SIM_NATIVE, SIM_M_MIGRATION_S));
+}
+
+static void test_policy_order(void **state) {
+        sim_config c = base();
+        c.w_io_vms = 40;
+        c.w_create = 1;
+        c.w_create_node = 1;
+        double n = run(&c, SIM_NATIVE, SIM_M_CREATE_S), k = run(&c, SIM_CLOSER, SIM_M_CREATE_S),
+               o = run(&c, SIM_ORACLE, SIM_M_CREATE_S);
+        assert_true(o <= k && k <= n);
+        n = run(&c, SIM_NATIVE, SIM_M_MAIN_LOAD_PCT);
+        k = run(&c, SIM_CLOSER, SIM_M_MAIN_LOAD_PCT);
+        o = run(&c, SIM_ORACLE, SIM_M_MAIN_LOAD_PCT);
+        assert_true(o <= k + 1e-9 && k <= n);
+        n = run(&c, SIM_NATIVE, SIM_M_IO_MIB_S);
+        k = run(&c, SIM_CLOSER, SIM_M_IO_MIB_S);
+        o = run(&c, SIM_ORACLE, SIM_M_IO_MIB_S);
+        assert_true(o >= k * 0.99 && k >= n);
+}
+
+static void test_determinism(void **state) {
+        sim_config c = base();
+        c.w_io_vms = 20;
+        c.w_web_vm = 1;
+        c.w_migrate = 1;
+        for (unsigned p = 0; p < SIM_POLICY_MAX; p++) {
+                sim_result a, b;
+                closer_error err = {{0}};
+                assert_int_equal(sim_run(&c, (sim_policy) p, &a, &err), 0);
+                assert_int_equal(sim_run(&c, (sim_policy) p, &b, &err), 0);
+                assert_memory_equal(&a, &b, sizeof(a));
+        }
+        /* the seed is used: another seed moves the noisy numbers */
+        sim_result a, b;
+        assert_int_equal(sim_run(&c, SIM_NATIVE, &a, NULL), 0);
+        c.w_seed = 2;
+        assert_int_equal(sim_run(&c, SIM_NATIVE, &b, NULL), 0);
+        assert_true(a.v[SIM_M_IO_MIB_S] != b.v[SIM_M_IO_MIB_S]);
+}
+
+static void test_tick_insensitive(void **state) {
+        /* a fluid model: the step must not drive the result */
+        sim_config c = base();
+        c.w_io_vms = 30;
+        c.tick_us = 1000;
+        double fine = run(&c, SIM_NATIVE, SIM_M_MAIN_LOAD_PCT);
+        c.tick_us = 10000;
+        double coarse = run(&c, SIM_NATIVE, SIM_M_MAIN_LOAD_PCT);
+        assert_true(coarse > fine * 0.98 && coarse < fine * 1.02);
+}
+
+static void test_bad_host(void **state) {
+        sim_config c = base();
+        c.native_vcpus = 20;    /* more than a socket holds */
+        sim_result r;
+        closer_error err = {{0}};
+        assert_true(sim_run(&c, SIM_NATIVE, &r, &err) < 0);
+        assert_non_null(strstr(err.msg, "native dom0"));
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_b1_main_load),
+                cmocka_unit_test(test_b2_migration_flat),
+                cmocka_unit_test(test_b3_locality),
+                cmocka_unit_test(test_b4_locality),
+                cmocka_unit_test(test_policy_order),
+                cmocka_unit_test(test_determinism),
+                cmocka_unit_test(test_tick_insensitive),
+                cmocka_unit_test(test_bad_host),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
