@@ -92,43 +92,54 @@ int sim_engine_add_thread(sim_engine *e, const char *comm, bool kernel, int domi
 /* ---- Xen level and dom0 level sharing ------------------------------------ */
 
 /* Weighted max-min fair share of `capacity` among n claimants (water
- * filling): nobody gets more than it asks, the rest is split by weight. */
-static void waterfill(unsigned n, const double *demand, const double *weight, double capacity, double *grant) {
-        unsigned left = 0;
+ * filling): nobody gets more than it asks, the rest is split by weight.
+ * Claimants in ascending demand/weight: each either is satisfied within its
+ * weighted share of what is left, or it and all after it get that share. */
+typedef struct wf_item {
+        double ratio;
+        unsigned i;
+} wf_item;
+
+static int wf_cmp(const void *a, const void *b) {
+        const wf_item *x = a, *y = b;
+        if (x->ratio != y->ratio)
+                return x->ratio < y->ratio ? -1 : 1;
+        return x->i < y->i ? -1 : x->i > y->i;  /* stable: deterministic */
+}
+
+static void waterfill(unsigned n, const double *demand, const double *weight, double capacity, double *grant,
+                      wf_item *order) {
+        unsigned m = 0;
+        double w = 0, want = 0;
         for (unsigned i = 0; i < n; i++) {
-                grant[i] = -1;
-                if (demand[i] <= 0)
-                        grant[i] = 0;
-                else
-                        left++;
-        }
-        double remaining = capacity;
-        while (left > 0 && remaining > 0) {
-                double w = 0;
-                for (unsigned i = 0; i < n; i++)
-                        if (grant[i] < 0)
-                                w += weight[i];
-                bool satisfied_any = false;
-                double used = 0;
-                for (unsigned i = 0; i < n; i++)
-                        if (grant[i] < 0 && demand[i] <= remaining * weight[i] / w) {
-                                grant[i] = demand[i];
-                                used += demand[i];
-                                left--;
-                                satisfied_any = true;
-                        }
-                if (!satisfied_any) {
-                        for (unsigned i = 0; i < n; i++)
-                                if (grant[i] < 0)
-                                        grant[i] = remaining * weight[i] / w;
-                        left = 0;
-                        break;
+                grant[i] = 0;
+                if (demand[i] > 0 && weight[i] > 0) {
+                        order[m++] = (wf_item) {demand[i] / weight[i], i};
+                        w += weight[i];
+                        want += demand[i];
                 }
-                remaining -= used;
         }
-        for (unsigned i = 0; i < n; i++)
-                if (grant[i] < 0)
-                        grant[i] = 0;
+        if (want <= capacity) {         /* the common case: everybody served */
+                for (unsigned k = 0; k < m; k++)
+                        grant[order[k].i] = demand[order[k].i];
+                return;
+        }
+        if (m > 1)
+                qsort(order, m, sizeof(*order), wf_cmp);
+        double left = capacity;
+        for (unsigned k = 0; k < m; k++) {
+                unsigned i = order[k].i;
+                double share = left * weight[i] / w;
+                if (demand[i] <= share) {
+                        grant[i] = demand[i];
+                        left -= demand[i];
+                        w -= weight[i];
+                        continue;
+                }
+                for (; k < m; k++)
+                        grant[order[k].i] = left * weight[order[k].i] / w;
+                break;
+        }
 }
 
 static int scratch_reserve(sim_engine *e, unsigned n) {
@@ -143,7 +154,10 @@ static int scratch_reserve(sim_engine *e, unsigned n) {
         double *g = realloc(e->scratch_g, n * sizeof(double));
         if (g)
                 e->scratch_g = g;
-        if (!d || !w || !g)
+        wf_item *o = realloc(e->scratch_order, n * sizeof(wf_item));
+        if (o)
+                e->scratch_order = o;
+        if (!d || !w || !g || !o)
                 return -ENOMEM;
         e->scratch_n = n;
         return 0;
@@ -225,7 +239,7 @@ static int schedule(sim_engine *e, bool measuring) {
                         if (e->vcpus[v].demand_ns > 0)
                                 wsum_active += e->vcpus[v].weight;
                 }
-                waterfill(n, e->scratch_d, e->scratch_w, dt, e->scratch_g);
+                waterfill(n, e->scratch_d, e->scratch_w, dt, e->scratch_g, e->scratch_order);
                 k = 0;
                 for (int v = e->pcpu_first_vcpu[p]; v >= 0; v = e->vcpu_next_on_pcpu[v], k++) {
                         e->vcpus[v].grant_ns = e->scratch_g[k];
@@ -262,7 +276,7 @@ static int schedule(sim_engine *e, bool measuring) {
                         e->scratch_d[k] = want < dt ? want : dt;
                         e->scratch_w[k] = 1.0;
                 }
-                waterfill(vc->n_threads, e->scratch_d, e->scratch_w, vc->grant_ns, e->scratch_g);
+                waterfill(vc->n_threads, e->scratch_d, e->scratch_w, vc->grant_ns, e->scratch_g, e->scratch_order);
                 k = 0;
                 for (int i = vc->first_thread; i >= 0; i = e->threads[i].next, k++) {
                         sim_thread *t = &e->threads[i];
@@ -677,6 +691,7 @@ static void world_free(sim_world *w) {
         free(e->scratch_d);
         free(e->scratch_w);
         free(e->scratch_g);
+        free(e->scratch_order);
         free(e->pcpu_load);
 }
 

@@ -87,6 +87,7 @@ typedef struct sim_engine {
         sim_thread *threads;
         double now_ns, dt_ns;
         double *scratch_d, *scratch_w, *scratch_g;
+        struct wf_item *scratch_order;
         unsigned scratch_n;
         double *pcpu_load;
         bool replan;            /* closer: something changed, plan again */
