@@ -121,13 +121,13 @@ char *sim_report_table(const sim_outcome *o, unsigned n, const sim_config *model
                 n_sum += o[i].sc->in_summary;
         if (n_sum > 1 || (n_sum == 1 && n == 1)) {
                 sb_printf(&b, "\n== summary (gain: closer over native; gap: closer's distance to oracle)\n");
-                sb_printf(&b, "   %-24s %-34s %-6s %10s %10s %10s %9s %8s\n", "benchmark", "metric", "better", "native",
+                sb_printf(&b, "   %-24s %-46s %-6s %10s %10s %10s %9s %8s\n", "benchmark", "metric", "better", "native",
                           "closer", "oracle", "gain %", "gap %");
                 for (unsigned i = 0; i < n; i++) {
                         const sim_scenario *sc = o[i].sc;
                         if (!sc->in_summary)
                                 continue;
-                        sb_printf(&b, "   %-24s %-34s %-6s %10.4g %10.4g %10.4g %9.1f %8.1f%s\n", sc->name, sc->summary_metric,
+                        sb_printf(&b, "   %-24s %-46s %-6s %10.4g %10.4g %10.4g %9.1f %8.1f%s\n", sc->name, sc->summary_metric,
                                   sc->higher_is_better ? "higher" : "lower", o[i].summary[SIM_NATIVE],
                                   o[i].summary[SIM_CLOSER], o[i].summary[SIM_ORACLE], o[i].gain_pct, o[i].oracle_gap_pct,
                                   sc->in_average ? " *" : "");
@@ -295,7 +295,7 @@ static char *plot_script(const sim_outcome *o, const char *dir) {
                 sb_printf(&b, " noenhanced\n");
                 gp_label(&b, "set xlabel", &sc->x);
                 gp_label(&b, "set ylabel", &sc->y);
-                sb_printf(&b, "set grid\nset key outside bottom center horizontal noenhanced\nset yrange [0:*]\n");
+                sb_printf(&b, "set grid\nset key outside below center vertical Left reverse noenhanced\nset yrange [0:*]\n");
                 sb_printf(&b, "plot ");
                 static const char *const style[SIM_POLICY_MAX] = {
                         "lw 2 pt 7 lc rgb '#c0392b'", "lw 2 pt 5 lc rgb '#2471a3'", "lw 2 dt 2 pt 9 lc rgb '#7f8c8d'"};
