@@ -95,7 +95,7 @@ static void place_oracle(sim_engine *e) {
 
 /* ---- closer: the model as a closer-snapshot/1, through the core ---------- */
 
-__attribute__((unused)) static void snapshot_free(closer_snapshot *s) {
+static void snapshot_free(closer_snapshot *s) {
         if (!s)
                 return;
         free(s->dom0.vcpus);
@@ -112,7 +112,7 @@ __attribute__((unused)) static void snapshot_free(closer_snapshot *s) {
 }
 
 /* Build what closerd would observe on this host now. */
-__attribute__((unused)) static int snapshot_build(const sim_engine *e, closer_snapshot **ret) {
+static int snapshot_build(const sim_engine *e, closer_snapshot **ret) {
         const sim_config *c = e->cfg;
         closer_snapshot *s = calloc(1, sizeof(*s));
         if (!s)
@@ -211,9 +211,6 @@ oom:
 }
 
 static int place_closer(sim_engine *e, closer_error *err) {
-#ifndef SIM_HAVE_CORE_POLICY
-        return closer_error_set(err, -ENOSYS, "closer policy: this build has no core policy (src/core/policy.c)");
-#else
         const sim_config *c = e->cfg;
         closer_snapshot *s = NULL;
         closer_plan *plan = NULL;
@@ -270,7 +267,6 @@ static int place_closer(sim_engine *e, closer_error *err) {
         closer_plan_free(plan);
         snapshot_free(s);
         return 0;
-#endif
 }
 
 int sim_dom0_place(sim_engine *e, closer_error *err) {
