@@ -52,6 +52,7 @@ int sim_dom0_setup(sim_engine *e, closer_error *err) {
         }
         e->n_dom0 = e->n_vcpus;
         set_main_native(e);
+        e->dom0_mem_kib = c->native_mem_gib * 1024 * 1024;
         (void) err;
         return 0;
 }
@@ -77,7 +78,28 @@ static bool is_main(const sim_engine *e, int v) {
         return false;
 }
 
+/* The oracle holds in dom0 what the thesis' memory algorithm asks for (the
+ * core's closer_policy_memory(), the same arithmetic closer uses): it only
+ * differs from closer in where CPU work runs. */
+static void oracle_memory(sim_engine *e) {
+        const sim_config *c = e->cfg;
+        closer_config cc;
+        closer_config_defaults(&cc);
+        double kib = c->native_mem_gib * 1024 * 1024;
+        for (unsigned i = 0; i < e->n_doms; i++) {
+                sim_dom *d = &e->doms[i];
+                closer_mem_split split;
+                closer_policy_memory(&cc, (uint64_t) d->mem_kib, 1, d->io_level, d->ops_rate, &split);
+                d->io_level = split.io_level;
+                d->mem_target_kib = (double) split.mem_target_kib;
+                d->dom0_reserve_kib = (double) split.dom0_reserve_kib;
+                kib += d->dom0_reserve_kib;
+        }
+        e->dom0_mem_kib = kib;
+}
+
 static void place_oracle(sim_engine *e) {
+        oracle_memory(e);
         for (unsigned i = 0; i < e->n_threads; i++) {
                 sim_thread *t = &e->threads[i];
                 if (t->data_node < 0) {
@@ -255,6 +277,7 @@ static int place_closer(sim_engine *e, closer_error *err) {
                 if (t->n_aff == 0)
                         aff_main(e, t);
         }
+        double mem_kib = (double) plan->main.mem_kib;
         for (unsigned k = 0; k < plan->n_domains && k < e->n_doms; k++) {
                 sim_dom *d = &e->doms[k];
                 if (plan->domains[k].domid != d->domid)
@@ -262,7 +285,9 @@ static int place_closer(sim_engine *e, closer_error *err) {
                 d->mem_target_kib = (double) plan->domains[k].mem_target_kib;
                 d->dom0_reserve_kib = (double) plan->domains[k].dom0_reserve_kib;
                 d->io_level = plan->domains[k].io_level;
+                mem_kib += d->dom0_reserve_kib;
         }
+        e->dom0_mem_kib = mem_kib;
         e->plans++;
         closer_plan_free(plan);
         snapshot_free(s);

@@ -789,7 +789,7 @@ int sim_run(const sim_config *cfg, sim_policy policy, sim_result *ret, closer_er
                 if (e->now_ns >= end && (!waiting || e->now_ns >= hard_end))
                         break;
 
-                if (e->replan || (policy == SIM_CLOSER && e->now_ns - e->last_plan_ns >= cfg->closer_replan_s * NS_PER_S)) {
+                if (e->replan || (policy != SIM_NATIVE && e->now_ns - e->last_plan_ns >= cfg->closer_replan_s * NS_PER_S)) {
                         /* the I/O rates the snapshot reports: over the last interval */
                         double span = e->now_ns - window_ops_reset;
                         if (span > 0)
@@ -849,6 +849,7 @@ int sim_run(const sim_config *cfg, sim_policy policy, sim_result *ret, closer_er
         }
         res.v[SIM_M_IO_MIB_S] = io_bytes / (1024.0 * 1024.0) / (window / NS_PER_S);
         res.v[SIM_M_WEB_RPS] = web_ops / (window / NS_PER_S);
+        res.v[SIM_M_DOM0_MEM_MIB] = e->dom0_mem_kib / 1024.0;
         res.done = true;
         if (w->mig_dom >= 0) {
                 double stop = w->mig_phase == 3 ? w->mig_end_ns : e->now_ns;

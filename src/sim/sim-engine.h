@@ -91,6 +91,7 @@ typedef struct sim_engine {
         unsigned scratch_n;
         double *pcpu_load;
         bool replan;            /* closer: something changed, plan again */
+        double dom0_mem_kib;    /* main + what dom0 holds for the VMs, as last decided */
         double last_plan_ns;
         unsigned plans;
 } sim_engine;

@@ -114,6 +114,7 @@ static const char *const metric_names[SIM_M_MAX] = {
         [SIM_M_HB_MAX_GAP_S] = "heartbeat_max_gap_s",
         [SIM_M_HB_FAILED] = "heartbeat_failed",
         [SIM_M_WASTE_TASKS] = "wasted_tasks",
+        [SIM_M_DOM0_MEM_MIB] = "dom0_mem_mib",
 };
 
 const char *sim_metric_to_string(sim_metric m) {

@@ -168,7 +168,7 @@ int sim_scenario_parse(const char *text, const char *source, sim_scenario *ret, 
         if (!json_is_string(m) || sim_metric_from_string(json_string_value(m)) < 0) {
                 r = bad(err, source, "$.metric",
                         "one of main_load_pct, dom0_cpu_pct, io_mib_s, web_rps, migration_s, create_s, "
-                        "heartbeat_max_gap_s, heartbeat_failed, wasted_tasks");
+                        "heartbeat_max_gap_s, heartbeat_failed, wasted_tasks, dom0_mem_mib");
                 goto out;
         }
         sc->metric = (sim_metric) sim_metric_from_string(json_string_value(m));

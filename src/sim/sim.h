@@ -102,6 +102,7 @@ typedef enum sim_metric {
         SIM_M_HB_MAX_GAP_S,             /* longest gap between heartbeats */
         SIM_M_HB_FAILED,                /* 1 if the host was declared failed */
         SIM_M_WASTE_TASKS,              /* over-provisioning: wasted smallest-task slots */
+        SIM_M_DOM0_MEM_MIB,             /* memory dom0 holds at the end: main + reserves for VMs */
         SIM_M_MAX,
 } sim_metric;
 

@@ -163,6 +163,21 @@ static void test_tick_insensitive(void **state) {
         assert_true(coarse > fine * 0.98 && coarse < fine * 1.02);
 }
 
+static void test_memory(void **state) {
+        /* native's dom0 memory is static; closer's follows the VMs (the core's
+         * memory policy), and the oracle uses the same arithmetic */
+        sim_config c = base();
+        c.w_duration_s = 3;
+        c.w_io_vms = 0;
+        double n0 = run(&c, SIM_NATIVE, SIM_M_DOM0_MEM_MIB), k0 = run(&c, SIM_CLOSER, SIM_M_DOM0_MEM_MIB);
+        c.w_io_vms = 20;
+        double n20 = run(&c, SIM_NATIVE, SIM_M_DOM0_MEM_MIB), k20 = run(&c, SIM_CLOSER, SIM_M_DOM0_MEM_MIB);
+        double o20 = run(&c, SIM_ORACLE, SIM_M_DOM0_MEM_MIB);
+        assert_true(n0 == n20);
+        assert_true(k20 > k0);
+        assert_true(o20 == k20);
+}
+
 static void test_bad_host(void **state) {
         sim_config c = base();
         c.native_vcpus = 20;    /* more than a socket holds */
@@ -181,6 +196,7 @@ int main(void) {
                 cmocka_unit_test(test_policy_order),
                 cmocka_unit_test(test_determinism),
                 cmocka_unit_test(test_tick_insensitive),
+                cmocka_unit_test(test_memory),
                 cmocka_unit_test(test_bad_host),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
