@@ -158,16 +158,18 @@ static char *reader(char *buf, int size, void *user) {
         memcpy(buf, s, n);
         buf[n] = '\0';
 
-        /* A section header: only at the start of a line (indented lines are
-         * continuations for inih). */
-        if (buf[0] == '[') {
-                const char *end = strchr(buf, ']');
-                size_t len = end ? (size_t) (end - buf - 1) : 0;
-                if (end && !((len == 4 && strncmp(buf + 1, "main", 4) == 0) ||
-                             (len == 6 && strncmp(buf + 1, "memory", 6) == 0) ||
-                             (len == 3 && strncmp(buf + 1, "cpu", 3) == 0)))
+        /* A section header (inih also takes indented ones). */
+        const char *h = buf;
+        while (*h == ' ' || *h == '\t')
+                h++;
+        if (*h == '[') {
+                const char *end = strchr(h, ']');
+                size_t len = end ? (size_t) (end - h - 1) : 0;
+                if (end && !((len == 4 && strncmp(h + 1, "main", 4) == 0) ||
+                             (len == 6 && strncmp(h + 1, "memory", 6) == 0) ||
+                             (len == 3 && strncmp(h + 1, "cpu", 3) == 0)))
                         error_at(p, p->lineno, "[%.*s]: expected a section [main], [memory] or [cpu]",
-                                 (int) (len > 64 ? 64 : len), buf + 1);
+                                 (int) (len > 64 ? 64 : len), h + 1);
         }
         return buf;
 }

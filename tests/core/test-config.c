@@ -185,6 +185,8 @@ static const struct {
         {"[main]\neps_mib = 1\n", "t.conf:2: [main] eps_mib: expected one of"},
         {"[mian]\nnode = 1\n", "t.conf:1: [mian]: expected a section [main], [memory] or [cpu]"},
         {"[extra]\n", "t.conf:1: [extra]: expected a section"},
+        {"  [extra]\n", "t.conf:1: [extra]: expected a section"},
+        {"[main]\n[ main ]\n", "t.conf:2: [ main ]: expected a section"},
         {"node = 1\n", "t.conf:1: [] node: expected a key inside [main]"},
         {"[memory]\nhysteresis_pct = 100\n", "t.conf:2: [memory] hysteresis_pct: expected an integer in 0..99"},
         {"[memory]\nfloor_mib = -1\n", "t.conf:2: [memory] floor_mib: expected an integer"},
