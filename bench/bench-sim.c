@@ -18,38 +18,38 @@ static double now_s(void) {
         return (double) t.tv_sec + (double) t.tv_nsec / 1e9;
 }
 
-static int one(const char *what, sim_config *c, sim_policy p) {
-        sim_result r;
+static int one(const char *what, closer_sim_config *c, closer_sim_policy p) {
+        closer_sim_result r;
         closer_error err = {{0}};
         double t0 = now_s();
-        int k = sim_run(c, p, &r, &err);
+        int k = closer_sim_run(c, p, &r, &err);
         double wall = now_s() - t0;
         if (k < 0) {
-                fprintf(stderr, "bench-sim: %s %s: %s\n", what, sim_policy_to_string(p), err.msg);
+                fprintf(stderr, "bench-sim: %s %s: %s\n", what, closer_sim_policy_to_string(p), err.msg);
                 return k;
         }
         double sim_s = r.sim_ns / 1e9;
-        printf("%-34s %-7s %8.0f s simulated in %7.3f s CPU: %8.0fx real time\n", what, sim_policy_to_string(p), sim_s,
+        printf("%-34s %-7s %8.0f s simulated in %7.3f s CPU: %8.0fx real time\n", what, closer_sim_policy_to_string(p), sim_s,
                wall, sim_s / wall);
         return 0;
 }
 
 int main(void) {
-        sim_config c;
+        closer_sim_config c;
         printf("bench-sim: simulated seconds per second of CPU time (engine tick %g us; CPU time, not wall, because the machine is shared)\n", 5000.0);
-        sim_config_defaults(&c);
+        closer_sim_config_defaults(&c);
         c.w_io_vms = 50;
         c.w_warmup_s = 0;
         c.w_duration_s = 300;
-        for (unsigned p = 0; p < SIM_POLICY_MAX; p++)
-                if (one("reference host 56 pCPUs, 50 VMs", &c, (sim_policy) p) < 0)
+        for (unsigned p = 0; p < CLOSER_SIM_POLICY_MAX; p++)
+                if (one("reference host 56 pCPUs, 50 VMs", &c, (closer_sim_policy) p) < 0)
                         return 1;
 
         static const struct {
                 unsigned sockets, per, vms;
         } sizes[] = {{4, 14, 200}, {8, 28, 500}, {8, 56, 1000}};
         for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-                sim_config_defaults(&c);
+                closer_sim_config_defaults(&c);
                 c.host_sockets = sizes[i].sockets;
                 c.host_cpus_per_socket = sizes[i].per;
                 c.host_mem_gib = 40.0 * sizes[i].sockets * sizes[i].per / 56.0;
@@ -58,8 +58,8 @@ int main(void) {
                 c.w_duration_s = 30;
                 char what[64];
                 snprintf(what, sizeof(what), "%u pCPUs, %u VMs", sizes[i].sockets * sizes[i].per, sizes[i].vms);
-                for (unsigned p = 0; p < SIM_POLICY_MAX; p++)
-                        if (one(what, &c, (sim_policy) p) < 0)
+                for (unsigned p = 0; p < CLOSER_SIM_POLICY_MAX; p++)
+                        if (one(what, &c, (closer_sim_policy) p) < 0)
                                 return 1;
         }
         return 0;

@@ -47,9 +47,9 @@ static void help(void) {
                "Model and sources of every parameter: docs/model.md.\n"
                "\n"
                "Experiments of the reference set:\n");
-        for (unsigned i = 0; i < sim_n_embedded_scenarios; i++) {
-                sim_scenario sc;
-                if (sim_scenario_parse(sim_embedded_scenarios[i].text, sim_embedded_scenarios[i].file, &sc, NULL) == 0)
+        for (unsigned i = 0; i < closer_sim_n_embedded_scenarios; i++) {
+                closer_sim_scenario sc;
+                if (closer_sim_scenario_parse(closer_sim_embedded_scenarios[i].text, closer_sim_embedded_scenarios[i].file, &sc, NULL) == 0)
                         printf("  %-24s %s%s%s%s\n", sc.name, sc.title, sc.thesis[0] ? " (" : "", sc.thesis,
                                sc.thesis[0] ? ")" : "");
         }
@@ -112,7 +112,7 @@ static int mkdir_p(const char *dir) {
 }
 
 typedef struct override {
-        const sim_param_info *p;
+        const closer_sim_param_info *p;
         double v;
 } override;
 
@@ -182,7 +182,7 @@ int main(int argc, char **argv) {
                                 snprintf(name, sizeof(name), "%.*s", (int) (eq - optarg), optarg);
                                 val = eq + 1;
                         }
-                        const sim_param_info *p = sim_param_find(name);
+                        const closer_sim_param_info *p = closer_sim_param_find(name);
                         char *end;
                         errno = 0;
                         double v = strtod(val, &end);
@@ -221,26 +221,26 @@ int main(int argc, char **argv) {
         }
 
         if (params) {
-                sim_config d;
-                sim_config_defaults(&d);
-                for (unsigned i = 0; i < sim_n_params; i++)
-                        printf("%-30s %12g %-8s %s\n", sim_params[i].name, sim_params[i].def, sim_params[i].unit,
-                               sim_params[i].is_model ? "model" : "workload");
+                closer_sim_config d;
+                closer_sim_config_defaults(&d);
+                for (unsigned i = 0; i < closer_sim_n_params; i++)
+                        printf("%-30s %12g %-8s %s\n", closer_sim_params[i].name, closer_sim_params[i].def, closer_sim_params[i].unit,
+                               closer_sim_params[i].is_model ? "model" : "workload");
                 return 0;
         }
 
-        static sim_scenario scs[MAX_SCENARIOS];
+        static closer_sim_scenario scs[MAX_SCENARIOS];
         unsigned n = 0;
         closer_error err = {{0}};
         if (scenario_file) {
-                if (sim_scenario_load(scenario_file, &scs[0], &err) < 0) {
+                if (closer_sim_scenario_load(scenario_file, &scs[0], &err) < 0) {
                         fprintf(stderr, "closer-sim: %s\n", err.msg);
                         return 2;
                 }
                 n = 1;
         } else {
-                for (unsigned i = 0; i < sim_n_embedded_scenarios && n < MAX_SCENARIOS; i++) {
-                        if (sim_scenario_parse(sim_embedded_scenarios[i].text, sim_embedded_scenarios[i].file, &scs[n],
+                for (unsigned i = 0; i < closer_sim_n_embedded_scenarios && n < MAX_SCENARIOS; i++) {
+                        if (closer_sim_scenario_parse(closer_sim_embedded_scenarios[i].text, closer_sim_embedded_scenarios[i].file, &scs[n],
                                                &err) < 0) {
                                 fprintf(stderr, "closer-sim: %s\n", err.msg);
                                 return 1;
@@ -260,7 +260,7 @@ int main(int argc, char **argv) {
         }
         for (unsigned i = 0; i < n; i++)
                 for (unsigned k = 0; k < n_ov; k++)
-                        sim_config_set(&scs[i].cfg, ov[k].p, ov[k].v);
+                        closer_sim_config_set(&scs[i].cfg, ov[k].p, ov[k].v);
 
         if (out_dir) {
                 char fig[4096];
@@ -279,11 +279,11 @@ int main(int argc, char **argv) {
                 }
         }
 
-        static sim_outcome out[MAX_SCENARIOS];
+        static closer_sim_outcome out[MAX_SCENARIOS];
         progress_state ps = {.tty = isatty(STDERR_FILENO)};
         clock_gettime(CLOCK_MONOTONIC, &ps.start);
         for (unsigned i = 0; i < n; i++) {
-                int r = sim_experiment_run(&scs[i], &out[i], progress, &ps, &err);
+                int r = closer_sim_experiment_run(&scs[i], &out[i], progress, &ps, &err);
                 if (r < 0) {
                         if (ps.printed && ps.tty)
                                 fputc('\n', stderr);
@@ -291,7 +291,7 @@ int main(int argc, char **argv) {
                         return r == -EINVAL ? 2 : 1;
                 }
                 if (plot_dir) {
-                        r = sim_report_plot(&out[i], plot_dir, &err);
+                        r = closer_sim_report_plot(&out[i], plot_dir, &err);
                         if (r < 0) {
                                 fprintf(stderr, "closer-sim: %s\n", err.msg);
                                 return 1;
@@ -302,15 +302,15 @@ int main(int argc, char **argv) {
                 fputc('\n', stderr);
 
         /* the model the table describes: the first experiment's */
-        const sim_config *model = &scs[0].cfg;
+        const closer_sim_config *model = &scs[0].cfg;
         char *text;
         if (json)
-                text = n == 1 && (experiment || scenario_file) ? sim_report_result_json(&out[0])
-                                                               : sim_report_summary_json(out, n, model);
+                text = n == 1 && (experiment || scenario_file) ? closer_sim_report_result_json(&out[0])
+                                                               : closer_sim_report_summary_json(out, n, model);
         else if (csv)
-                text = sim_report_csv(out, n);
+                text = closer_sim_report_csv(out, n);
         else
-                text = sim_report_table(out, n, model);
+                text = closer_sim_report_table(out, n, model);
         if (!text) {
                 fprintf(stderr, "closer-sim: out of memory\n");
                 return 1;
@@ -321,15 +321,15 @@ int main(int argc, char **argv) {
         if (out_dir) {
                 if (write_file(out_dir, "summary.txt", text) < 0)
                         ret = 1;
-                char *sj = sim_report_summary_json(out, n, model);
+                char *sj = closer_sim_report_summary_json(out, n, model);
                 if (!sj || write_file(out_dir, "summary.json", sj) < 0)
                         ret = 1;
                 free(sj);
                 for (unsigned i = 0; i < n && ret == 0; i++) {
                         char name[96];
-                        const sim_outcome one = out[i];
-                        char *rj = sim_report_result_json(&one);
-                        char *cv = sim_report_csv(&one, 1);
+                        const closer_sim_outcome one = out[i];
+                        char *rj = closer_sim_report_result_json(&one);
+                        char *cv = closer_sim_report_csv(&one, 1);
                         snprintf(name, sizeof(name), "%s.json", scs[i].name);
                         if (!rj || write_file(out_dir, name, rj) < 0)
                                 ret = 1;

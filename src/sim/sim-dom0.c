@@ -23,29 +23,29 @@
 #include "closer/snapshot.h"
 #include "sim/sim-engine.h"
 
-static void set_main_native(sim_engine *e) {
-        const sim_config *c = e->cfg;
+static void set_main_native(closer_sim_engine *e) {
+        const closer_sim_config *c = e->cfg;
         unsigned per = (unsigned) c->host_cpus_per_socket;
         unsigned first = (unsigned) c->native_node * per;
         e->n_main = 0;
-        for (unsigned i = 0; i < (unsigned) c->native_vcpus && i < SIM_AFF_MAX; i++)
-                e->main_vcpus[e->n_main++] = (int) (e->policy == SIM_NATIVE ? i : first + i);
+        for (unsigned i = 0; i < (unsigned) c->native_vcpus && i < CLOSER_SIM_AFF_MAX; i++)
+                e->main_vcpus[e->n_main++] = (int) (e->policy == CLOSER_SIM_NATIVE ? i : first + i);
 }
 
-int sim_dom0_setup(sim_engine *e, closer_error *err) {
-        const sim_config *c = e->cfg;
+int closer_sim_dom0_setup(closer_sim_engine *e, closer_error *err) {
+        const closer_sim_config *c = e->cfg;
         unsigned per = (unsigned) c->host_cpus_per_socket;
-        if (e->policy == SIM_NATIVE) {
+        if (e->policy == CLOSER_SIM_NATIVE) {
                 unsigned first = (unsigned) c->native_node * per;
                 for (unsigned i = 0; i < (unsigned) c->native_vcpus; i++) {
-                        int r = sim_engine_add_vcpu(e, 0, (int) (first + i), c->sched_dom0_weight);
+                        int r = closer_sim_engine_add_vcpu(e, 0, (int) (first + i), c->sched_dom0_weight);
                         if (r < 0)
                                 return r;
                 }
         } else {
                 /* dom0_max_vcpus=<all> dom0_vcpus_pin: dom0 vCPU i on pCPU i */
                 for (unsigned p = 0; p < e->n_pcpus; p++) {
-                        int r = sim_engine_add_vcpu(e, 0, (int) p, c->sched_dom0_weight);
+                        int r = closer_sim_engine_add_vcpu(e, 0, (int) p, c->sched_dom0_weight);
                         if (r < 0)
                                 return r;
                 }
@@ -57,21 +57,21 @@ int sim_dom0_setup(sim_engine *e, closer_error *err) {
         return 0;
 }
 
-static void aff_main(sim_engine *e, sim_thread *t) {
+static void aff_main(closer_sim_engine *e, closer_sim_thread *t) {
         t->n_aff = e->n_main;
         memcpy(t->aff, e->main_vcpus, e->n_main * sizeof(int));
 }
 
-static void place_native(sim_engine *e) {
+static void place_native(closer_sim_engine *e) {
         for (unsigned i = 0; i < e->n_threads; i++) {
-                sim_thread *t = &e->threads[i];
+                closer_sim_thread *t = &e->threads[i];
                 t->n_aff = 0;
-                for (unsigned v = 0; v < e->n_dom0 && v < SIM_AFF_MAX; v++)
+                for (unsigned v = 0; v < e->n_dom0 && v < CLOSER_SIM_AFF_MAX; v++)
                         t->aff[t->n_aff++] = (int) v;
         }
 }
 
-static bool is_main(const sim_engine *e, int v) {
+static bool is_main(const closer_sim_engine *e, int v) {
         for (unsigned i = 0; i < e->n_main; i++)
                 if (e->main_vcpus[i] == v)
                         return true;
@@ -81,13 +81,13 @@ static bool is_main(const sim_engine *e, int v) {
 /* The oracle holds in dom0 what the thesis' memory algorithm asks for (the
  * core's closer_policy_memory(), the same arithmetic closer uses): it only
  * differs from closer in where CPU work runs. */
-static void oracle_memory(sim_engine *e) {
-        const sim_config *c = e->cfg;
+static void oracle_memory(closer_sim_engine *e) {
+        const closer_sim_config *c = e->cfg;
         closer_config cc;
         closer_config_defaults(&cc);
         double kib = c->native_mem_gib * 1024 * 1024;
         for (unsigned i = 0; i < e->n_doms; i++) {
-                sim_dom *d = &e->doms[i];
+                closer_sim_dom *d = &e->doms[i];
                 closer_mem_split split;
                 closer_policy_memory(&cc, (uint64_t) d->mem_kib, 1, d->io_level, d->ops_rate, &split);
                 d->io_level = split.io_level;
@@ -98,16 +98,16 @@ static void oracle_memory(sim_engine *e) {
         e->dom0_mem_kib = kib;
 }
 
-static void place_oracle(sim_engine *e) {
+static void place_oracle(closer_sim_engine *e) {
         oracle_memory(e);
         for (unsigned i = 0; i < e->n_threads; i++) {
-                sim_thread *t = &e->threads[i];
+                closer_sim_thread *t = &e->threads[i];
                 if (t->data_node < 0) {
                         aff_main(e, t);
                         continue;
                 }
                 t->n_aff = 0;
-                for (unsigned v = 0; v < e->n_dom0 && t->n_aff < SIM_AFF_MAX; v++)
+                for (unsigned v = 0; v < e->n_dom0 && t->n_aff < CLOSER_SIM_AFF_MAX; v++)
                         if (e->pcpu_node[e->vcpus[v].pcpu] == t->data_node && !is_main(e, (int) v))
                                 t->aff[t->n_aff++] = (int) v;
                 if (t->n_aff == 0)
@@ -134,8 +134,8 @@ static void snapshot_free(closer_snapshot *s) {
 }
 
 /* Build what closerd would observe on this host now. */
-static int snapshot_build(const sim_engine *e, closer_snapshot **ret) {
-        const sim_config *c = e->cfg;
+static int snapshot_build(const closer_sim_engine *e, closer_snapshot **ret) {
+        const closer_sim_config *c = e->cfg;
         closer_snapshot *s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
@@ -178,7 +178,7 @@ static int snapshot_build(const sim_engine *e, closer_snapshot **ret) {
                 topo->nodes[(unsigned) c->native_node].free_kib -= s->dom0.mem_kib;
 
         for (unsigned i = 0; i < e->n_doms; i++) {
-                const sim_dom *d = &e->doms[i];
+                const closer_sim_dom *d = &e->doms[i];
                 closer_domain *cd = &s->domains[s->n_domains];
                 cd->domid = d->domid;
                 snprintf(cd->name, sizeof(cd->name), "%s", d->name);
@@ -202,7 +202,7 @@ static int snapshot_build(const sim_engine *e, closer_snapshot **ret) {
         }
 
         for (unsigned i = 0; i < e->n_threads; i++) {
-                const sim_thread *t = &e->threads[i];
+                const closer_sim_thread *t = &e->threads[i];
                 if (!t->alive)
                         continue;
                 closer_thread *ct = &s->threads[s->n_threads];
@@ -232,8 +232,8 @@ oom:
         return -ENOMEM;
 }
 
-static int place_closer(sim_engine *e, closer_error *err) {
-        const sim_config *c = e->cfg;
+static int place_closer(closer_sim_engine *e, closer_error *err) {
+        const closer_sim_config *c = e->cfg;
         closer_snapshot *s = NULL;
         closer_plan *plan = NULL;
         int r = snapshot_build(e, &s);
@@ -257,7 +257,7 @@ static int place_closer(sim_engine *e, closer_error *err) {
 
         e->n_main = 0;
         CLOSER_CPUSET_FOREACH(cpu, &plan->main.dom0_cpus) {
-                if ((unsigned) cpu < e->n_dom0 && e->n_main < SIM_AFF_MAX)
+                if ((unsigned) cpu < e->n_dom0 && e->n_main < CLOSER_SIM_AFF_MAX)
                         e->main_vcpus[e->n_main++] = cpu;
         }
 
@@ -268,10 +268,10 @@ static int place_closer(sim_engine *e, closer_error *err) {
                 int idx = pt->tid - 1000;
                 if (idx < 0 || (unsigned) idx >= e->n_threads || !pt->dom0_cpus)
                         continue;
-                sim_thread *t = &e->threads[idx];
+                closer_sim_thread *t = &e->threads[idx];
                 t->n_aff = 0;
                 CLOSER_CPUSET_FOREACH(cpu, pt->dom0_cpus) {
-                        if ((unsigned) cpu < e->n_dom0 && t->n_aff < SIM_AFF_MAX)
+                        if ((unsigned) cpu < e->n_dom0 && t->n_aff < CLOSER_SIM_AFF_MAX)
                                 t->aff[t->n_aff++] = cpu;
                 }
                 if (t->n_aff == 0)
@@ -279,7 +279,7 @@ static int place_closer(sim_engine *e, closer_error *err) {
         }
         double mem_kib = (double) plan->main.mem_kib;
         for (unsigned k = 0; k < plan->n_domains && k < e->n_doms; k++) {
-                sim_dom *d = &e->doms[k];
+                closer_sim_dom *d = &e->doms[k];
                 if (plan->domains[k].domid != d->domid)
                         continue;
                 d->mem_target_kib = (double) plan->domains[k].mem_target_kib;
@@ -294,21 +294,21 @@ static int place_closer(sim_engine *e, closer_error *err) {
         return 0;
 }
 
-int sim_dom0_place(sim_engine *e, closer_error *err) {
+int closer_sim_dom0_place(closer_sim_engine *e, closer_error *err) {
         switch (e->policy) {
-        case SIM_NATIVE:
+        case CLOSER_SIM_NATIVE:
                 place_native(e);
                 return 0;
-        case SIM_ORACLE:
+        case CLOSER_SIM_ORACLE:
                 place_oracle(e);
                 return 0;
-        case SIM_CLOSER:
+        case CLOSER_SIM_CLOSER:
                 return place_closer(e, err);
         default:
                 return -EINVAL;
         }
 }
 
-void sim_dom0_done(sim_engine *e) {
+void closer_sim_dom0_done(closer_sim_engine *e) {
         (void) e;
 }

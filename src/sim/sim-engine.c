@@ -34,10 +34,10 @@
 #define KIB 1024.0
 #define GIB (1024.0 * 1024.0 * 1024.0)
 
-int sim_engine_add_vcpu(sim_engine *e, int domid, int pcpu, double weight) {
+int closer_sim_engine_add_vcpu(closer_sim_engine *e, int domid, int pcpu, double weight) {
         if (e->n_vcpus == e->cap_vcpus) {
                 unsigned cap = e->cap_vcpus ? e->cap_vcpus * 2 : 64;
-                sim_vcpu *v = realloc(e->vcpus, cap * sizeof(*v));
+                closer_sim_vcpu *v = realloc(e->vcpus, cap * sizeof(*v));
                 int *n = realloc(e->vcpu_next_on_pcpu, cap * sizeof(*n));
                 if (v)
                         e->vcpus = v;
@@ -48,7 +48,7 @@ int sim_engine_add_vcpu(sim_engine *e, int domid, int pcpu, double weight) {
                 e->cap_vcpus = cap;
         }
         unsigned i = e->n_vcpus++;
-        e->vcpus[i] = (sim_vcpu) {.domid = domid, .pcpu = pcpu, .weight = weight, .rate = 1.0,
+        e->vcpus[i] = (closer_sim_vcpu) {.domid = domid, .pcpu = pcpu, .weight = weight, .rate = 1.0,
                                   .first_thread = -1};
         /* append to the pCPU's list, keeping index order */
         e->vcpu_next_on_pcpu[i] = -1;
@@ -59,23 +59,23 @@ int sim_engine_add_vcpu(sim_engine *e, int domid, int pcpu, double weight) {
         return (int) i;
 }
 
-int sim_engine_add_thread(sim_engine *e, const char *comm, bool kernel, int domid, int data_node,
+int closer_sim_engine_add_thread(closer_sim_engine *e, const char *comm, bool kernel, int domid, int data_node,
                           double remote_factor, unsigned argc, const char *const *argv) {
         if (e->n_threads == e->cap_threads) {
                 unsigned cap = e->cap_threads ? e->cap_threads * 2 : 64;
-                sim_thread *t = realloc(e->threads, cap * sizeof(*t));
+                closer_sim_thread *t = realloc(e->threads, cap * sizeof(*t));
                 if (!t)
                         return -ENOMEM;
                 e->threads = t;
                 e->cap_threads = cap;
         }
         unsigned i = e->n_threads++;
-        sim_thread *t = &e->threads[i];
+        closer_sim_thread *t = &e->threads[i];
         memset(t, 0, sizeof(*t));
         t->tid = 1000 + (int) i;
         snprintf(t->comm, sizeof(t->comm), "%s", comm);
         t->kernel = kernel;
-        t->argc = argc < SIM_ARGV_MAX ? argc : SIM_ARGV_MAX;
+        t->argc = argc < CLOSER_SIM_ARGV_MAX ? argc : CLOSER_SIM_ARGV_MAX;
         for (unsigned a = 0; a < t->argc; a++)
                 snprintf(t->argv[a], sizeof(t->argv[a]), "%s", argv[a]);
         t->alive = true;
@@ -142,7 +142,7 @@ static void waterfill(unsigned n, const double *demand, const double *weight, do
         }
 }
 
-static int scratch_reserve(sim_engine *e, unsigned n) {
+static int scratch_reserve(closer_sim_engine *e, unsigned n) {
         if (n <= e->scratch_n)
                 return 0;
         double *d = realloc(e->scratch_d, n * sizeof(double));
@@ -163,14 +163,14 @@ static int scratch_reserve(sim_engine *e, unsigned n) {
         return 0;
 }
 
-static double thread_factor(const sim_engine *e, const sim_thread *t, int vcpu) {
+static double thread_factor(const closer_sim_engine *e, const closer_sim_thread *t, int vcpu) {
         if (t->data_node < 0)
                 return 1.0;
         return e->pcpu_node[e->vcpus[vcpu].pcpu] == t->data_node ? 1.0 : t->remote_factor;
 }
 
 /* One scheduling step: demands are set, hand out CPU, compute progress. */
-static int schedule(sim_engine *e, bool measuring) {
+static int schedule(closer_sim_engine *e, bool measuring) {
         double dt = e->dt_ns;
         int r;
 
@@ -178,7 +178,7 @@ static int schedule(sim_engine *e, bool measuring) {
         for (unsigned p = 0; p < e->n_pcpus; p++)
                 e->pcpu_load[p] = 0;
         for (unsigned v = 0; v < e->n_vcpus; v++) {
-                sim_vcpu *vc = &e->vcpus[v];
+                closer_sim_vcpu *vc = &e->vcpus[v];
                 vc->first_thread = -1;
                 vc->n_threads = 0;
                 vc->thread_demand_ns = 0;
@@ -188,7 +188,7 @@ static int schedule(sim_engine *e, bool measuring) {
 
         /* dom0 threads onto dom0 vCPUs: least loaded pCPU among those allowed */
         for (unsigned i = 0; i < e->n_threads; i++) {
-                sim_thread *t = &e->threads[i];
+                closer_sim_thread *t = &e->threads[i];
                 t->on = -1;
                 t->cpu_ns = t->progress = 0;
                 if (!t->alive || t->demand <= 0 || t->n_aff == 0)
@@ -209,7 +209,7 @@ static int schedule(sim_engine *e, bool measuring) {
                 double want = t->demand * t->factor;
                 if (want > dt)
                         want = dt;
-                sim_vcpu *vc = &e->vcpus[best];
+                closer_sim_vcpu *vc = &e->vcpus[best];
                 t->next = vc->first_thread;
                 vc->first_thread = (int) i;
                 vc->n_threads++;
@@ -217,7 +217,7 @@ static int schedule(sim_engine *e, bool measuring) {
                 e->pcpu_load[vc->pcpu] += want;
         }
         for (unsigned v = 0; v < e->n_dom0; v++) {
-                sim_vcpu *vc = &e->vcpus[v];
+                closer_sim_vcpu *vc = &e->vcpus[v];
                 vc->demand_ns = vc->thread_demand_ns < dt ? vc->thread_demand_ns : dt;
         }
 
@@ -248,7 +248,7 @@ static int schedule(sim_engine *e, bool measuring) {
                 /* What each vCPU would get if busy next tick: its weight share
                  * among the busy ones, or what the others leave, if more. */
                 for (int v = e->pcpu_first_vcpu[p]; v >= 0; v = e->vcpu_next_on_pcpu[v]) {
-                        sim_vcpu *vc = &e->vcpus[v];
+                        closer_sim_vcpu *vc = &e->vcpus[v];
                         double others_w = wsum_active - (vc->demand_ns > 0 ? vc->weight : 0);
                         double share = vc->weight / (others_w + vc->weight);
                         double leftover = 1.0 - (used - vc->grant_ns) / dt;
@@ -263,7 +263,7 @@ static int schedule(sim_engine *e, bool measuring) {
 
         /* dom0 Linux: each dom0 vCPU's time shared equally by its threads */
         for (unsigned v = 0; v < e->n_dom0; v++) {
-                sim_vcpu *vc = &e->vcpus[v];
+                closer_sim_vcpu *vc = &e->vcpus[v];
                 if (vc->n_threads == 0)
                         continue;
                 r = scratch_reserve(e, vc->n_threads);
@@ -271,7 +271,7 @@ static int schedule(sim_engine *e, bool measuring) {
                         return r;
                 unsigned k = 0;
                 for (int i = vc->first_thread; i >= 0; i = e->threads[i].next, k++) {
-                        sim_thread *t = &e->threads[i];
+                        closer_sim_thread *t = &e->threads[i];
                         double want = t->demand * t->factor;
                         e->scratch_d[k] = want < dt ? want : dt;
                         e->scratch_w[k] = 1.0;
@@ -279,7 +279,7 @@ static int schedule(sim_engine *e, bool measuring) {
                 waterfill(vc->n_threads, e->scratch_d, e->scratch_w, vc->grant_ns, e->scratch_g, e->scratch_order);
                 k = 0;
                 for (int i = vc->first_thread; i >= 0; i = e->threads[i].next, k++) {
-                        sim_thread *t = &e->threads[i];
+                        closer_sim_thread *t = &e->threads[i];
                         t->cpu_ns = e->scratch_g[k];
                         t->progress = t->cpu_ns / t->factor;
                         t->cpu_total_ns += t->cpu_ns;
@@ -289,11 +289,11 @@ static int schedule(sim_engine *e, bool measuring) {
         /* Rate each thread would get when busy next tick (processor sharing:
          * an equal share among the busy threads, or what the others leave). */
         for (unsigned i = 0; i < e->n_threads; i++) {
-                sim_thread *t = &e->threads[i];
+                closer_sim_thread *t = &e->threads[i];
                 if (!t->alive || t->n_aff == 0)
                         continue;
                 int v = t->on >= 0 ? t->on : (t->last_on >= 0 ? t->last_on : t->aff[0]);
-                const sim_vcpu *vc = &e->vcpus[v];
+                const closer_sim_vcpu *vc = &e->vcpus[v];
                 unsigned n = vc->n_threads + (t->on == v ? 0 : 1);
                 double cap = vc->rate * dt;
                 double others = vc->grant_ns - (t->on == v ? t->cpu_ns : 0);
@@ -308,8 +308,8 @@ static int schedule(sim_engine *e, bool measuring) {
 
 /* ---- workloads -------------------------------------------------------------- */
 
-typedef struct sim_world {
-        sim_engine e;
+typedef struct closer_sim_world {
+        closer_sim_engine e;
         /* base OS + agent (main container work) */
         int base_thread, agent_thread;
         double agent_next_ns, agent_backlog, agent_pending[64], agent_last_ns, agent_max_gap_ns;
@@ -323,9 +323,9 @@ typedef struct sim_world {
         int create_thread;
         int create_phase;
         double create_work, create_start_ns, create_end_ns;
-} sim_world;
+} closer_sim_world;
 
-static double pipeline_remote_factor(const sim_config *c, double cpu_us, double misses, double kib) {
+static double pipeline_remote_factor(const closer_sim_config *c, double cpu_us, double misses, double kib) {
         double lat = c->mem_local_latency_ns;
         double copy_ns_per_byte = NS_PER_S / (c->mem_copy_gib_s * GIB);
         double bytes = kib * KIB;
@@ -335,7 +335,7 @@ static double pipeline_remote_factor(const sim_config *c, double cpu_us, double 
         return local > 0 ? remote / local : 1.0;
 }
 
-static double pipeline_local_ns(const sim_config *c, double cpu_us, double misses, double kib) {
+static double pipeline_local_ns(const closer_sim_config *c, double cpu_us, double misses, double kib) {
         return cpu_us * 1e3 + misses * c->mem_local_latency_ns + kib * KIB * NS_PER_S / (c->mem_copy_gib_s * GIB);
 }
 
@@ -345,22 +345,22 @@ typedef struct placer {
         unsigned *cursor;       /* per node */
 } placer;
 
-static bool pcpu_reserved(const sim_engine *e, unsigned p) {
-        const sim_config *c = e->cfg;
+static bool pcpu_reserved(const closer_sim_engine *e, unsigned p) {
+        const closer_sim_config *c = e->cfg;
         unsigned per = (unsigned) c->host_cpus_per_socket;
         unsigned first = (unsigned) c->native_node * per;
         return p >= first && p < first + (unsigned) c->native_vcpus;
 }
 
-static unsigned node_avail(const sim_engine *e, unsigned n) {
-        const sim_config *c = e->cfg;
+static unsigned node_avail(const closer_sim_engine *e, unsigned n) {
+        const closer_sim_config *c = e->cfg;
         unsigned per = (unsigned) c->host_cpus_per_socket;
         return per - (n == (unsigned) c->native_node ? (unsigned) c->native_vcpus : 0);
 }
 
 /* The next pCPU of node n for a VM: its free pCPUs in order, then round robin
  * over them again (several VMs per pCPU). */
-static int place_on_node(sim_engine *e, unsigned *cursor, unsigned n) {
+static int place_on_node(closer_sim_engine *e, unsigned *cursor, unsigned n) {
         unsigned per = (unsigned) e->cfg->host_cpus_per_socket;
         unsigned avail = node_avail(e, n);
         if (avail == 0)
@@ -376,9 +376,9 @@ static int place_on_node(sim_engine *e, unsigned *cursor, unsigned n) {
         return -1;
 }
 
-static int add_dom(sim_world *w, unsigned *cursor, sim_dom_kind kind, int node, double mem_gib) {
-        sim_engine *e = &w->e;
-        const sim_config *c = e->cfg;
+static int add_dom(closer_sim_world *w, unsigned *cursor, closer_sim_dom_kind kind, int node, double mem_gib) {
+        closer_sim_engine *e = &w->e;
+        const closer_sim_config *c = e->cfg;
         int pcpu = -1;
         if (node < 0) {
                 /* fill: the first node with a free pCPU, in node order; when all are
@@ -399,11 +399,11 @@ static int add_dom(sim_world *w, unsigned *cursor, sim_dom_kind kind, int node, 
         if (pcpu < 0)
                 return -ENOSPC;
 
-        sim_dom *nd = realloc(e->doms, (e->n_doms + 1) * sizeof(*nd));
+        closer_sim_dom *nd = realloc(e->doms, (e->n_doms + 1) * sizeof(*nd));
         if (!nd)
                 return -ENOMEM;
         e->doms = nd;
-        sim_dom *d = &e->doms[e->n_doms];
+        closer_sim_dom *d = &e->doms[e->n_doms];
         memset(d, 0, sizeof(*d));
         d->domid = (int) e->n_doms + 1;
         d->kind = kind;
@@ -411,7 +411,7 @@ static int add_dom(sim_world *w, unsigned *cursor, sim_dom_kind kind, int node, 
         d->mem_kib = mem_gib * 1024 * 1024;
         d->mem_target_kib = d->mem_kib;
         d->thread = -1;
-        int v = sim_engine_add_vcpu(e, d->domid, pcpu, c->sched_weight);
+        int v = closer_sim_engine_add_vcpu(e, d->domid, pcpu, c->sched_weight);
         if (v < 0)
                 return v;
         d->vcpu = v;
@@ -420,7 +420,7 @@ static int add_dom(sim_world *w, unsigned *cursor, sim_dom_kind kind, int node, 
         char comm[32], dom[16];
         snprintf(dom, sizeof(dom), "%d", d->domid);
         switch (kind) {
-        case SIM_DOM_IO:
+        case CLOSER_SIM_DOM_IO:
                 snprintf(d->name, sizeof(d->name), "iozone%d", d->domid);
                 /* Linux 6.1 blkback: one kernel thread per ring, "<domid>.<vdev>-<ring>" */
                 snprintf(comm, sizeof(comm), "%d.xvda-0", d->domid);
@@ -429,12 +429,12 @@ static int add_dom(sim_world *w, unsigned *cursor, sim_dom_kind kind, int node, 
                 d->ext_ns = c->io_device_us * 1e3;
                 d->bytes = c->io_record_kib * KIB;
                 d->concurrency = c->io_depth;
-                d->thread = sim_engine_add_thread(e, comm, true, d->domid, d->node,
+                d->thread = closer_sim_engine_add_thread(e, comm, true, d->domid, d->node,
                                                   pipeline_remote_factor(c, c->io_backend_cpu_us,
                                                                          c->io_backend_misses, c->io_record_kib),
                                                   0, NULL);
                 break;
-        case SIM_DOM_WEB:
+        case CLOSER_SIM_DOM_WEB:
                 snprintf(d->name, sizeof(d->name), "wordpress%d", d->domid);
                 snprintf(comm, sizeof(comm), "vif%d.0-q0-guest-rx", d->domid);
                 d->guest_ns = c->web_guest_cpu_us * 1e3;
@@ -442,12 +442,12 @@ static int add_dom(sim_world *w, unsigned *cursor, sim_dom_kind kind, int node, 
                 d->ext_ns = c->web_network_us * 1e3;
                 d->bytes = c->web_kib * KIB;
                 d->concurrency = c->web_clients;
-                d->thread = sim_engine_add_thread(e, comm, true, d->domid, d->node,
+                d->thread = closer_sim_engine_add_thread(e, comm, true, d->domid, d->node,
                                                   pipeline_remote_factor(c, c->web_backend_cpu_us,
                                                                          c->web_backend_misses, c->web_kib),
                                                   0, NULL);
                 break;
-        case SIM_DOM_WRITER:
+        case CLOSER_SIM_DOM_WRITER:
                 snprintf(d->name, sizeof(d->name), "memwriter%d", d->domid);
                 break;
         }
@@ -461,8 +461,8 @@ static int add_dom(sim_world *w, unsigned *cursor, sim_dom_kind kind, int node, 
  * its backend and the backend for its guest. Only the requests in flight
  * beside it (concurrency - 1 of c) overlap. Remove the rest of the mutual
  * interference from the rates the previous tick measured. */
-static void self_share(const sim_engine *e, const sim_dom *d, const sim_thread *t, double *rg, double *rb) {
-        const sim_vcpu *vc = &e->vcpus[d->vcpu], *bv = &e->vcpus[t->last_on];
+static void self_share(const closer_sim_engine *e, const closer_sim_dom *d, const closer_sim_thread *t, double *rg, double *rb) {
+        const closer_sim_vcpu *vc = &e->vcpus[d->vcpu], *bv = &e->vcpus[t->last_on];
         double dt = e->dt_ns, c = d->concurrency, overlap = (c - 1.0) / c;
         double oth = vc->others_ns - t->cpu_ns * (1.0 - overlap);
         double sw = vc->weight + vc->others_w - (overlap == 0 && bv->demand_ns > 0 ? bv->weight : 0);
@@ -478,16 +478,16 @@ static void self_share(const sim_engine *e, const sim_dom *d, const sim_thread *
                 *rg = 1.0;
 }
 
-static void pipelines_offer(sim_world *w) {
-        sim_engine *e = &w->e;
+static void pipelines_offer(closer_sim_world *w) {
+        closer_sim_engine *e = &w->e;
         double dt = e->dt_ns;
         double noise = e->cfg->noise_pct / 100.0;
         for (unsigned i = 0; i < e->n_doms; i++) {
-                sim_dom *d = &e->doms[i];
-                sim_vcpu *vc = &e->vcpus[d->vcpu];
-                if (d->kind == SIM_DOM_WRITER)
+                closer_sim_dom *d = &e->doms[i];
+                closer_sim_vcpu *vc = &e->vcpus[d->vcpu];
+                if (d->kind == CLOSER_SIM_DOM_WRITER)
                         continue;
-                sim_thread *t = &e->threads[d->thread];
+                closer_sim_thread *t = &e->threads[d->thread];
                 double rg = vc->rate, rb = t->rate;
                 if (t->last_on >= 0 && e->vcpus[t->last_on].pcpu == vc->pcpu)
                         self_share(e, d, t, &rg, &rb);
@@ -495,7 +495,7 @@ static void pipelines_offer(sim_world *w) {
                         rg = 1e-6;
                 if (rb < 1e-6)
                         rb = 1e-6;
-                double ext = d->ext_ns * (1.0 + noise * (2.0 * sim_prng_uniform(&e->rng) - 1.0));
+                double ext = d->ext_ns * (1.0 + noise * (2.0 * closer_sim_prng_uniform(&e->rng) - 1.0));
                 double cycle = d->guest_ns / rg + d->backend_ns / rb + ext;
                 double x = cycle > 0 ? d->concurrency / cycle : 0;   /* requests per ns */
                 /* no stage can go faster than the rate it gets */
@@ -509,14 +509,14 @@ static void pipelines_offer(sim_world *w) {
         }
 }
 
-static void pipelines_complete(sim_world *w, bool measuring) {
-        sim_engine *e = &w->e;
+static void pipelines_complete(closer_sim_world *w, bool measuring) {
+        closer_sim_engine *e = &w->e;
         for (unsigned i = 0; i < e->n_doms; i++) {
-                sim_dom *d = &e->doms[i];
-                if (d->kind == SIM_DOM_WRITER)
+                closer_sim_dom *d = &e->doms[i];
+                if (d->kind == CLOSER_SIM_DOM_WRITER)
                         continue;
-                const sim_vcpu *vc = &e->vcpus[d->vcpu];
-                const sim_thread *t = &e->threads[d->thread];
+                const closer_sim_vcpu *vc = &e->vcpus[d->vcpu];
+                const closer_sim_thread *t = &e->threads[d->thread];
                 double done = d->offered;
                 if (d->guest_ns > 0 && vc->grant_ns / d->guest_ns < done)
                         done = vc->grant_ns / d->guest_ns;
@@ -534,13 +534,13 @@ static void pipelines_complete(sim_world *w, bool measuring) {
 /* Main container work: the base OS (T0) and the datacenter agent (T1). The
  * agent's heartbeat is a piece of CPU work queued every interval; the
  * controller sees the heartbeat when that work is done. */
-static void main_work_offer(sim_world *w) {
-        sim_engine *e = &w->e;
-        const sim_config *c = e->cfg;
+static void main_work_offer(closer_sim_world *w) {
+        closer_sim_engine *e = &w->e;
+        const closer_sim_config *c = e->cfg;
         double dt = e->dt_ns;
         double noise = c->noise_pct / 100.0;
         e->threads[w->base_thread].demand =
-                c->base_os_cpu_pct / 100.0 * dt * (1.0 + noise * (2.0 * sim_prng_uniform(&e->rng) - 1.0));
+                c->base_os_cpu_pct / 100.0 * dt * (1.0 + noise * (2.0 * closer_sim_prng_uniform(&e->rng) - 1.0));
         if (w->agent_thread < 0)
                 return;
         if (e->now_ns >= w->agent_next_ns) {
@@ -554,8 +554,8 @@ static void main_work_offer(sim_world *w) {
         e->threads[w->agent_thread].demand = w->agent_backlog > 0 ? w->agent_backlog : 0;
 }
 
-static void main_work_complete(sim_world *w, bool measuring) {
-        sim_engine *e = &w->e;
+static void main_work_complete(closer_sim_world *w, bool measuring) {
+        closer_sim_engine *e = &w->e;
         if (w->agent_thread < 0)
                 return;
         double done = e->threads[w->agent_thread].progress;
@@ -576,13 +576,13 @@ static void main_work_complete(sim_world *w, bool measuring) {
  * later round the pages dirtied meanwhile, until few are left or the round
  * limit is hit; then the VM is paused and the rest goes. Pages go as fast as
  * the link and the migration thread's CPU allow. */
-static void migration_offer(sim_world *w) {
-        sim_engine *e = &w->e;
-        const sim_config *c = e->cfg;
+static void migration_offer(closer_sim_world *w) {
+        closer_sim_engine *e = &w->e;
+        const closer_sim_config *c = e->cfg;
         if (w->mig_dom < 0)
                 return;
-        sim_dom *d = &e->doms[w->mig_dom];
-        sim_vcpu *vc = &e->vcpus[d->vcpu];
+        closer_sim_dom *d = &e->doms[w->mig_dom];
+        closer_sim_vcpu *vc = &e->vcpus[d->vcpu];
         vc->demand_ns = w->mig_phase == 2 ? 0 : e->dt_ns;    /* the writer is CPU bound until paused */
         if (w->mig_phase == 0 && e->now_ns >= c->w_warmup_s * NS_PER_S) {
                 char dom[16];
@@ -592,7 +592,7 @@ static void migration_offer(sim_world *w) {
                 double cpu_ns = c->mig_cpu_per_page_us * 1e3;
                 w->mig_page_local_ns = cpu_ns + copy_ns;
                 double rf = (cpu_ns + copy_ns / c->mem_remote_bw_ratio) / w->mig_page_local_ns;
-                int t = sim_engine_add_thread(e, "xl", false, d->domid, d->node, rf, 4, argv);
+                int t = closer_sim_engine_add_thread(e, "xl", false, d->domid, d->node, rf, 4, argv);
                 if (t < 0)
                         return;
                 w->mig_thread = t;
@@ -610,13 +610,13 @@ static void migration_offer(sim_world *w) {
         }
 }
 
-static void migration_complete(sim_world *w) {
-        sim_engine *e = &w->e;
-        const sim_config *c = e->cfg;
+static void migration_complete(closer_sim_world *w) {
+        closer_sim_engine *e = &w->e;
+        const closer_sim_config *c = e->cfg;
         if (w->mig_dom < 0 || (w->mig_phase != 1 && w->mig_phase != 2))
                 return;
-        sim_dom *d = &e->doms[w->mig_dom];
-        sim_thread *t = &e->threads[w->mig_thread];
+        closer_sim_dom *d = &e->doms[w->mig_dom];
+        closer_sim_thread *t = &e->threads[w->mig_thread];
         double sent = t->progress / w->mig_page_local_ns;
         w->mig_to_send -= sent;
         if (w->mig_phase == 1) {
@@ -643,9 +643,9 @@ static void migration_complete(sim_world *w) {
 
 /* Creation: toolstack CPU, then the hypervisor scrubbing the new domain's
  * memory on the CPU that made the hypercall (the toolstack's). */
-static void create_offer(sim_world *w) {
-        sim_engine *e = &w->e;
-        const sim_config *c = e->cfg;
+static void create_offer(closer_sim_world *w) {
+        closer_sim_engine *e = &w->e;
+        const closer_sim_config *c = e->cfg;
         if (c->w_create < 0.5)
                 return;
         if (w->create_phase == 0 && e->now_ns >= c->w_warmup_s * NS_PER_S) {
@@ -653,7 +653,7 @@ static void create_offer(sim_world *w) {
                 double scrub = c->create_vm_mem_gib * GIB * NS_PER_S / (c->mem_scrub_gib_s * GIB);
                 double tool = c->create_toolstack_ms * 1e6;
                 double rf = (tool + scrub / c->mem_remote_bw_ratio) / (tool + scrub);
-                int t = sim_engine_add_thread(e, "xl", false, 0, (int) c->w_create_node, rf, 3, argv);
+                int t = closer_sim_engine_add_thread(e, "xl", false, 0, (int) c->w_create_node, rf, 3, argv);
                 if (t < 0)
                         return;
                 w->create_thread = t;
@@ -665,11 +665,11 @@ static void create_offer(sim_world *w) {
                 e->threads[w->create_thread].demand = w->create_work;
 }
 
-static void create_complete(sim_world *w) {
-        sim_engine *e = &w->e;
+static void create_complete(closer_sim_world *w) {
+        closer_sim_engine *e = &w->e;
         if (w->create_phase != 1)
                 return;
-        sim_thread *t = &e->threads[w->create_thread];
+        closer_sim_thread *t = &e->threads[w->create_thread];
         w->create_work -= t->progress;
         if (w->create_work <= 1e-3) {
                 w->create_phase = 2;
@@ -679,9 +679,9 @@ static void create_complete(sim_world *w) {
         }
 }
 
-static void world_free(sim_world *w) {
-        sim_engine *e = &w->e;
-        sim_dom0_done(e);
+static void world_free(closer_sim_world *w) {
+        closer_sim_engine *e = &w->e;
+        closer_sim_dom0_done(e);
         free(e->pcpu_node);
         free(e->pcpu_first_vcpu);
         free(e->vcpu_next_on_pcpu);
@@ -695,14 +695,14 @@ static void world_free(sim_world *w) {
         free(e->pcpu_load);
 }
 
-static int world_init(sim_world *w, const sim_config *cfg, sim_policy policy, closer_error *err) {
-        sim_engine *e = &w->e;
+static int world_init(closer_sim_world *w, const closer_sim_config *cfg, closer_sim_policy policy, closer_error *err) {
+        closer_sim_engine *e = &w->e;
         int r;
         memset(w, 0, sizeof(*w));
         w->mig_dom = w->mig_thread = w->create_thread = w->agent_thread = -1;
         e->cfg = cfg;
         e->policy = policy;
-        sim_prng_seed(&e->rng, (uint64_t) cfg->w_seed);
+        closer_sim_prng_seed(&e->rng, (uint64_t) cfg->w_seed);
         e->n_nodes = (unsigned) cfg->host_sockets;
         unsigned per = (unsigned) cfg->host_cpus_per_socket;
         e->n_pcpus = e->n_nodes * per;
@@ -723,20 +723,20 @@ static int world_init(sim_world *w, const sim_config *cfg, sim_policy policy, cl
                 e->pcpu_first_vcpu[p] = -1;
         }
 
-        r = sim_dom0_setup(e, err);
+        r = closer_sim_dom0_setup(e, err);
         if (r < 0)
                 return r;
 
         /* main container work exists under every policy */
         const char *base_argv[] = {"/usr/sbin/rsyslogd", "-n"};
-        r = sim_engine_add_thread(e, "rsyslogd", false, 0, -1, 1.0, 2, base_argv);
+        r = closer_sim_engine_add_thread(e, "rsyslogd", false, 0, -1, 1.0, 2, base_argv);
         if (r < 0)
                 return r;
         w->base_thread = r;
         if (cfg->w_agent >= 0.5) {
                 const char *agent_argv[] = {"/usr/bin/python3", "/usr/bin/nova-compute", "--config-file",
                                             "/etc/nova/nova.conf"};
-                r = sim_engine_add_thread(e, "nova-compute", false, 0, -1, 1.0, 4, agent_argv);
+                r = closer_sim_engine_add_thread(e, "nova-compute", false, 0, -1, 1.0, 4, agent_argv);
                 if (r < 0)
                         return r;
                 w->agent_thread = r;
@@ -747,13 +747,13 @@ static int world_init(sim_world *w, const sim_config *cfg, sim_policy policy, cl
                 return -ENOMEM;
         r = 0;
         if (cfg->w_web_vm >= 0.5 && r >= 0)
-                r = add_dom(w, cursor, SIM_DOM_WEB, (int) cfg->w_web_node, cfg->io_vm_mem_gib);
+                r = add_dom(w, cursor, CLOSER_SIM_DOM_WEB, (int) cfg->w_web_node, cfg->io_vm_mem_gib);
         if (cfg->w_migrate >= 0.5 && r >= 0) {
-                r = add_dom(w, cursor, SIM_DOM_WRITER, (int) cfg->w_migrate_node, cfg->mig_vm_mem_gib);
+                r = add_dom(w, cursor, CLOSER_SIM_DOM_WRITER, (int) cfg->w_migrate_node, cfg->mig_vm_mem_gib);
                 w->mig_dom = r;
         }
         for (unsigned i = 0; i < (unsigned) cfg->w_io_vms && r >= 0; i++)
-                r = add_dom(w, cursor, SIM_DOM_IO, (int) cfg->w_io_node, cfg->io_vm_mem_gib);
+                r = add_dom(w, cursor, CLOSER_SIM_DOM_IO, (int) cfg->w_io_node, cfg->io_vm_mem_gib);
         free(cursor);
         if (r == -ENOSPC)
                 return closer_error_set(err, r, "workload: no pCPU left for a VM");
@@ -768,14 +768,14 @@ static int world_init(sim_world *w, const sim_config *cfg, sim_policy policy, cl
         return 0;
 }
 
-int sim_run(const sim_config *cfg, sim_policy policy, sim_result *ret, closer_error *err) {
-        sim_world *w = malloc(sizeof(*w));
+int closer_sim_run(const closer_sim_config *cfg, closer_sim_policy policy, closer_sim_result *ret, closer_error *err) {
+        closer_sim_world *w = malloc(sizeof(*w));
         if (!w)
                 return -ENOMEM;
         int r = world_init(w, cfg, policy, err);
         if (r < 0)
                 goto out;
-        sim_engine *e = &w->e;
+        closer_sim_engine *e = &w->e;
         double warm = cfg->w_warmup_s * NS_PER_S;
         double end = (cfg->w_warmup_s + cfg->w_duration_s) * NS_PER_S;
         /* a measured operation may outlast the window: give it up to an hour */
@@ -789,7 +789,7 @@ int sim_run(const sim_config *cfg, sim_policy policy, sim_result *ret, closer_er
                 if (e->now_ns >= end && (!waiting || e->now_ns >= hard_end))
                         break;
 
-                if (e->replan || (policy != SIM_NATIVE && e->now_ns - e->last_plan_ns >= cfg->closer_replan_s * NS_PER_S)) {
+                if (e->replan || (policy != CLOSER_SIM_NATIVE && e->now_ns - e->last_plan_ns >= cfg->closer_replan_s * NS_PER_S)) {
                         /* the I/O rates the snapshot reports: over the last interval */
                         double span = e->now_ns - window_ops_reset;
                         if (span > 0)
@@ -799,7 +799,7 @@ int sim_run(const sim_config *cfg, sim_policy policy, sim_result *ret, closer_er
                                         e->doms[i].ops_window = e->doms[i].bytes_window = 0;
                                 }
                         window_ops_reset = e->now_ns;
-                        r = sim_dom0_place(e, err);
+                        r = closer_sim_dom0_place(e, err);
                         if (r < 0)
                                 goto out;
                         e->replan = false;
@@ -816,7 +816,7 @@ int sim_run(const sim_config *cfg, sim_policy policy, sim_result *ret, closer_er
                 create_offer(w);
                 if (e->replan) {
                         /* a new thread (exec of xl): closerd places it at once */
-                        r = sim_dom0_place(e, err);
+                        r = closer_sim_dom0_place(e, err);
                         if (r < 0)
                                 goto out;
                         e->replan = false;
@@ -831,42 +831,42 @@ int sim_run(const sim_config *cfg, sim_policy policy, sim_result *ret, closer_er
                 e->now_ns += e->dt_ns;
         }
 
-        sim_result res = {.sim_ns = e->now_ns};
+        closer_sim_result res = {.sim_ns = e->now_ns};
         double window = end - warm;
         double main_busy = 0, dom0_busy = 0;
         for (unsigned i = 0; i < e->n_main; i++)
                 main_busy += e->vcpus[e->main_vcpus[i]].busy_ns;
         for (unsigned v = 0; v < e->n_dom0; v++)
                 dom0_busy += e->vcpus[v].busy_ns;
-        res.v[SIM_M_MAIN_LOAD_PCT] = e->n_main ? 100.0 * main_busy / (e->n_main * window) : 0;
-        res.v[SIM_M_DOM0_CPU_PCT] = 100.0 * dom0_busy / window;
+        res.v[CLOSER_SIM_M_MAIN_LOAD_PCT] = e->n_main ? 100.0 * main_busy / (e->n_main * window) : 0;
+        res.v[CLOSER_SIM_M_DOM0_CPU_PCT] = 100.0 * dom0_busy / window;
         double io_bytes = 0, web_ops = 0;
         for (unsigned i = 0; i < e->n_doms; i++) {
-                if (e->doms[i].kind == SIM_DOM_IO)
+                if (e->doms[i].kind == CLOSER_SIM_DOM_IO)
                         io_bytes += e->doms[i].bytes_total;
-                else if (e->doms[i].kind == SIM_DOM_WEB)
+                else if (e->doms[i].kind == CLOSER_SIM_DOM_WEB)
                         web_ops += e->doms[i].ops_total;
         }
-        res.v[SIM_M_IO_MIB_S] = io_bytes / (1024.0 * 1024.0) / (window / NS_PER_S);
-        res.v[SIM_M_WEB_RPS] = web_ops / (window / NS_PER_S);
-        res.v[SIM_M_DOM0_MEM_MIB] = e->dom0_mem_kib / 1024.0;
+        res.v[CLOSER_SIM_M_IO_MIB_S] = io_bytes / (1024.0 * 1024.0) / (window / NS_PER_S);
+        res.v[CLOSER_SIM_M_WEB_RPS] = web_ops / (window / NS_PER_S);
+        res.v[CLOSER_SIM_M_DOM0_MEM_MIB] = e->dom0_mem_kib / 1024.0;
         res.done = true;
         if (w->mig_dom >= 0) {
                 double stop = w->mig_phase == 3 ? w->mig_end_ns : e->now_ns;
-                res.v[SIM_M_MIGRATION_S] = (stop - w->mig_start_ns) / NS_PER_S;
+                res.v[CLOSER_SIM_M_MIGRATION_S] = (stop - w->mig_start_ns) / NS_PER_S;
                 res.done = res.done && w->mig_phase == 3;
         }
         if (cfg->w_create >= 0.5) {
                 double stop = w->create_phase == 2 ? w->create_end_ns : e->now_ns;
-                res.v[SIM_M_CREATE_S] = (stop - w->create_start_ns) / NS_PER_S;
+                res.v[CLOSER_SIM_M_CREATE_S] = (stop - w->create_start_ns) / NS_PER_S;
                 res.done = res.done && w->create_phase == 2;
         }
         if (w->agent_thread >= 0) {
                 /* a heartbeat still missing at the end counts too */
                 double open_gap = end - w->agent_last_ns;
                 double gap = w->agent_max_gap_ns > open_gap ? w->agent_max_gap_ns : open_gap;
-                res.v[SIM_M_HB_MAX_GAP_S] = gap / NS_PER_S;
-                res.v[SIM_M_HB_FAILED] = gap > cfg->agent_down_time_s * NS_PER_S ? 1.0 : 0.0;
+                res.v[CLOSER_SIM_M_HB_MAX_GAP_S] = gap / NS_PER_S;
+                res.v[CLOSER_SIM_M_HB_FAILED] = gap > cfg->agent_down_time_s * NS_PER_S ? 1.0 : 0.0;
         }
         *ret = res;
         r = 0;

@@ -6,10 +6,10 @@
 
 #include "sim/sim.h"
 
-#define SIM_AFF_MAX 128u
-#define SIM_ARGV_MAX 4u
+#define CLOSER_SIM_AFF_MAX 128u
+#define CLOSER_SIM_ARGV_MAX 4u
 
-typedef struct sim_vcpu {
+typedef struct closer_sim_vcpu {
         int domid;              /* 0: dom0 */
         int pcpu;
         double weight;
@@ -21,20 +21,20 @@ typedef struct sim_vcpu {
         int first_thread;
         unsigned n_threads;
         double thread_demand_ns;
-} sim_vcpu;
+} closer_sim_vcpu;
 
-typedef struct sim_thread {
+typedef struct closer_sim_thread {
         int tid;
         char comm[32];
         bool kernel;
         unsigned argc;
-        char argv[SIM_ARGV_MAX][48];
+        char argv[CLOSER_SIM_ARGV_MAX][48];
         bool alive;
         int domid;              /* domain it works for, 0 = none */
         int data_node;          /* node of the memory it works on, -1 = none */
         double remote_factor;   /* CPU time multiplier when it runs off data_node */
         unsigned n_aff;
-        int aff[SIM_AFF_MAX];   /* dom0 vCPUs it may run on */
+        int aff[CLOSER_SIM_AFF_MAX];   /* dom0 vCPUs it may run on */
         double demand;          /* local-ns of work wanted this tick */
         double cpu_ns;          /* CPU granted this tick */
         double progress;        /* local-ns done this tick */
@@ -44,18 +44,18 @@ typedef struct sim_thread {
         int on;                 /* dom0 vCPU this tick, -1 */
         int last_on;
         int next;
-} sim_thread;
+} closer_sim_thread;
 
-typedef enum sim_dom_kind {
-        SIM_DOM_IO = 0,
-        SIM_DOM_WEB,
-        SIM_DOM_WRITER,
-} sim_dom_kind;
+typedef enum closer_sim_dom_kind {
+        CLOSER_SIM_DOM_IO = 0,
+        CLOSER_SIM_DOM_WEB,
+        CLOSER_SIM_DOM_WRITER,
+} closer_sim_dom_kind;
 
-typedef struct sim_dom {
+typedef struct closer_sim_dom {
         int domid;
         char name[32];
-        sim_dom_kind kind;
+        closer_sim_dom_kind kind;
         int node;
         int vcpu;               /* index into vcpus */
         double mem_kib;
@@ -67,24 +67,24 @@ typedef struct sim_dom {
         double offered;         /* requests offered this tick */
         double ops_window, bytes_window, ops_rate, bytes_rate; /* what the snapshot reports */
         double ops_total, bytes_total;  /* in the measurement window */
-} sim_dom;
+} closer_sim_dom;
 
-typedef struct sim_engine {
-        const sim_config *cfg;
-        sim_policy policy;
-        sim_prng rng;
+typedef struct closer_sim_engine {
+        const closer_sim_config *cfg;
+        closer_sim_policy policy;
+        closer_sim_prng rng;
         unsigned n_nodes, n_pcpus;
         int *pcpu_node;
         int *pcpu_first_vcpu, *vcpu_next_on_pcpu;       /* static: vCPUs are pinned */
         unsigned n_vcpus, cap_vcpus;
-        sim_vcpu *vcpus;        /* dom0 vCPUs first: index == dom0 vCPU id */
+        closer_sim_vcpu *vcpus;        /* dom0 vCPUs first: index == dom0 vCPU id */
         unsigned n_dom0;
         unsigned n_main;
-        int main_vcpus[SIM_AFF_MAX];
+        int main_vcpus[CLOSER_SIM_AFF_MAX];
         unsigned n_doms;
-        sim_dom *doms;
+        closer_sim_dom *doms;
         unsigned n_threads, cap_threads;
-        sim_thread *threads;
+        closer_sim_thread *threads;
         double now_ns, dt_ns;
         double *scratch_d, *scratch_w, *scratch_g;
         struct wf_item *scratch_order;
@@ -94,18 +94,18 @@ typedef struct sim_engine {
         double dom0_mem_kib;    /* main + what dom0 holds for the VMs, as last decided */
         double last_plan_ns;
         unsigned plans;
-} sim_engine;
+} closer_sim_engine;
 
 /* Add a vCPU pinned on pcpu; returns its index or -ENOMEM. */
-int sim_engine_add_vcpu(sim_engine *e, int domid, int pcpu, double weight);
+int closer_sim_engine_add_vcpu(closer_sim_engine *e, int domid, int pcpu, double weight);
 
 /* Add a dom0 thread; returns its index or -ENOMEM. */
-int sim_engine_add_thread(sim_engine *e, const char *comm, bool kernel, int domid, int data_node,
+int closer_sim_engine_add_thread(closer_sim_engine *e, const char *comm, bool kernel, int domid, int data_node,
                           double remote_factor, unsigned argc, const char *const *argv);
 
 /* sim-dom0.c: dom0 under each policy. setup creates dom0's vCPUs (before
  * any domU vCPU); place gives every live thread its affinity (called at
  * start, when threads appear, and every closer.replan_s for closer). */
-int sim_dom0_setup(sim_engine *e, closer_error *err);
-int sim_dom0_place(sim_engine *e, closer_error *err);
-void sim_dom0_done(sim_engine *e);
+int closer_sim_dom0_setup(closer_sim_engine *e, closer_error *err);
+int closer_sim_dom0_place(closer_sim_engine *e, closer_error *err);
+void closer_sim_dom0_done(closer_sim_engine *e);

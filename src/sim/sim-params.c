@@ -8,9 +8,9 @@
 
 #include "sim/sim.h"
 
-#define P(n, f, d, lo, hi, u, m) {n, offsetof(sim_config, f), d, lo, hi, u, m}
+#define P(n, f, d, lo, hi, u, m) {n, offsetof(closer_sim_config, f), d, lo, hi, u, m}
 
-const sim_param_info sim_params[] = {
+const closer_sim_param_info closer_sim_params[] = {
         P("host.sockets",               host_sockets,           4,      1,      64,     "",        true),
         P("host.cpus_per_socket",       host_cpus_per_socket,   14,     1,      256,    "",        true),
         P("host.mem_gib",               host_mem_gib,           40,     1,      65536,  "GiB",     true),
@@ -74,55 +74,55 @@ const sim_param_info sim_params[] = {
         P("workload.seed",              w_seed,                 1,      0,      9007199254740992.0, "", false),
 };
 
-const unsigned sim_n_params = sizeof(sim_params) / sizeof(sim_params[0]);
+const unsigned closer_sim_n_params = sizeof(closer_sim_params) / sizeof(closer_sim_params[0]);
 
-void sim_config_defaults(sim_config *c) {
+void closer_sim_config_defaults(closer_sim_config *c) {
         memset(c, 0, sizeof(*c));
-        for (unsigned i = 0; i < sim_n_params; i++)
-                sim_config_set(c, &sim_params[i], sim_params[i].def);
+        for (unsigned i = 0; i < closer_sim_n_params; i++)
+                closer_sim_config_set(c, &closer_sim_params[i], closer_sim_params[i].def);
 }
 
-const sim_param_info *sim_param_find(const char *name) {
-        for (unsigned i = 0; i < sim_n_params; i++)
-                if (strcmp(sim_params[i].name, name) == 0)
-                        return &sim_params[i];
+const closer_sim_param_info *closer_sim_param_find(const char *name) {
+        for (unsigned i = 0; i < closer_sim_n_params; i++)
+                if (strcmp(closer_sim_params[i].name, name) == 0)
+                        return &closer_sim_params[i];
         return NULL;
 }
 
-double sim_config_get(const sim_config *c, const sim_param_info *p) {
+double closer_sim_config_get(const closer_sim_config *c, const closer_sim_param_info *p) {
         double v;
         memcpy(&v, (const char *) c + p->offset, sizeof(v));
         return v;
 }
 
-void sim_config_set(sim_config *c, const sim_param_info *p, double v) {
+void closer_sim_config_set(closer_sim_config *c, const closer_sim_param_info *p, double v) {
         memcpy((char *) c + p->offset, &v, sizeof(v));
 }
 
-const char *sim_policy_to_string(sim_policy p) {
-        static const char *const names[SIM_POLICY_MAX] = {"native", "closer", "oracle"};
-        return p < SIM_POLICY_MAX ? names[p] : "?";
+const char *closer_sim_policy_to_string(closer_sim_policy p) {
+        static const char *const names[CLOSER_SIM_POLICY_MAX] = {"native", "closer", "oracle"};
+        return p < CLOSER_SIM_POLICY_MAX ? names[p] : "?";
 }
 
-static const char *const metric_names[SIM_M_MAX] = {
-        [SIM_M_MAIN_LOAD_PCT] = "main_load_pct",
-        [SIM_M_DOM0_CPU_PCT] = "dom0_cpu_pct",
-        [SIM_M_IO_MIB_S] = "io_mib_s",
-        [SIM_M_WEB_RPS] = "web_rps",
-        [SIM_M_MIGRATION_S] = "migration_s",
-        [SIM_M_CREATE_S] = "create_s",
-        [SIM_M_HB_MAX_GAP_S] = "heartbeat_max_gap_s",
-        [SIM_M_HB_FAILED] = "heartbeat_failed",
-        [SIM_M_WASTE_TASKS] = "wasted_tasks",
-        [SIM_M_DOM0_MEM_MIB] = "dom0_mem_mib",
+static const char *const metric_names[CLOSER_SIM_M_MAX] = {
+        [CLOSER_SIM_M_MAIN_LOAD_PCT] = "main_load_pct",
+        [CLOSER_SIM_M_DOM0_CPU_PCT] = "dom0_cpu_pct",
+        [CLOSER_SIM_M_IO_MIB_S] = "io_mib_s",
+        [CLOSER_SIM_M_WEB_RPS] = "web_rps",
+        [CLOSER_SIM_M_MIGRATION_S] = "migration_s",
+        [CLOSER_SIM_M_CREATE_S] = "create_s",
+        [CLOSER_SIM_M_HB_MAX_GAP_S] = "heartbeat_max_gap_s",
+        [CLOSER_SIM_M_HB_FAILED] = "heartbeat_failed",
+        [CLOSER_SIM_M_WASTE_TASKS] = "wasted_tasks",
+        [CLOSER_SIM_M_DOM0_MEM_MIB] = "dom0_mem_mib",
 };
 
-const char *sim_metric_to_string(sim_metric m) {
-        return m < SIM_M_MAX ? metric_names[m] : "?";
+const char *closer_sim_metric_to_string(closer_sim_metric m) {
+        return m < CLOSER_SIM_M_MAX ? metric_names[m] : "?";
 }
 
-int sim_metric_from_string(const char *s) {
-        for (unsigned i = 0; i < SIM_M_MAX; i++)
+int closer_sim_metric_from_string(const char *s) {
+        for (unsigned i = 0; i < CLOSER_SIM_M_MAX; i++)
                 if (strcmp(metric_names[i], s) == 0)
                         return (int) i;
         return -1;

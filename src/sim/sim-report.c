@@ -17,7 +17,7 @@
 
 extern char **environ;
 
-static const char *const policy_legend[SIM_POLICY_MAX] = {
+static const char *const policy_legend[CLOSER_SIM_POLICY_MAX] = {
         "native (static dom0, 2 vCPUs on socket 0)",
         "closer (main + secondary containers)",
         "oracle (best CPU, perfect knowledge)",
@@ -68,7 +68,7 @@ static char *sb_take(sbuf *b) {
         return b->s;
 }
 
-static void model_line(sbuf *b, const sim_config *m) {
+static void model_line(sbuf *b, const closer_sim_config *m) {
         sb_printf(b,
                   "SIMULATED on a modelled host, not measured: %g sockets x %g pCPUs, %g GiB; remote memory latency "
                   "%gx local, remote bandwidth %gx local; seed %g. Parameters and sources: docs/model.md.\n",
@@ -76,15 +76,15 @@ static void model_line(sbuf *b, const sim_config *m) {
                   m->mem_remote_bw_ratio, m->w_seed);
 }
 
-static void axis_text(char *buf, size_t len, const sim_axis *a) {
+static void axis_text(char *buf, size_t len, const closer_sim_axis *a) {
         if (a->unit[0])
                 snprintf(buf, len, "%s [%s]", a->label, a->unit);
         else
                 snprintf(buf, len, "%s", a->label);
 }
 
-static void experiment_table(sbuf *b, const sim_outcome *o) {
-        const sim_scenario *sc = o->sc;
+static void experiment_table(sbuf *b, const closer_sim_outcome *o) {
+        const closer_sim_scenario *sc = o->sc;
         char xa[160], ya[160];
         axis_text(xa, sizeof(xa), &sc->x);
         axis_text(ya, sizeof(ya), &sc->y);
@@ -93,11 +93,11 @@ static void experiment_table(sbuf *b, const sim_outcome *o) {
         sb_printf(b, "   y = %s\n", ya);
         sb_printf(b, "   %-28s %12s %12s %12s\n", xa, "native", "closer", "oracle");
         for (unsigned i = 0; i < o->series[0].n; i++)
-                sb_printf(b, "   %-28.6g %12.4g %12.4g %12.4g\n", o->series[0].x[i], o->series[SIM_NATIVE].y[i],
-                          o->series[SIM_CLOSER].y[i], o->series[SIM_ORACLE].y[i]);
+                sb_printf(b, "   %-28.6g %12.4g %12.4g %12.4g\n", o->series[0].x[i], o->series[CLOSER_SIM_NATIVE].y[i],
+                          o->series[CLOSER_SIM_CLOSER].y[i], o->series[CLOSER_SIM_ORACLE].y[i]);
 }
 
-static double average_gain(const sim_outcome *o, unsigned n, unsigned *ret_n) {
+static double average_gain(const closer_sim_outcome *o, unsigned n, unsigned *ret_n) {
         double sum = 0;
         unsigned k = 0;
         for (unsigned i = 0; i < n; i++)
@@ -109,7 +109,7 @@ static double average_gain(const sim_outcome *o, unsigned n, unsigned *ret_n) {
         return k ? sum / k : 0;
 }
 
-char *sim_report_table(const sim_outcome *o, unsigned n, const sim_config *model) {
+char *closer_sim_report_table(const closer_sim_outcome *o, unsigned n, const closer_sim_config *model) {
         sbuf b = {0};
         sb_printf(&b, "closer-sim: dom0 policies compared on the thesis' experiments\n");
         model_line(&b, model);
@@ -124,12 +124,12 @@ char *sim_report_table(const sim_outcome *o, unsigned n, const sim_config *model
                 sb_printf(&b, "   %-24s %-46s %-6s %10s %10s %10s %9s %8s\n", "benchmark", "metric", "better", "native",
                           "closer", "oracle", "gain %", "gap %");
                 for (unsigned i = 0; i < n; i++) {
-                        const sim_scenario *sc = o[i].sc;
+                        const closer_sim_scenario *sc = o[i].sc;
                         if (!sc->in_summary)
                                 continue;
                         sb_printf(&b, "   %-24s %-46s %-6s %10.4g %10.4g %10.4g %9.1f %8.1f%s\n", sc->name, sc->summary_metric,
-                                  sc->higher_is_better ? "higher" : "lower", o[i].summary[SIM_NATIVE],
-                                  o[i].summary[SIM_CLOSER], o[i].summary[SIM_ORACLE], o[i].gain_pct, o[i].oracle_gap_pct,
+                                  sc->higher_is_better ? "higher" : "lower", o[i].summary[CLOSER_SIM_NATIVE],
+                                  o[i].summary[CLOSER_SIM_CLOSER], o[i].summary[CLOSER_SIM_ORACLE], o[i].gain_pct, o[i].oracle_gap_pct,
                                   sc->in_average ? " *" : "");
                 }
                 unsigned k;
@@ -145,15 +145,15 @@ char *sim_report_table(const sim_outcome *o, unsigned n, const sim_config *model
 
 /* ---- JSON ------------------------------------------------------------------ */
 
-static json_t *parameters_json(const sim_config *c, bool model_only) {
+static json_t *parameters_json(const closer_sim_config *c, bool model_only) {
         json_t *p = json_object();
-        for (unsigned i = 0; i < sim_n_params; i++)
-                if (!model_only || sim_params[i].is_model)
-                        json_object_set_new(p, sim_params[i].name, json_real(sim_config_get(c, &sim_params[i])));
+        for (unsigned i = 0; i < closer_sim_n_params; i++)
+                if (!model_only || closer_sim_params[i].is_model)
+                        json_object_set_new(p, closer_sim_params[i].name, json_real(closer_sim_config_get(c, &closer_sim_params[i])));
         return p;
 }
 
-static json_t *axis_json(const sim_axis *a) {
+static json_t *axis_json(const closer_sim_axis *a) {
         return json_pack("{s:s, s:s}", "label", a->label, "unit", a->unit);
 }
 
@@ -173,8 +173,8 @@ static char *dump(json_t *j) {
         return t;
 }
 
-char *sim_report_result_json(const sim_outcome *o) {
-        const sim_scenario *sc = o->sc;
+char *closer_sim_report_result_json(const closer_sim_outcome *o) {
+        const closer_sim_scenario *sc = o->sc;
         json_t *j = json_object();
         json_object_set_new(j, "format", json_string("closer-sim-result/1"));
         json_object_set_new(j, "experiment", json_string(sc->name));
@@ -184,42 +184,42 @@ char *sim_report_result_json(const sim_outcome *o) {
         json_object_set_new(j, "x", axis_json(&sc->x));
         json_object_set_new(j, "y", axis_json(&sc->y));
         json_t *series = json_array();
-        for (unsigned p = 0; p < SIM_POLICY_MAX; p++) {
+        for (unsigned p = 0; p < CLOSER_SIM_POLICY_MAX; p++) {
                 json_t *pts = json_array();
                 for (unsigned i = 0; i < o->series[p].n; i++)
                         json_array_append_new(pts, json_pack("[f, f]", o->series[p].x[i], o->series[p].y[i]));
-                json_array_append_new(series, json_pack("{s:s, s:o}", "policy", sim_policy_to_string((sim_policy) p),
+                json_array_append_new(series, json_pack("{s:s, s:o}", "policy", closer_sim_policy_to_string((closer_sim_policy) p),
                                                         "points", pts));
         }
         json_object_set_new(j, "series", series);
         if (sc->sweep)
                 json_object_set_new(j, "sweep", json_string(sc->sweep->name));
-        json_object_set_new(j, "metric", json_string(sim_metric_to_string(sc->metric)));
+        json_object_set_new(j, "metric", json_string(closer_sim_metric_to_string(sc->metric)));
         if (sc->in_summary)
                 json_object_set_new(j, "summary",
                                     json_pack("{s:s, s:s, s:f, s:f, s:f, s:f, s:f}", "metric", sc->summary_metric, "better",
-                                              sc->higher_is_better ? "higher" : "lower", "native", o->summary[SIM_NATIVE],
-                                              "closer", o->summary[SIM_CLOSER], "oracle", o->summary[SIM_ORACLE],
+                                              sc->higher_is_better ? "higher" : "lower", "native", o->summary[CLOSER_SIM_NATIVE],
+                                              "closer", o->summary[CLOSER_SIM_CLOSER], "oracle", o->summary[CLOSER_SIM_ORACLE],
                                               "gain_pct", o->gain_pct, "oracle_gap_pct", o->oracle_gap_pct));
         json_object_set_new(j, "parameters", parameters_json(&sc->cfg, false));
         return dump(j);
 }
 
-char *sim_report_summary_json(const sim_outcome *o, unsigned n, const sim_config *model) {
+char *closer_sim_report_summary_json(const closer_sim_outcome *o, unsigned n, const closer_sim_config *model) {
         json_t *j = json_object();
         json_object_set_new(j, "format", json_string("closer-sim-summary/1"));
         json_object_set_new(j, "simulated", json_true());
         json_t *bm = json_array();
         json_t *over = json_array();
         for (unsigned i = 0; i < n; i++) {
-                const sim_scenario *sc = o[i].sc;
+                const closer_sim_scenario *sc = o[i].sc;
                 if (!sc->in_summary)
                         continue;
                 json_array_append_new(
                         bm, json_pack("{s:s, s:s, s:s, s:f, s:f, s:f, s:f, s:f, s:s, s:b}", "name", sc->name, "metric",
                                       sc->summary_metric, "better", sc->higher_is_better ? "higher" : "lower", "native",
-                                      o[i].summary[SIM_NATIVE], "closer", o[i].summary[SIM_CLOSER], "oracle",
-                                      o[i].summary[SIM_ORACLE], "gain_pct", o[i].gain_pct, "oracle_gap_pct",
+                                      o[i].summary[CLOSER_SIM_NATIVE], "closer", o[i].summary[CLOSER_SIM_CLOSER], "oracle",
+                                      o[i].summary[CLOSER_SIM_ORACLE], "gain_pct", o[i].gain_pct, "oracle_gap_pct",
                                       o[i].oracle_gap_pct, "reproduces", sc->thesis, "in_average", sc->in_average));
                 if (sc->in_average)
                         json_array_append_new(over, json_string(sc->name));
@@ -232,15 +232,15 @@ char *sim_report_summary_json(const sim_outcome *o, unsigned n, const sim_config
         return dump(j);
 }
 
-char *sim_report_csv(const sim_outcome *o, unsigned n) {
+char *closer_sim_report_csv(const closer_sim_outcome *o, unsigned n) {
         sbuf b = {0};
         sb_printf(&b, "experiment,x_label,x_unit,y_label,y_unit,policy,x,y\n");
         for (unsigned i = 0; i < n; i++) {
-                const sim_scenario *sc = o[i].sc;
-                for (unsigned p = 0; p < SIM_POLICY_MAX; p++)
+                const closer_sim_scenario *sc = o[i].sc;
+                for (unsigned p = 0; p < CLOSER_SIM_POLICY_MAX; p++)
                         for (unsigned k = 0; k < o[i].series[p].n; k++)
                                 sb_printf(&b, "%s,\"%s\",\"%s\",\"%s\",\"%s\",%s,%.6g,%.6g\n", sc->name, sc->x.label,
-                                          sc->x.unit, sc->y.label, sc->y.unit, sim_policy_to_string((sim_policy) p),
+                                          sc->x.unit, sc->y.label, sc->y.unit, closer_sim_policy_to_string((closer_sim_policy) p),
                                           o[i].series[p].x[k], o[i].series[p].y[k]);
         }
         return sb_take(&b);
@@ -262,7 +262,7 @@ static void gp_quoted(sbuf *b, const char *s) {
         sb_printf(b, "\"");
 }
 
-static void gp_label(sbuf *b, const char *cmd, const sim_axis *a) {
+static void gp_label(sbuf *b, const char *cmd, const closer_sim_axis *a) {
         char t[160];
         axis_text(t, sizeof(t), a);
         sb_printf(b, "%s ", cmd);
@@ -270,12 +270,12 @@ static void gp_label(sbuf *b, const char *cmd, const sim_axis *a) {
         sb_printf(b, " noenhanced\n");
 }
 
-static char *plot_script(const sim_outcome *o, const char *dir) {
-        const sim_scenario *sc = o->sc;
+static char *plot_script(const closer_sim_outcome *o, const char *dir) {
+        const closer_sim_scenario *sc = o->sc;
         sbuf b = {0};
         char path[4096], title[320];
-        for (unsigned p = 0; p < SIM_POLICY_MAX; p++) {
-                sb_printf(&b, "$%s << EOD\n", sim_policy_to_string((sim_policy) p));
+        for (unsigned p = 0; p < CLOSER_SIM_POLICY_MAX; p++) {
+                sb_printf(&b, "$%s << EOD\n", closer_sim_policy_to_string((closer_sim_policy) p));
                 for (unsigned i = 0; i < o->series[p].n; i++)
                         sb_printf(&b, "%.9g %.9g\n", o->series[p].x[i], o->series[p].y[i]);
                 sb_printf(&b, "EOD\n");
@@ -297,11 +297,11 @@ static char *plot_script(const sim_outcome *o, const char *dir) {
                 gp_label(&b, "set ylabel", &sc->y);
                 sb_printf(&b, "set grid\nset key outside below center vertical Left reverse noenhanced\nset yrange [0:*]\n");
                 sb_printf(&b, "plot ");
-                static const char *const style[SIM_POLICY_MAX] = {
+                static const char *const style[CLOSER_SIM_POLICY_MAX] = {
                         "lw 2 pt 7 lc rgb '#c0392b'", "lw 2 pt 5 lc rgb '#2471a3'", "lw 2 dt 2 pt 9 lc rgb '#7f8c8d'"};
-                for (unsigned p = 0; p < SIM_POLICY_MAX; p++) {
+                for (unsigned p = 0; p < CLOSER_SIM_POLICY_MAX; p++) {
                         sb_printf(&b, "%s$%s using 1:2 with linespoints %s title ", p ? ", " : "",
-                                  sim_policy_to_string((sim_policy) p), style[p]);
+                                  closer_sim_policy_to_string((closer_sim_policy) p), style[p]);
                         gp_quoted(&b, policy_legend[p]);
                 }
                 sb_printf(&b, "\nunset output\n");
@@ -309,7 +309,7 @@ static char *plot_script(const sim_outcome *o, const char *dir) {
         return sb_take(&b);
 }
 
-int sim_report_plot(const sim_outcome *o, const char *dir, closer_error *err) {
+int closer_sim_report_plot(const closer_sim_outcome *o, const char *dir, closer_error *err) {
         char *script = plot_script(o, dir);
         if (!script)
                 return -ENOMEM;

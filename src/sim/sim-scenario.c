@@ -53,7 +53,7 @@ static int check_keys(json_t *obj, const char *const *allowed, const char *sourc
         return 0;
 }
 
-static int parse_axis(json_t *root, const char *key, sim_axis *ret, const char *source, closer_error *err) {
+static int parse_axis(json_t *root, const char *key, closer_sim_axis *ret, const char *source, closer_error *err) {
         char path[32];
         snprintf(path, sizeof(path), "$.%s", key);
         json_t *a = json_object_get(root, key);
@@ -76,7 +76,7 @@ static int parse_axis(json_t *root, const char *key, sim_axis *ret, const char *
         return 0;
 }
 
-static int check_value(const sim_param_info *p, json_t *v, const char *source, const char *path, double *ret,
+static int check_value(const closer_sim_param_info *p, json_t *v, const char *source, const char *path, double *ret,
                        closer_error *err) {
         if (!json_is_number(v))
                 return bad(err, source, path, "a number");
@@ -90,17 +90,17 @@ static int check_value(const sim_param_info *p, json_t *v, const char *source, c
         return 0;
 }
 
-int sim_scenario_parse(const char *text, const char *source, sim_scenario *ret, closer_error *err) {
+int closer_sim_scenario_parse(const char *text, const char *source, closer_sim_scenario *ret, closer_error *err) {
         json_error_t jerr;
         json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
         if (!root)
                 return closer_error_set(err, -EINVAL, "%s:%d:%d: invalid JSON: %s", source, jerr.line, jerr.column,
                                         jerr.text);
-        sim_scenario *sc = calloc(1, sizeof(*sc));
+        closer_sim_scenario *sc = calloc(1, sizeof(*sc));
         int r = -ENOMEM;
         if (!sc)
                 goto out;
-        sim_config_defaults(&sc->cfg);
+        closer_sim_config_defaults(&sc->cfg);
 
         r = -EINVAL;
         if (!json_is_object(root)) {
@@ -132,9 +132,9 @@ int sim_scenario_parse(const char *text, const char *source, sim_scenario *ret, 
         if ((r = get_string(root, "kind", false, kind, sizeof(kind), source, "$", err)) < 0)
                 goto out;
         if (strcmp(kind, "engine") == 0)
-                sc->kind = SIM_KIND_ENGINE;
+                sc->kind = CLOSER_SIM_KIND_ENGINE;
         else if (strcmp(kind, "trace") == 0)
-                sc->kind = SIM_KIND_TRACE;
+                sc->kind = CLOSER_SIM_KIND_TRACE;
         else {
                 r = bad(err, source, "$.kind", "\"engine\" or \"trace\"");
                 goto out;
@@ -151,7 +151,7 @@ int sim_scenario_parse(const char *text, const char *source, sim_scenario *ret, 
                 json_object_foreach(params, key, v) {
                         char path[160];
                         snprintf(path, sizeof(path), "$.parameters.%s", key);
-                        const sim_param_info *p = sim_param_find(key);
+                        const closer_sim_param_info *p = closer_sim_param_find(key);
                         if (!p) {
                                 r = closer_error_set(err, -EINVAL, "%s: %s: unknown parameter (closer-sim --help lists them)",
                                                      source, path);
@@ -160,21 +160,21 @@ int sim_scenario_parse(const char *text, const char *source, sim_scenario *ret, 
                         double d;
                         if ((r = check_value(p, v, source, path, &d, err)) < 0)
                                 goto out;
-                        sim_config_set(&sc->cfg, p, d);
+                        closer_sim_config_set(&sc->cfg, p, d);
                 }
         }
 
         json_t *m = json_object_get(root, "metric");
-        if (!json_is_string(m) || sim_metric_from_string(json_string_value(m)) < 0) {
+        if (!json_is_string(m) || closer_sim_metric_from_string(json_string_value(m)) < 0) {
                 r = bad(err, source, "$.metric",
                         "one of main_load_pct, dom0_cpu_pct, io_mib_s, web_rps, migration_s, create_s, "
                         "heartbeat_max_gap_s, heartbeat_failed, wasted_tasks, dom0_mem_mib");
                 goto out;
         }
-        sc->metric = (sim_metric) sim_metric_from_string(json_string_value(m));
+        sc->metric = (closer_sim_metric) closer_sim_metric_from_string(json_string_value(m));
 
         json_t *sw = json_object_get(root, "sweep");
-        if (sc->kind == SIM_KIND_ENGINE) {
+        if (sc->kind == CLOSER_SIM_KIND_ENGINE) {
                 if (!json_is_object(sw)) {
                         r = bad(err, source, "$.sweep", "an object {\"parameter\", \"values\"}");
                         goto out;
@@ -183,12 +183,12 @@ int sim_scenario_parse(const char *text, const char *source, sim_scenario *ret, 
                 if ((r = check_keys(sw, swkeys, source, "$.sweep", err)) < 0)
                         goto out;
                 json_t *pn = json_object_get(sw, "parameter");
-                if (!json_is_string(pn) || !(sc->sweep = sim_param_find(json_string_value(pn)))) {
+                if (!json_is_string(pn) || !(sc->sweep = closer_sim_param_find(json_string_value(pn)))) {
                         r = bad(err, source, "$.sweep.parameter", "the name of a parameter");
                         goto out;
                 }
                 json_t *vals = json_object_get(sw, "values");
-                if (!json_is_array(vals) || json_array_size(vals) == 0 || json_array_size(vals) > SIM_SWEEP_MAX) {
+                if (!json_is_array(vals) || json_array_size(vals) == 0 || json_array_size(vals) > CLOSER_SIM_SWEEP_MAX) {
                         r = bad(err, source, "$.sweep.values", "an array of 1 to 64 numbers");
                         goto out;
                 }
@@ -249,7 +249,7 @@ out:
         return r;
 }
 
-int sim_scenario_load(const char *path, sim_scenario *ret, closer_error *err) {
+int closer_sim_scenario_load(const char *path, closer_sim_scenario *ret, closer_error *err) {
         FILE *f = fopen(path, "re");
         if (!f)
                 return closer_error_set(err, -errno, "%s: cannot open: %s", path, strerror(errno));
@@ -281,7 +281,7 @@ int sim_scenario_load(const char *path, sim_scenario *ret, closer_error *err) {
         fclose(f);
         if (r == 0) {
                 buf[len] = '\0';
-                r = sim_scenario_parse(buf, path, ret, err);
+                r = closer_sim_scenario_parse(buf, path, ret, err);
         }
         free(buf);
         return r;

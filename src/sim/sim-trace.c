@@ -13,16 +13,16 @@
 
 #include "sim/sim.h"
 
-static double gaussian(sim_prng *r) {
+static double gaussian(closer_sim_prng *r) {
         /* Box-Muller; 1 - u keeps log() away from 0 */
-        double u1 = 1.0 - sim_prng_uniform(r), u2 = sim_prng_uniform(r);
+        double u1 = 1.0 - closer_sim_prng_uniform(r), u2 = closer_sim_prng_uniform(r);
         return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 }
 
-int sim_trace_run(const sim_config *c, sim_policy policy, double *ret_daily_waste, unsigned n_days, sim_result *ret) {
-        sim_prng rng;
+int closer_sim_trace_run(const closer_sim_config *c, closer_sim_policy policy, double *ret_daily_waste, unsigned n_days, closer_sim_result *ret) {
+        closer_sim_prng rng;
         /* the same trace for every policy: only dom0's sizing differs */
-        sim_prng_seed(&rng, (uint64_t) c->w_seed);
+        closer_sim_prng_seed(&rng, (uint64_t) c->w_seed);
         unsigned per = (unsigned) c->host_cpus_per_socket;
         double domu_cores = (c->host_sockets - 1.0) * per;     /* what a dom0 holding one socket leaves */
         unsigned samples_per_day = (unsigned) (86400.0 / c->trace_sample_s);
@@ -49,11 +49,11 @@ int sim_trace_run(const sim_config *c, sim_policy policy, double *ret_daily_wast
                         double dom0_need = c->trace_dom0_per_task_cpu * task_cores + main_need;
                         double waste;
                         switch (policy) {
-                        case SIM_NATIVE:
+                        case CLOSER_SIM_NATIVE:
                                 /* a whole socket for dom0, whatever it needs */
                                 waste = per - dom0_need;
                                 break;
-                        case SIM_CLOSER:
+                        case CLOSER_SIM_CLOSER:
                                 /* only the static main container can sit idle; the secondary
                                  * work runs on the VMs' own pCPUs when it exists */
                                 waste = c->native_vcpus - main_need;
@@ -70,8 +70,8 @@ int sim_trace_run(const sim_config *c, sim_policy policy, double *ret_daily_wast
                 }
                 ret_daily_waste[d] = day_sum / samples_per_day / c->trace_smallest_task_cores;
         }
-        sim_result r = {.done = true, .sim_ns = n_days * 86400.0 * 1e9};
-        r.v[SIM_M_WASTE_TASKS] = total / n / c->trace_smallest_task_cores;
+        closer_sim_result r = {.done = true, .sim_ns = n_days * 86400.0 * 1e9};
+        r.v[CLOSER_SIM_M_WASTE_TASKS] = total / n / c->trace_smallest_task_cores;
         *ret = r;
         return 0;
 }

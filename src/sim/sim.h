@@ -17,21 +17,21 @@
  * pages, CPU as "ns of one pCPU".
  */
 
-typedef enum sim_policy {
-        SIM_NATIVE = 0,         /* stock Xen: static dom0 on one socket does everything */
-        SIM_CLOSER,             /* main + secondary containers, as the core plans them */
-        SIM_ORACLE,             /* every piece of dom0 work on the best CPU, perfect knowledge */
-        SIM_POLICY_MAX,
-} sim_policy;
+typedef enum closer_sim_policy {
+        CLOSER_SIM_NATIVE = 0,         /* stock Xen: static dom0 on one socket does everything */
+        CLOSER_SIM_CLOSER,             /* main + secondary containers, as the core plans them */
+        CLOSER_SIM_ORACLE,             /* every piece of dom0 work on the best CPU, perfect knowledge */
+        CLOSER_SIM_POLICY_MAX,
+} closer_sim_policy;
 
-const char *sim_policy_to_string(sim_policy p);
+const char *closer_sim_policy_to_string(closer_sim_policy p);
 
 /* ---- parameters (sim-params.c) -------------------------------------------
  * One flat table of named doubles: model parameters (with their source, see
  * docs/model.md) and per-scenario workload knobs. A scenario overrides any of
  * them by name and sweeps one of them. */
 
-typedef struct sim_config {
+typedef struct closer_sim_config {
         /* host (thesis §4.2.1 reference host) */
         double host_sockets, host_cpus_per_socket, host_mem_gib;
         /* engine */
@@ -64,132 +64,132 @@ typedef struct sim_config {
         /* workload of a scenario */
         double w_io_vms, w_io_node, w_web_vm, w_web_node, w_migrate, w_migrate_node, w_create, w_create_node;
         double w_agent, w_duration_s, w_warmup_s, w_seed;
-} sim_config;
+} closer_sim_config;
 
-typedef struct sim_param_info {
+typedef struct closer_sim_param_info {
         const char *name;       /* as in scenario files: "mem.remote_bw_ratio" */
         size_t offset;
         double def;
         double min, max;        /* accepted range */
         const char *unit;
         bool is_model;          /* model parameter (listed in results), else workload knob */
-} sim_param_info;
+} closer_sim_param_info;
 
-extern const sim_param_info sim_params[];
-extern const unsigned sim_n_params;
+extern const closer_sim_param_info closer_sim_params[];
+extern const unsigned closer_sim_n_params;
 
-void sim_config_defaults(sim_config *c);
-const sim_param_info *sim_param_find(const char *name);
-double sim_config_get(const sim_config *c, const sim_param_info *p);
-void sim_config_set(sim_config *c, const sim_param_info *p, double v);
+void closer_sim_config_defaults(closer_sim_config *c);
+const closer_sim_param_info *closer_sim_param_find(const char *name);
+double closer_sim_config_get(const closer_sim_config *c, const closer_sim_param_info *p);
+void closer_sim_config_set(closer_sim_config *c, const closer_sim_param_info *p, double v);
 
 /* ---- deterministic PRNG (sim-prng.c): splitmix64 -------------------------- */
-typedef struct sim_prng {
+typedef struct closer_sim_prng {
         uint64_t s;
-} sim_prng;
-void sim_prng_seed(sim_prng *r, uint64_t seed);
-uint64_t sim_prng_next(sim_prng *r);
-double sim_prng_uniform(sim_prng *r);   /* [0, 1) */
+} closer_sim_prng;
+void closer_sim_prng_seed(closer_sim_prng *r, uint64_t seed);
+uint64_t closer_sim_prng_next(closer_sim_prng *r);
+double closer_sim_prng_uniform(closer_sim_prng *r);   /* [0, 1) */
 
 /* ---- measurements of one run -------------------------------------------- */
-typedef enum sim_metric {
-        SIM_M_MAIN_LOAD_PCT = 0,        /* load of the main dom0 vCPUs (native: all of dom0) */
-        SIM_M_DOM0_CPU_PCT,             /* all dom0 CPU, % of one pCPU */
-        SIM_M_IO_MIB_S,                 /* aggregate I/O bandwidth of the I/O VMs */
-        SIM_M_WEB_RPS,                  /* web-app requests per second */
-        SIM_M_MIGRATION_S,              /* migration time */
-        SIM_M_CREATE_S,                 /* VM creation time */
-        SIM_M_HB_MAX_GAP_S,             /* longest gap between heartbeats */
-        SIM_M_HB_FAILED,                /* 1 if the host was declared failed */
-        SIM_M_WASTE_TASKS,              /* over-provisioning: wasted smallest-task slots */
-        SIM_M_DOM0_MEM_MIB,             /* memory dom0 holds at the end: main + reserves for VMs */
-        SIM_M_MAX,
-} sim_metric;
+typedef enum closer_sim_metric {
+        CLOSER_SIM_M_MAIN_LOAD_PCT = 0,        /* load of the main dom0 vCPUs (native: all of dom0) */
+        CLOSER_SIM_M_DOM0_CPU_PCT,             /* all dom0 CPU, % of one pCPU */
+        CLOSER_SIM_M_IO_MIB_S,                 /* aggregate I/O bandwidth of the I/O VMs */
+        CLOSER_SIM_M_WEB_RPS,                  /* web-app requests per second */
+        CLOSER_SIM_M_MIGRATION_S,              /* migration time */
+        CLOSER_SIM_M_CREATE_S,                 /* VM creation time */
+        CLOSER_SIM_M_HB_MAX_GAP_S,             /* longest gap between heartbeats */
+        CLOSER_SIM_M_HB_FAILED,                /* 1 if the host was declared failed */
+        CLOSER_SIM_M_WASTE_TASKS,              /* over-provisioning: wasted smallest-task slots */
+        CLOSER_SIM_M_DOM0_MEM_MIB,             /* memory dom0 holds at the end: main + reserves for VMs */
+        CLOSER_SIM_M_MAX,
+} closer_sim_metric;
 
-const char *sim_metric_to_string(sim_metric m);
-int sim_metric_from_string(const char *s);      /* -1 if unknown */
+const char *closer_sim_metric_to_string(closer_sim_metric m);
+int closer_sim_metric_from_string(const char *s);      /* -1 if unknown */
 
-typedef struct sim_result {
-        double v[SIM_M_MAX];
+typedef struct closer_sim_result {
+        double v[CLOSER_SIM_M_MAX];
         bool done;                              /* the measured operation finished */
         double sim_ns;                          /* simulated time */
-} sim_result;
+} closer_sim_result;
 
 /* ---- one run of the engine (sim-engine.c) -------------------------------
  * Builds the host and the workload described by cfg, runs dom0 under policy
  * and measures. Returns 0, or -errno with err set (e.g. the core refused to
  * plan). */
-int sim_run(const sim_config *cfg, sim_policy policy, sim_result *ret, closer_error *err);
+int closer_sim_run(const closer_sim_config *cfg, closer_sim_policy policy, closer_sim_result *ret, closer_error *err);
 
 /* The over-provisioning experiment is trace driven, not engine driven
  * (sim-trace.c). Fills per-day series (days points) and the result. */
-int sim_trace_run(const sim_config *cfg, sim_policy policy, double *ret_daily_waste_cores, unsigned n_days,
-                  sim_result *ret);
+int closer_sim_trace_run(const closer_sim_config *cfg, closer_sim_policy policy, double *ret_daily_waste_cores, unsigned n_days,
+                  closer_sim_result *ret);
 
 /* ---- scenarios (sim-scenario.c) ----------------------------------------- */
-#define SIM_SWEEP_MAX 64u
+#define CLOSER_SIM_SWEEP_MAX 64u
 
-typedef struct sim_axis {
+typedef struct closer_sim_axis {
         char label[96];
         char unit[32];
-} sim_axis;
+} closer_sim_axis;
 
-typedef enum sim_kind {
-        SIM_KIND_ENGINE = 0,
-        SIM_KIND_TRACE,
-} sim_kind;
+typedef enum closer_sim_kind {
+        CLOSER_SIM_KIND_ENGINE = 0,
+        CLOSER_SIM_KIND_TRACE,
+} closer_sim_kind;
 
-typedef struct sim_scenario {
+typedef struct closer_sim_scenario {
         char name[64];
         char title[160];
         char thesis[64];        /* what it reproduces: "Fig 4.1a" */
         char group[32];         /* "problem" | "evaluation" | "sensitivity" | "overprovisioning" */
-        sim_kind kind;
-        sim_config cfg;
-        const sim_param_info *sweep;    /* NULL for trace kind */
+        closer_sim_kind kind;
+        closer_sim_config cfg;
+        const closer_sim_param_info *sweep;    /* NULL for trace kind */
         unsigned n_values;
-        double values[SIM_SWEEP_MAX];
-        sim_metric metric;
-        sim_axis x, y;
+        double values[CLOSER_SIM_SWEEP_MAX];
+        closer_sim_metric metric;
+        closer_sim_axis x, y;
         /* summary */
         bool in_summary;
         bool in_average;        /* counted in average_gain_pct (the thesis' ch. 4 benchmarks) */
         bool higher_is_better;
         char summary_metric[96];
         bool summary_at_last;   /* value at the last x; else the mean over x */
-} sim_scenario;
+} closer_sim_scenario;
 
 /* Parse a `closer-sim-scenario/1` document; `source` names it in errors
  * ("FILE: $.path: expected ..."). Returns 0 or -EINVAL. */
-int sim_scenario_parse(const char *text, const char *source, sim_scenario *ret, closer_error *err);
-int sim_scenario_load(const char *path, sim_scenario *ret, closer_error *err);
+int closer_sim_scenario_parse(const char *text, const char *source, closer_sim_scenario *ret, closer_error *err);
+int closer_sim_scenario_load(const char *path, closer_sim_scenario *ret, closer_error *err);
 
 /* ---- experiments (sim-experiment.c) ------------------------------------- */
-typedef struct sim_series {
+typedef struct closer_sim_series {
         unsigned n;
-        double x[SIM_SWEEP_MAX];
-        double y[SIM_SWEEP_MAX];
-} sim_series;
+        double x[CLOSER_SIM_SWEEP_MAX];
+        double y[CLOSER_SIM_SWEEP_MAX];
+} closer_sim_series;
 
-typedef struct sim_outcome {
-        const sim_scenario *sc;
-        sim_series series[SIM_POLICY_MAX];
-        double summary[SIM_POLICY_MAX];
+typedef struct closer_sim_outcome {
+        const closer_sim_scenario *sc;
+        closer_sim_series series[CLOSER_SIM_POLICY_MAX];
+        double summary[CLOSER_SIM_POLICY_MAX];
         double gain_pct;                /* closer over native */
         double oracle_gap_pct;          /* how far closer is from oracle */
-} sim_outcome;
+} closer_sim_outcome;
 
-typedef void (*sim_progress_fn)(void *userdata, const char *name, unsigned done, unsigned total);
+typedef void (*closer_sim_progress_fn)(void *userdata, const char *name, unsigned done, unsigned total);
 
-int sim_experiment_run(const sim_scenario *sc, sim_outcome *ret, sim_progress_fn progress, void *userdata,
+int closer_sim_experiment_run(const closer_sim_scenario *sc, closer_sim_outcome *ret, closer_sim_progress_fn progress, void *userdata,
                        closer_error *err);
 
 /* ---- reports (sim-report.c) ---------------------------------------------- */
 /* Each returns a malloc'd string or NULL on ENOMEM. */
-char *sim_report_table(const sim_outcome *o, unsigned n, const sim_config *model);
-char *sim_report_result_json(const sim_outcome *o);
-char *sim_report_summary_json(const sim_outcome *o, unsigned n, const sim_config *model);
-char *sim_report_csv(const sim_outcome *o, unsigned n);
+char *closer_sim_report_table(const closer_sim_outcome *o, unsigned n, const closer_sim_config *model);
+char *closer_sim_report_result_json(const closer_sim_outcome *o);
+char *closer_sim_report_summary_json(const closer_sim_outcome *o, unsigned n, const closer_sim_config *model);
+char *closer_sim_report_csv(const closer_sim_outcome *o, unsigned n);
 /* Writes DIR/NAME.svg and DIR/NAME.png through gnuplot (argv, no shell).
  * Returns 0 or -errno. */
-int sim_report_plot(const sim_outcome *o, const char *dir, closer_error *err);
+int closer_sim_report_plot(const closer_sim_outcome *o, const char *dir, closer_error *err);

@@ -15,30 +15,30 @@
 
 #include "sim/sim.h"
 
-static sim_config base(void) {
-        sim_config c;
-        sim_config_defaults(&c);
+static closer_sim_config base(void) {
+        closer_sim_config c;
+        closer_sim_config_defaults(&c);
         c.w_duration_s = 10;    /* contains one agent heartbeat (t = 10 s) */
         c.w_warmup_s = 2;
         return c;
 }
 
-static double run(const sim_config *c, sim_policy p, sim_metric m) {
-        sim_result r;
+static double run(const closer_sim_config *c, closer_sim_policy p, closer_sim_metric m) {
+        closer_sim_result r;
         closer_error err = {{0}};
-        int k = sim_run(c, p, &r, &err);
+        int k = closer_sim_run(c, p, &r, &err);
         if (k < 0)
-                fail_msg("sim_run(%s): %d %s", sim_policy_to_string(p), k, err.msg);
+                fail_msg("closer_sim_run(%s): %d %s", closer_sim_policy_to_string(p), k, err.msg);
         return r.v[m];
 }
 
 static void test_b1_main_load(void **state) {
-        sim_config c = base();
+        closer_sim_config c = base();
         double native0 = 0, closer0 = 0, prev = -1;
         for (unsigned n = 0; n <= 40; n += 10) {
                 c.w_io_vms = n;
-                double nat = run(&c, SIM_NATIVE, SIM_M_MAIN_LOAD_PCT);
-                double clo = run(&c, SIM_CLOSER, SIM_M_MAIN_LOAD_PCT);
+                double nat = run(&c, CLOSER_SIM_NATIVE, CLOSER_SIM_M_MAIN_LOAD_PCT);
+                double clo = run(&c, CLOSER_SIM_CLOSER, CLOSER_SIM_M_MAIN_LOAD_PCT);
                 if (n == 0) {
                         native0 = nat;
                         closer0 = clo;
@@ -53,15 +53,15 @@ static void test_b1_main_load(void **state) {
 }
 
 static void test_b2_migration_flat(void **state) {
-        sim_config c = base();
+        closer_sim_config c = base();
         c.w_migrate = 1;
         c.w_migrate_node = 0;
         c.w_duration_s = 1;
         double cmin = 1e30, cmax = 0, n0 = 0, nmax = 0;
         for (unsigned n = 0; n <= 48; n += 24) {
                 c.w_io_vms = n;
-                double clo = run(&c, SIM_CLOSER, SIM_M_MIGRATION_S);
-                double nat = run(&c, SIM_NATIVE, SIM_M_MIGRATION_S);
+                double clo = run(&c, CLOSER_SIM_CLOSER, CLOSER_SIM_M_MIGRATION_S);
+                double nat = run(&c, CLOSER_SIM_NATIVE, CLOSER_SIM_M_MIGRATION_S);
                 assert_true(clo > 0);
                 cmin = clo < cmin ? clo : cmin;
                 cmax = clo > cmax ? clo : cmax;
@@ -74,116 +74,116 @@ static void test_b2_migration_flat(void **state) {
 }
 
 static void test_b3_locality(void **state) {
-        sim_config c = base();
+        closer_sim_config c = base();
         c.w_io_vms = 1;
         c.io_record_kib = 256;
         c.w_io_node = 1;        /* remote from the native dom0 */
-        double nat = run(&c, SIM_NATIVE, SIM_M_IO_MIB_S);
-        double clo = run(&c, SIM_CLOSER, SIM_M_IO_MIB_S);
-        double ora = run(&c, SIM_ORACLE, SIM_M_IO_MIB_S);
+        double nat = run(&c, CLOSER_SIM_NATIVE, CLOSER_SIM_M_IO_MIB_S);
+        double clo = run(&c, CLOSER_SIM_CLOSER, CLOSER_SIM_M_IO_MIB_S);
+        double ora = run(&c, CLOSER_SIM_ORACLE, CLOSER_SIM_M_IO_MIB_S);
         assert_true(clo > nat * 1.02);
         assert_true(ora >= clo * 0.99);
         /* the same VM next to the native dom0: native is as good as closer */
         c.w_io_node = 0;
-        double nat_local = run(&c, SIM_NATIVE, SIM_M_IO_MIB_S);
+        double nat_local = run(&c, CLOSER_SIM_NATIVE, CLOSER_SIM_M_IO_MIB_S);
         assert_true(nat_local > nat);
         /* and with no remote penalty at all, locality cannot matter */
         c.w_io_node = 1;
         c.mem_remote_bw_ratio = 1.0;
         c.mem_remote_latency_ratio = 1.0;
-        double nat_flat = run(&c, SIM_NATIVE, SIM_M_IO_MIB_S);
-        double clo_flat = run(&c, SIM_CLOSER, SIM_M_IO_MIB_S);
+        double nat_flat = run(&c, CLOSER_SIM_NATIVE, CLOSER_SIM_M_IO_MIB_S);
+        double clo_flat = run(&c, CLOSER_SIM_CLOSER, CLOSER_SIM_M_IO_MIB_S);
         assert_true(nat_flat >= clo_flat * 0.98 && nat_flat <= clo_flat * 1.02);
 }
 
 static void test_b4_locality(void **state) {
-        sim_config c = base();
+        closer_sim_config c = base();
         c.w_migrate = 1;
         c.w_duration_s = 1;
         c.mig_link_gbit_s = 40;         /* CPU bound: where the CPU sits shows */
         c.w_migrate_node = 0;
-        double nat_local = run(&c, SIM_NATIVE, SIM_M_MIGRATION_S);
+        double nat_local = run(&c, CLOSER_SIM_NATIVE, CLOSER_SIM_M_MIGRATION_S);
         c.w_migrate_node = 1;
-        double nat_remote = run(&c, SIM_NATIVE, SIM_M_MIGRATION_S);
-        double ora_remote = run(&c, SIM_ORACLE, SIM_M_MIGRATION_S);
+        double nat_remote = run(&c, CLOSER_SIM_NATIVE, CLOSER_SIM_M_MIGRATION_S);
+        double ora_remote = run(&c, CLOSER_SIM_ORACLE, CLOSER_SIM_M_MIGRATION_S);
         assert_true(nat_remote > nat_local * 1.05);
         assert_true(ora_remote < nat_remote);
         /* link bound (1 Gbit/s): closer's slowing of the VM's writes helps */
         c.mig_link_gbit_s = 1;
-        assert_true(run(&c, SIM_CLOSER, SIM_M_MIGRATION_S) <= run(&c, SIM_NATIVE, SIM_M_MIGRATION_S));
+        assert_true(run(&c, CLOSER_SIM_CLOSER, CLOSER_SIM_M_MIGRATION_S) <= run(&c, CLOSER_SIM_NATIVE, CLOSER_SIM_M_MIGRATION_S));
 }
 
 static void test_policy_order(void **state) {
-        sim_config c = base();
+        closer_sim_config c = base();
         c.w_io_vms = 40;
         c.w_create = 1;
         c.w_create_node = 1;
-        double n = run(&c, SIM_NATIVE, SIM_M_CREATE_S), k = run(&c, SIM_CLOSER, SIM_M_CREATE_S),
-               o = run(&c, SIM_ORACLE, SIM_M_CREATE_S);
+        double n = run(&c, CLOSER_SIM_NATIVE, CLOSER_SIM_M_CREATE_S), k = run(&c, CLOSER_SIM_CLOSER, CLOSER_SIM_M_CREATE_S),
+               o = run(&c, CLOSER_SIM_ORACLE, CLOSER_SIM_M_CREATE_S);
         assert_true(o <= k && k <= n);
-        n = run(&c, SIM_NATIVE, SIM_M_MAIN_LOAD_PCT);
-        k = run(&c, SIM_CLOSER, SIM_M_MAIN_LOAD_PCT);
-        o = run(&c, SIM_ORACLE, SIM_M_MAIN_LOAD_PCT);
+        n = run(&c, CLOSER_SIM_NATIVE, CLOSER_SIM_M_MAIN_LOAD_PCT);
+        k = run(&c, CLOSER_SIM_CLOSER, CLOSER_SIM_M_MAIN_LOAD_PCT);
+        o = run(&c, CLOSER_SIM_ORACLE, CLOSER_SIM_M_MAIN_LOAD_PCT);
         assert_true(o <= k + 1e-9 && k <= n);
-        n = run(&c, SIM_NATIVE, SIM_M_IO_MIB_S);
-        k = run(&c, SIM_CLOSER, SIM_M_IO_MIB_S);
-        o = run(&c, SIM_ORACLE, SIM_M_IO_MIB_S);
+        n = run(&c, CLOSER_SIM_NATIVE, CLOSER_SIM_M_IO_MIB_S);
+        k = run(&c, CLOSER_SIM_CLOSER, CLOSER_SIM_M_IO_MIB_S);
+        o = run(&c, CLOSER_SIM_ORACLE, CLOSER_SIM_M_IO_MIB_S);
         assert_true(o >= k * 0.99 && k >= n);
 }
 
 static void test_determinism(void **state) {
-        sim_config c = base();
+        closer_sim_config c = base();
         c.w_io_vms = 20;
         c.w_web_vm = 1;
         c.w_migrate = 1;
-        for (unsigned p = 0; p < SIM_POLICY_MAX; p++) {
-                sim_result a, b;
+        for (unsigned p = 0; p < CLOSER_SIM_POLICY_MAX; p++) {
+                closer_sim_result a, b;
                 closer_error err = {{0}};
-                assert_int_equal(sim_run(&c, (sim_policy) p, &a, &err), 0);
-                assert_int_equal(sim_run(&c, (sim_policy) p, &b, &err), 0);
+                assert_int_equal(closer_sim_run(&c, (closer_sim_policy) p, &a, &err), 0);
+                assert_int_equal(closer_sim_run(&c, (closer_sim_policy) p, &b, &err), 0);
                 assert_memory_equal(a.v, b.v, sizeof(a.v));
                 assert_true(a.sim_ns == b.sim_ns && a.done == b.done);
         }
         /* the seed is used: another seed moves the noisy numbers */
-        sim_result a, b;
-        assert_int_equal(sim_run(&c, SIM_NATIVE, &a, NULL), 0);
+        closer_sim_result a, b;
+        assert_int_equal(closer_sim_run(&c, CLOSER_SIM_NATIVE, &a, NULL), 0);
         c.w_seed = 2;
-        assert_int_equal(sim_run(&c, SIM_NATIVE, &b, NULL), 0);
-        assert_true(a.v[SIM_M_IO_MIB_S] != b.v[SIM_M_IO_MIB_S]);
+        assert_int_equal(closer_sim_run(&c, CLOSER_SIM_NATIVE, &b, NULL), 0);
+        assert_true(a.v[CLOSER_SIM_M_IO_MIB_S] != b.v[CLOSER_SIM_M_IO_MIB_S]);
 }
 
 static void test_tick_insensitive(void **state) {
         /* a fluid model: the step must not drive the result */
-        sim_config c = base();
+        closer_sim_config c = base();
         c.w_io_vms = 30;
         c.tick_us = 1000;
-        double fine = run(&c, SIM_NATIVE, SIM_M_MAIN_LOAD_PCT);
+        double fine = run(&c, CLOSER_SIM_NATIVE, CLOSER_SIM_M_MAIN_LOAD_PCT);
         c.tick_us = 10000;
-        double coarse = run(&c, SIM_NATIVE, SIM_M_MAIN_LOAD_PCT);
+        double coarse = run(&c, CLOSER_SIM_NATIVE, CLOSER_SIM_M_MAIN_LOAD_PCT);
         assert_true(coarse > fine * 0.98 && coarse < fine * 1.02);
 }
 
 static void test_memory(void **state) {
         /* native's dom0 memory is static; closer's follows the VMs (the core's
          * memory policy), and the oracle uses the same arithmetic */
-        sim_config c = base();
+        closer_sim_config c = base();
         c.w_duration_s = 3;
         c.w_io_vms = 0;
-        double n0 = run(&c, SIM_NATIVE, SIM_M_DOM0_MEM_MIB), k0 = run(&c, SIM_CLOSER, SIM_M_DOM0_MEM_MIB);
+        double n0 = run(&c, CLOSER_SIM_NATIVE, CLOSER_SIM_M_DOM0_MEM_MIB), k0 = run(&c, CLOSER_SIM_CLOSER, CLOSER_SIM_M_DOM0_MEM_MIB);
         c.w_io_vms = 20;
-        double n20 = run(&c, SIM_NATIVE, SIM_M_DOM0_MEM_MIB), k20 = run(&c, SIM_CLOSER, SIM_M_DOM0_MEM_MIB);
-        double o20 = run(&c, SIM_ORACLE, SIM_M_DOM0_MEM_MIB);
+        double n20 = run(&c, CLOSER_SIM_NATIVE, CLOSER_SIM_M_DOM0_MEM_MIB), k20 = run(&c, CLOSER_SIM_CLOSER, CLOSER_SIM_M_DOM0_MEM_MIB);
+        double o20 = run(&c, CLOSER_SIM_ORACLE, CLOSER_SIM_M_DOM0_MEM_MIB);
         assert_true(n0 == n20);
         assert_true(k20 > k0);
         assert_true(o20 == k20);
 }
 
 static void test_bad_host(void **state) {
-        sim_config c = base();
+        closer_sim_config c = base();
         c.native_vcpus = 20;    /* more than a socket holds */
-        sim_result r;
+        closer_sim_result r;
         closer_error err = {{0}};
-        assert_true(sim_run(&c, SIM_NATIVE, &r, &err) < 0);
+        assert_true(closer_sim_run(&c, CLOSER_SIM_NATIVE, &r, &err) < 0);
         assert_non_null(strstr(err.msg, "native dom0"));
 }
 

@@ -20,20 +20,20 @@
         "\"summary\": {\"metric\": \"m\", \"better\": \"higher\", \"at\": \"mean\", \"average\": true}}"
 
 static void test_good(void **state) {
-        sim_scenario sc;
+        closer_sim_scenario sc;
         closer_error err = {{0}};
-        assert_int_equal(sim_scenario_parse(GOOD, "t1.json", &sc, &err), 0);
+        assert_int_equal(closer_sim_scenario_parse(GOOD, "t1.json", &sc, &err), 0);
         assert_string_equal(sc.name, "t1");
         assert_true(sc.cfg.mem_remote_bw_ratio == 0.4);
         assert_true(sc.cfg.w_io_vms == 3);
         assert_string_equal(sc.sweep->name, "io.record_kib");
         assert_int_equal(sc.n_values, 2);
         assert_true(sc.values[1] == 64);
-        assert_int_equal(sc.metric, SIM_M_IO_MIB_S);
+        assert_int_equal(sc.metric, CLOSER_SIM_M_IO_MIB_S);
         assert_true(sc.higher_is_better && sc.in_average && sc.in_summary && !sc.summary_at_last);
         /* untouched parameters keep their defaults */
-        sim_config d;
-        sim_config_defaults(&d);
+        closer_sim_config d;
+        closer_sim_config_defaults(&d);
         assert_true(sc.cfg.mem_remote_latency_ratio == d.mem_remote_latency_ratio);
 }
 
@@ -45,9 +45,9 @@ static void expect_error(const char *from, const char *to, const char *path) {
         const char *at = strstr(good, from);
         assert_non_null(at);
         snprintf(text, sizeof(text), "%.*s%s%s", (int) (at - good), good, to, at + strlen(from));
-        sim_scenario sc;
+        closer_sim_scenario sc;
         closer_error err = {{0}};
-        assert_int_equal(sim_scenario_parse(text, "bad.json", &sc, &err), -EINVAL);
+        assert_int_equal(closer_sim_scenario_parse(text, "bad.json", &sc, &err), -EINVAL);
         assert_non_null(strstr(err.msg, "bad.json: "));
         if (!strstr(err.msg, path))
                 fail_msg("error '%s' does not name %s", err.msg, path);
@@ -71,21 +71,21 @@ static void test_errors(void **state) {
 }
 
 static void test_invalid_json(void **state) {
-        sim_scenario sc;
+        closer_sim_scenario sc;
         closer_error err = {{0}};
-        assert_int_equal(sim_scenario_parse("{\"format\": ", "x.json", &sc, &err), -EINVAL);
+        assert_int_equal(closer_sim_scenario_parse("{\"format\": ", "x.json", &sc, &err), -EINVAL);
         assert_non_null(strstr(err.msg, "x.json:1:"));
-        assert_int_equal(sim_scenario_parse("[]", "x.json", &sc, &err), -EINVAL);
+        assert_int_equal(closer_sim_scenario_parse("[]", "x.json", &sc, &err), -EINVAL);
         assert_non_null(strstr(err.msg, "x.json: $: expected"));
 }
 
 static void test_embedded_set(void **state) {
         /* every shipped scenario parses, names are unique */
-        assert_true(sim_n_embedded_scenarios >= 10);
-        static sim_scenario sc[64];
-        for (unsigned i = 0; i < sim_n_embedded_scenarios; i++) {
+        assert_true(closer_sim_n_embedded_scenarios >= 10);
+        static closer_sim_scenario sc[64];
+        for (unsigned i = 0; i < closer_sim_n_embedded_scenarios; i++) {
                 closer_error err = {{0}};
-                if (sim_scenario_parse(sim_embedded_scenarios[i].text, sim_embedded_scenarios[i].file, &sc[i], &err) < 0)
+                if (closer_sim_scenario_parse(closer_sim_embedded_scenarios[i].text, closer_sim_embedded_scenarios[i].file, &sc[i], &err) < 0)
                         fail_msg("%s", err.msg);
                 for (unsigned k = 0; k < i; k++)
                         assert_string_not_equal(sc[k].name, sc[i].name);
@@ -93,9 +93,9 @@ static void test_embedded_set(void **state) {
 }
 
 static void test_load_missing(void **state) {
-        sim_scenario sc;
+        closer_sim_scenario sc;
         closer_error err = {{0}};
-        assert_int_equal(sim_scenario_load("/nonexistent/s.json", &sc, &err), -ENOENT);
+        assert_int_equal(closer_sim_scenario_load("/nonexistent/s.json", &sc, &err), -ENOENT);
         assert_non_null(strstr(err.msg, "/nonexistent/s.json"));
 }
 

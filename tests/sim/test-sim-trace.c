@@ -11,33 +11,33 @@
 #include "sim/sim.h"
 
 static void test_order(void **state) {
-        sim_config c;
-        sim_config_defaults(&c);
+        closer_sim_config c;
+        closer_sim_config_defaults(&c);
         double d[3][29];
-        sim_result r[3];
+        closer_sim_result r[3];
         for (unsigned p = 0; p < 3; p++)
-                assert_int_equal(sim_trace_run(&c, (sim_policy) p, d[p], 29, &r[p]), 0);
-        assert_true(r[SIM_NATIVE].v[SIM_M_WASTE_TASKS] > r[SIM_CLOSER].v[SIM_M_WASTE_TASKS]);
-        assert_true(r[SIM_CLOSER].v[SIM_M_WASTE_TASKS] >= r[SIM_ORACLE].v[SIM_M_WASTE_TASKS]);
+                assert_int_equal(closer_sim_trace_run(&c, (closer_sim_policy) p, d[p], 29, &r[p]), 0);
+        assert_true(r[CLOSER_SIM_NATIVE].v[CLOSER_SIM_M_WASTE_TASKS] > r[CLOSER_SIM_CLOSER].v[CLOSER_SIM_M_WASTE_TASKS]);
+        assert_true(r[CLOSER_SIM_CLOSER].v[CLOSER_SIM_M_WASTE_TASKS] >= r[CLOSER_SIM_ORACLE].v[CLOSER_SIM_M_WASTE_TASKS]);
         for (unsigned i = 0; i < 29; i++)
-                assert_true(d[SIM_NATIVE][i] >= d[SIM_CLOSER][i]);
+                assert_true(d[CLOSER_SIM_NATIVE][i] >= d[CLOSER_SIM_CLOSER][i]);
         /* more dom0 work per task: less idle in the static socket */
         c.trace_dom0_per_task_cpu *= 2;
-        sim_result more;
-        assert_int_equal(sim_trace_run(&c, SIM_NATIVE, d[0], 29, &more), 0);
-        assert_true(more.v[SIM_M_WASTE_TASKS] < r[SIM_NATIVE].v[SIM_M_WASTE_TASKS]);
+        closer_sim_result more;
+        assert_int_equal(closer_sim_trace_run(&c, CLOSER_SIM_NATIVE, d[0], 29, &more), 0);
+        assert_true(more.v[CLOSER_SIM_M_WASTE_TASKS] < r[CLOSER_SIM_NATIVE].v[CLOSER_SIM_M_WASTE_TASKS]);
 }
 
 static void test_deterministic(void **state) {
-        sim_config c;
-        sim_config_defaults(&c);
+        closer_sim_config c;
+        closer_sim_config_defaults(&c);
         double a[29], b[29];
-        sim_result ra, rb;
-        assert_int_equal(sim_trace_run(&c, SIM_NATIVE, a, 29, &ra), 0);
-        assert_int_equal(sim_trace_run(&c, SIM_NATIVE, b, 29, &rb), 0);
+        closer_sim_result ra, rb;
+        assert_int_equal(closer_sim_trace_run(&c, CLOSER_SIM_NATIVE, a, 29, &ra), 0);
+        assert_int_equal(closer_sim_trace_run(&c, CLOSER_SIM_NATIVE, b, 29, &rb), 0);
         assert_memory_equal(a, b, sizeof(a));
         c.w_seed = 7;
-        assert_int_equal(sim_trace_run(&c, SIM_NATIVE, b, 29, &rb), 0);
+        assert_int_equal(closer_sim_trace_run(&c, CLOSER_SIM_NATIVE, b, 29, &rb), 0);
         assert_memory_not_equal(a, b, sizeof(a));
 }
 
