@@ -723,6 +723,23 @@ static int world_init(closer_sim_world *w, const closer_sim_config *cfg, closer_
                 e->pcpu_first_vcpu[p] = -1;
         }
 
+        static const struct {
+                const char *name;
+                size_t offset;
+        } nodes[] = {
+                {"workload.io_node", offsetof(closer_sim_config, w_io_node)},
+                {"workload.web_node", offsetof(closer_sim_config, w_web_node)},
+                {"workload.migrate_node", offsetof(closer_sim_config, w_migrate_node)},
+                {"workload.create_node", offsetof(closer_sim_config, w_create_node)},
+        };
+        for (unsigned i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
+                double v;
+                memcpy(&v, (const char *) cfg + nodes[i].offset, sizeof(v));
+                if (v >= e->n_nodes)
+                        return closer_error_set(err, -EINVAL, "%s: %g is not a node of the host (%u nodes)",
+                                                nodes[i].name, v, e->n_nodes);
+        }
+
         r = closer_sim_dom0_setup(e, err);
         if (r < 0)
                 return r;
@@ -759,12 +776,6 @@ static int world_init(closer_sim_world *w, const closer_sim_config *cfg, closer_
                 return closer_error_set(err, r, "workload: no pCPU left for a VM");
         if (r < 0)
                 return r;
-        for (unsigned i = 0; i < e->n_doms; i++)
-                if (e->doms[i].node >= (int) e->n_nodes)
-                        return closer_error_set(err, -EINVAL, "workload: node out of range");
-        if (cfg->w_create >= 0.5 && (unsigned) cfg->w_create_node >= e->n_nodes)
-                return closer_error_set(err, -EINVAL, "workload.create_node: %g is not a node of the host",
-                                        cfg->w_create_node);
         return 0;
 }
 

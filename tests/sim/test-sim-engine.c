@@ -6,6 +6,7 @@
  * wins; oracle >= closer >= native where the model says it must; the same
  * seed gives the same numbers.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -185,6 +186,11 @@ static void test_bad_host(void **state) {
         closer_error err = {{0}};
         assert_true(closer_sim_run(&c, CLOSER_SIM_NATIVE, &r, &err) < 0);
         assert_non_null(strstr(err.msg, "native dom0"));
+        c = base();
+        c.w_web_vm = 1;
+        c.w_web_node = 4;       /* the reference host has nodes 0-3 */
+        assert_int_equal(closer_sim_run(&c, CLOSER_SIM_NATIVE, &r, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "workload.web_node"));
 }
 
 int main(void) {
