@@ -773,7 +773,7 @@ static int world_init(closer_sim_world *w, const closer_sim_config *cfg, closer_
                 r = add_dom(w, cursor, CLOSER_SIM_DOM_IO, (int) cfg->w_io_node, cfg->io_vm_mem_gib);
         free(cursor);
         if (r == -ENOSPC)
-                return closer_error_set(err, r, "workload: no pCPU left for a VM");
+                return closer_error_set(err, -EINVAL, "workload: no pCPU left for a VM on the node asked for");
         if (r < 0)
                 return r;
         return 0;

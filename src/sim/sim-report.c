@@ -90,6 +90,8 @@ static void experiment_table(sbuf *b, const closer_sim_outcome *o) {
         axis_text(ya, sizeof(ya), &sc->y);
         sb_printf(b, "\n== %s: %s%s%s%s\n", sc->name, sc->title, sc->thesis[0] ? " (" : "", sc->thesis,
                   sc->thesis[0] ? ")" : "");
+        if (sc->note[0])
+                sb_printf(b, "   %s\n", sc->note);
         sb_printf(b, "   y = %s\n", ya);
         sb_printf(b, "   %-28s %12s %12s %12s\n", xa, "native", "closer", "oracle");
         for (unsigned i = 0; i < o->series[0].n; i++)
@@ -180,6 +182,7 @@ char *closer_sim_report_result_json(const closer_sim_outcome *o) {
         json_object_set_new(j, "experiment", json_string(sc->name));
         json_object_set_new(j, "title", json_string(sc->title));
         json_object_set_new(j, "reproduces", json_string(sc->thesis));
+        json_object_set_new(j, "note", json_string(sc->note));
         json_object_set_new(j, "simulated", json_true());
         json_object_set_new(j, "x", axis_json(&sc->x));
         json_object_set_new(j, "y", axis_json(&sc->y));

@@ -125,7 +125,8 @@ int closer_sim_scenario_parse(const char *text, const char *source, closer_sim_s
                 }
         if ((r = get_string(root, "title", true, sc->title, sizeof(sc->title), source, "$", err)) < 0 ||
             (r = get_string(root, "reproduces", false, sc->thesis, sizeof(sc->thesis), source, "$", err)) < 0 ||
-            (r = get_string(root, "group", true, sc->group, sizeof(sc->group), source, "$", err)) < 0)
+            (r = get_string(root, "group", true, sc->group, sizeof(sc->group), source, "$", err)) < 0 ||
+            (r = get_string(root, "note", false, sc->note, sizeof(sc->note), source, "$", err)) < 0)
                 goto out;
 
         char kind[16] = "engine";

@@ -144,6 +144,7 @@ typedef struct closer_sim_scenario {
         char title[160];
         char thesis[64];        /* what it reproduces: "Fig 4.1a" */
         char group[32];         /* "problem" | "evaluation" | "sensitivity" | "overprovisioning" */
+        char note[320];         /* how the set-up reads, shown under the title */
         closer_sim_kind kind;
         closer_sim_config cfg;
         const closer_sim_param_info *sweep;    /* NULL for trace kind */
