@@ -48,8 +48,10 @@ int closer_sim_engine_add_vcpu(closer_sim_engine *e, int domid, int pcpu, double
                 e->cap_vcpus = cap;
         }
         unsigned i = e->n_vcpus++;
+        const closer_sim_config *c = e->cfg;
+        double cap_pct = domid == 0 ? c->sched_dom0_cap_pct : c->sched_cap_pct;
         e->vcpus[i] = (closer_sim_vcpu) {.domid = domid, .pcpu = pcpu, .weight = weight, .rate = 1.0,
-                                  .first_thread = -1};
+                                         .cap = cap_pct > 0 ? cap_pct / 100.0 : 1.0, .first_thread = -1};
         /* append to the pCPU's list, keeping index order */
         e->vcpu_next_on_pcpu[i] = -1;
         int *slot = &e->pcpu_first_vcpu[pcpu];
@@ -234,7 +236,9 @@ static int schedule(closer_sim_engine *e, bool measuring) {
                 unsigned k = 0;
                 double wsum_active = 0, used = 0;
                 for (int v = e->pcpu_first_vcpu[p]; v >= 0; v = e->vcpu_next_on_pcpu[v], k++) {
-                        e->scratch_d[k] = e->vcpus[v].demand_ns;
+                        /* a capped vCPU never asks for more than its cap */
+                        double d = e->vcpus[v].demand_ns, cap = e->vcpus[v].cap * dt;
+                        e->scratch_d[k] = d < cap ? d : cap;
                         e->scratch_w[k] = e->vcpus[v].weight;
                         if (e->vcpus[v].demand_ns > 0)
                                 wsum_active += e->vcpus[v].weight;
@@ -253,6 +257,8 @@ static int schedule(closer_sim_engine *e, bool measuring) {
                         double share = vc->weight / (others_w + vc->weight);
                         double leftover = 1.0 - (used - vc->grant_ns) / dt;
                         double rate = share > leftover ? share : leftover;
+                        if (rate > vc->cap)
+                                rate = vc->cap;
                         vc->rate = 0.5 * vc->rate + 0.5 * rate;
                         vc->others_ns = used - vc->grant_ns;
                         vc->others_w = others_w;

@@ -13,6 +13,7 @@ typedef struct closer_sim_vcpu {
         int domid;              /* 0: dom0 */
         int pcpu;
         double weight;
+        double cap;             /* at most this fraction of its pCPU (credit2 cap), 1 = none */
         double demand_ns, grant_ns;     /* this tick */
         double busy_ns;                 /* in the measurement window */
         double rate;                    /* CPU it would get when busy (fraction of its pCPU) */

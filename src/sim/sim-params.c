@@ -22,6 +22,8 @@ const closer_sim_param_info closer_sim_params[] = {
         P("mem.scrub_gib_s",            mem_scrub_gib_s,        10,     0.1,    1000,   "GiB/s",   true),
         P("sched.weight",               sched_weight,           256,    1,      65535,  "",        true),
         P("sched.dom0_weight",          sched_dom0_weight,      256,    1,      65535,  "",        true),
+        P("sched.cap_pct",              sched_cap_pct,          0,      0,      100,    "%",       true),
+        P("sched.dom0_cap_pct",         sched_dom0_cap_pct,     0,      0,      100,    "%",       true),
         P("native.vcpus",               native_vcpus,           2,      1,      256,    "",        true),
         P("native.mem_gib",             native_mem_gib,         2,      0.125,  1024,   "GiB",     true),
         P("native.node",                native_node,            0,      0,      63,     "",        true),

@@ -40,7 +40,7 @@ typedef struct closer_sim_config {
         double mem_local_latency_ns, mem_remote_latency_ratio, mem_remote_bw_ratio;
         double mem_copy_gib_s, mem_scrub_gib_s;
         /* scheduler */
-        double sched_weight, sched_dom0_weight;
+        double sched_weight, sched_dom0_weight, sched_cap_pct, sched_dom0_cap_pct;
         /* native dom0 */
         double native_vcpus, native_mem_gib, native_node;
         /* closer */

@@ -164,6 +164,22 @@ static void test_tick_insensitive(void **state) {
         assert_true(coarse > fine * 0.98 && coarse < fine * 1.02);
 }
 
+static void test_caps(void **state) {
+        /* a credit2 cap bounds what a vCPU gets, however much it wants */
+        closer_sim_config c = base();
+        c.w_io_vms = 40;
+        double uncapped = run(&c, CLOSER_SIM_NATIVE, CLOSER_SIM_M_MAIN_LOAD_PCT);
+        c.sched_dom0_cap_pct = 30;
+        double capped = run(&c, CLOSER_SIM_NATIVE, CLOSER_SIM_M_MAIN_LOAD_PCT);
+        assert_true(uncapped > 50);
+        assert_true(capped <= 30.0 + 1e-6 && capped > 25);
+        /* and the I/O that dom0 carries drops with it */
+        c.sched_dom0_cap_pct = 0;
+        double io_uncapped = run(&c, CLOSER_SIM_NATIVE, CLOSER_SIM_M_IO_MIB_S);
+        c.sched_dom0_cap_pct = 30;
+        assert_true(run(&c, CLOSER_SIM_NATIVE, CLOSER_SIM_M_IO_MIB_S) < io_uncapped * 0.5);
+}
+
 static void test_memory(void **state) {
         /* native's dom0 memory is static; closer's follows the VMs (the core's
          * memory policy), and the oracle uses the same arithmetic */
@@ -202,6 +218,7 @@ int main(void) {
                 cmocka_unit_test(test_policy_order),
                 cmocka_unit_test(test_determinism),
                 cmocka_unit_test(test_tick_insensitive),
+                cmocka_unit_test(test_caps),
                 cmocka_unit_test(test_memory),
                 cmocka_unit_test(test_bad_host),
         };
