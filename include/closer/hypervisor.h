@@ -7,6 +7,8 @@
 #include "closer/error.h"
 #include "closer/snapshot.h"
 
+struct closer_hostos;
+
 /*
  * The hypervisor adapter behind a small op table: `xen` (libxenctrl +
  * libxenstore, src/xen) and `sim` (a modelled host, src/sim). All ops return
@@ -60,9 +62,17 @@ typedef struct closer_hypervisor_ops {
          * or leave (xenstore watches on @introduceDomain/@releaseDomain), and
          * the call that drains it; *ret_changed tells whether to re-plan. */
         int (*event_fd)(void *data);
+        /* May change the fd (xenstored restarted and was reconnected):
+         * re-read event_fd after each call. */
         int (*process_events)(void *data, bool *ret_changed);
 
         void (*free)(void *data);
+
+        /* Added by the Xen adapter. Lend the adapter the host-OS adapter
+         * (borrowed: it must outlive the hypervisor), which map_irqs uses to
+         * move an IRQ between dom0 vCPUs and see which event channel follows
+         * (optional: NULL when map_irqs needs nothing from the host OS). */
+        int (*attach_hostos)(void *data, struct closer_hostos *os);
 } closer_hypervisor_ops;
 
 typedef struct closer_hypervisor {

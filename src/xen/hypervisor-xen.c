@@ -1,0 +1,744 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The Xen implementation of the hypervisor op table (closer/hypervisor.h):
+ * libxenctrl for what Xen knows (topology, domains, vCPUs, event channels,
+ * scheduler caps), libxenstore for what the toolstack and guests publish
+ * (names, memory targets, frontend queues), libxenstat for I/O counters. No
+ * libxl, so it works under any toolstack. Everything read from a guest's own
+ * xenstore subtree goes through xsvalue.c's strict parsers.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xenctrl.h>
+#include <xenstat.h>
+#include <xenstore.h>
+
+#include "closer/hostos.h"
+#include "closer/hypervisor.h"
+#include "xen/xen.h"
+
+#define KIB_PER_PAGE (XC_PAGE_SIZE / 1024)
+#define DOMINFO_BATCH 256u
+#define DOMID_MAX_VALID 0x7fefu         /* below DOMID_FIRST_RESERVED */
+/* Dom0 event-channel ports scanned at most (FIFO ABI allows 2^17). */
+#define PORTS_MAX 131072u
+/* Console ring read for the 'u' dump. */
+#define CONRING_READ_MAX (1u << 20)
+#define FE_PORTS_MAX 1024u
+#define TOKEN_INTRO "closer:introduce"
+#define TOKEN_RELEASE "closer:release"
+
+typedef struct xen_host {
+        xc_interface *xch;
+        struct xs_handle *xsh;
+        xenstat_handle *xst;            /* opened on first read_io */
+        struct closer_hostos *os;       /* borrowed, for map_irqs */
+        closer_xen_irq_cache irq_cache;
+        bool watching;
+} xen_host;
+
+/* Library code does not log: libxenctrl gets a logger that drops everything,
+ * errors come back as errno. */
+static void null_vmessage(xentoollog_logger *l, xentoollog_level level, int errnoval,
+                          const char *context, const char *format, va_list al) {
+}
+static void null_progress(xentoollog_logger *l, const char *context, const char *doing_what,
+                          int percent, unsigned long done, unsigned long total) {
+}
+static void null_destroy(xentoollog_logger *l) {
+}
+static xentoollog_logger null_logger = {
+        .vmessage = null_vmessage,
+        .progress = null_progress,
+        .destroy = null_destroy,
+};
+
+static int neg_errno(void) {
+        return errno > 0 ? -errno : -EIO;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sense */
+
+static void cpumap_to_set(const uint8_t *map, int map_bytes, closer_cpuset *ret) {
+        closer_cpuset_zero(ret);
+        for (int byte = 0; byte < map_bytes; byte++)
+                for (int bit = 0; bit < 8; bit++)
+                        if ((map[byte] >> bit) & 1) {
+                                unsigned cpu = (unsigned) (byte * 8 + bit);
+                                if (cpu < CLOSER_CPUSET_MAX)
+                                        closer_cpuset_set(ret, cpu);
+                        }
+}
+
+static int read_topology(xen_host *h, closer_topology *topo, closer_error *err) {
+        unsigned n_cpus = 0, n_nodes = 0;
+        xc_cputopo_t *cputopo = NULL;
+        xc_meminfo_t *meminfo = NULL;
+        uint32_t *dist = NULL, *cpu_node = NULL;
+        uint64_t *memsize = NULL, *memfree = NULL;
+        int r;
+
+        if (xc_cputopoinfo(h->xch, &n_cpus, NULL) < 0 || xc_numainfo(h->xch, &n_nodes, NULL, NULL) < 0) {
+                r = neg_errno();
+                return closer_error_set(err, r, "xc_cputopoinfo/xc_numainfo: %s", strerror(-r));
+        }
+        if (n_cpus == 0 || n_nodes == 0 || n_cpus > CLOSER_CPUSET_MAX || n_nodes > CLOSER_NODES_MAX)
+                return closer_error_set(err, -E2BIG, "Xen reports %u pCPUs and %u nodes (closer handles %u and %u)",
+                                        n_cpus, n_nodes, CLOSER_CPUSET_MAX, CLOSER_NODES_MAX);
+        cputopo = calloc(n_cpus, sizeof(*cputopo));
+        meminfo = calloc(n_nodes, sizeof(*meminfo));
+        dist = calloc((size_t) n_nodes * n_nodes, sizeof(*dist));
+        cpu_node = calloc(n_cpus, sizeof(*cpu_node));
+        memsize = calloc(n_nodes, sizeof(*memsize));
+        memfree = calloc(n_nodes, sizeof(*memfree));
+        if (!cputopo || !meminfo || !dist || !cpu_node || !memsize || !memfree) {
+                r = -ENOMEM;
+                goto out;
+        }
+        /* The counts may shrink between the two calls (CPU offlined): Xen
+         * updates them to what it filled. */
+        if (xc_cputopoinfo(h->xch, &n_cpus, cputopo) < 0 || xc_numainfo(h->xch, &n_nodes, meminfo, dist) < 0) {
+                r = neg_errno();
+                closer_error_set(err, r, "xc_cputopoinfo/xc_numainfo: %s", strerror(-r));
+                goto out;
+        }
+        for (unsigned c = 0; c < n_cpus; c++)
+                cpu_node[c] = cputopo[c].node;
+        for (unsigned n = 0; n < n_nodes; n++) {
+                memsize[n] = meminfo[n].memsize;
+                memfree[n] = meminfo[n].memfree;
+        }
+        r = closer_xen_topology_build(cpu_node, n_cpus, memsize, memfree, dist, n_nodes, topo, err);
+out:
+        free(cputopo);
+        free(meminfo);
+        free(dist);
+        free(cpu_node);
+        free(memsize);
+        free(memfree);
+        return r;
+}
+
+/* One domain's info; -ESRCH when it is gone. */
+static int domain_info(xen_host *h, int domid, xc_domaininfo_t *ret) {
+        xc_domaininfo_t info;
+        int n = xc_domain_getinfolist(h->xch, (uint32_t) domid, 1, &info);
+        if (n < 0)
+                return neg_errno();
+        if (n == 0 || info.domain != domid)
+                return -ESRCH;
+        *ret = info;
+        return 0;
+}
+
+static int read_vcpus(xen_host *h, const xc_domaininfo_t *info, const closer_cpuset *online,
+                      closer_vcpu **ret, unsigned *ret_n) {
+        unsigned n = info->max_vcpu_id == XEN_INVALID_MAX_VCPU_ID ? 0 : info->max_vcpu_id + 1;
+        closer_vcpu *v = NULL;
+        xc_cpumap_t hard = NULL, soft = NULL;
+        int map_bytes = xc_get_cpumap_size(h->xch);
+        int r = 0;
+
+        if (n > CLOSER_CPUSET_MAX)
+                return -E2BIG;
+        if (map_bytes <= 0)
+                return neg_errno();
+        v = calloc(n ? n : 1, sizeof(*v));
+        hard = xc_cpumap_alloc(h->xch);
+        soft = xc_cpumap_alloc(h->xch);
+        if (!v || !hard || !soft) {
+                r = -ENOMEM;
+                goto out;
+        }
+        for (unsigned i = 0; i < n; i++) {
+                xc_vcpuinfo_t vi;
+                v[i].id = i;
+                if (xc_vcpu_getinfo(h->xch, info->domain, i, &vi) < 0) {
+                        r = neg_errno();
+                        goto out;
+                }
+                v[i].pcpu = vi.online && vi.cpu < CLOSER_CPUSET_MAX ? (int) vi.cpu : -1;
+                if (xc_vcpu_getaffinity(h->xch, info->domain, (int) i, hard, soft, XEN_VCPUAFFINITY_HARD) == 0) {
+                        closer_cpuset aff;
+                        cpumap_to_set(hard, map_bytes, &aff);
+                        /* "all" is every possible CPU: keep the ones that exist. */
+                        closer_cpuset_and(&v[i].affinity, &aff, online);
+                        v[i].has_affinity = !closer_cpuset_is_empty(&v[i].affinity);
+                }
+        }
+        *ret = v;
+        *ret_n = n;
+        v = NULL;
+out:
+        free(v);
+        free(hard);
+        free(soft);
+        return r;
+}
+
+/* The name the toolstack wrote: display text only, never an identifier. */
+static void read_name(xen_host *h, int domid, char *buf, size_t size) {
+        char path[64];
+        unsigned len = 0;
+        snprintf(path, sizeof(path), "/local/domain/%d/name", domid);
+        char *v = xs_read(h->xsh, XBT_NULL, path, &len);
+        if (!v) {
+                snprintf(buf, size, "domain-%d", domid);
+                return;
+        }
+        closer_xs_sanitize(v, len > CLOSER_XS_VALUE_MAX ? CLOSER_XS_VALUE_MAX : len, buf, size);
+        free(v);
+}
+
+/* Trigger Xen's 'u' key and read the console ring: exact per-node pages. */
+static char *read_numa_dump(xen_host *h, size_t *ret_len) {
+        if (xc_send_debug_keys(h->xch, "u") < 0)
+                return NULL;
+        char *buf = malloc(CONRING_READ_MAX);
+        if (!buf)
+                return NULL;
+        unsigned nr = CONRING_READ_MAX;
+        uint32_t index = 0;
+        if (xc_readconsolering(h->xch, buf, &nr, 0, 0, &index) < 0) {
+                free(buf);
+                return NULL;
+        }
+        *ret_len = nr;
+        return buf;
+}
+
+static int op_read_host(void *data, bool exact_numa, closer_snapshot *s, closer_error *err) {
+        xen_host *h = data;
+        closer_topology topo;
+        closer_cpuset online;
+        xc_domaininfo_t *infos = NULL;
+        closer_domain *doms = NULL;
+        unsigned n_doms = 0, cap = 0;
+        closer_vcpu *dom0_vcpus = NULL;
+        unsigned n_dom0_vcpus = 0;
+        xc_nodemap_t nodemap = NULL;
+        char *dump = NULL;
+        size_t dump_len = 0;
+        int r;
+
+        r = read_topology(h, &topo, err);
+        if (r < 0)
+                return r;
+        closer_cpuset_zero(&online);
+        for (unsigned i = 0; i < topo.n_nodes; i++)
+                closer_cpuset_or(&online, &online, &topo.nodes[i].cpus);
+
+        xc_domaininfo_t d0;
+        r = domain_info(h, 0, &d0);
+        if (r >= 0)
+                r = read_vcpus(h, &d0, &online, &dom0_vcpus, &n_dom0_vcpus);
+        if (r < 0) {
+                closer_error_set(err, r, "reading dom0 from Xen: %s", strerror(-r));
+                goto fail;
+        }
+
+        int nodemap_bytes = xc_get_nodemap_size(h->xch);
+        nodemap = xc_nodemap_alloc(h->xch);
+        infos = calloc(DOMINFO_BATCH, sizeof(*infos));
+        if (!nodemap || !infos || nodemap_bytes <= 0) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        if (exact_numa)
+                dump = read_numa_dump(h, &dump_len);    /* NULL: fall back to the estimate */
+
+        for (uint32_t next = 1;;) {
+                int got = xc_domain_getinfolist(h->xch, next, DOMINFO_BATCH, infos);
+                if (got < 0) {
+                        r = neg_errno();
+                        closer_error_set(err, r, "xc_domain_getinfolist: %s", strerror(-r));
+                        goto fail;
+                }
+                for (int i = 0; i < got; i++) {
+                        const xc_domaininfo_t *info = &infos[i];
+                        if (info->domain == 0 || (info->flags & XEN_DOMINF_dying))
+                                continue;
+                        if (n_doms == cap) {
+                                unsigned ncap = cap ? cap * 2 : 16;
+                                closer_domain *nd = realloc(doms, ncap * sizeof(*nd));
+                                if (!nd) {
+                                        r = -ENOMEM;
+                                        goto fail;
+                                }
+                                doms = nd;
+                                cap = ncap;
+                        }
+                        closer_domain *d = &doms[n_doms];
+                        memset(d, 0, sizeof(*d));
+                        d->domid = info->domain;
+                        r = read_vcpus(h, info, &online, &d->vcpus, &d->n_vcpus);
+                        if (r == -ESRCH)
+                                continue;       /* went away meanwhile */
+                        if (r < 0) {
+                                closer_error_set(err, r, "reading vCPUs of domain %d: %s", d->domid, strerror(-r));
+                                goto fail;
+                        }
+                        n_doms++;
+                        read_name(h, d->domid, d->name, sizeof(d->name));
+                        closer_xen_uuid_format(info->handle, d->uuid);
+                        uint64_t tot_kib = info->tot_pages * KIB_PER_PAGE;
+                        /* max_pages is what the toolstack allowed (its max
+                         * memory, plus a small slack): the domain's size.
+                         * Unlimited (huge) means no toolstack limit. */
+                        uint64_t max_kib = info->max_pages < UINT64_MAX / KIB_PER_PAGE ?
+                                info->max_pages * KIB_PER_PAGE : 0;
+                        uint64_t host_kib = 0;
+                        for (unsigned k = 0; k < topo.n_nodes; k++)
+                                host_kib += topo.nodes[k].mem_kib;
+                        d->mem_kib = max_kib && max_kib <= host_kib ? max_kib : tot_kib;
+                        if (!dump || closer_xen_parse_numa_dump(dump, dump_len, d->domid, &topo,
+                                                                d->mem_kib_by_node) < 0) {
+                                memset(nodemap, 0, (size_t) nodemap_bytes);
+                                if (xc_domain_node_getaffinity(h->xch, info->domain, nodemap) < 0)
+                                        memset(nodemap, 0, (size_t) nodemap_bytes);
+                                closer_xen_split_by_nodemap(tot_kib, nodemap, (size_t) nodemap_bytes, &topo,
+                                                            d->mem_kib_by_node);
+                        }
+                }
+                if ((unsigned) got < DOMINFO_BATCH)
+                        break;
+                next = infos[got - 1].domain + 1;
+        }
+
+        s->topo = topo;
+        s->dom0.vcpus = dom0_vcpus;
+        s->dom0.n_vcpus = n_dom0_vcpus;
+        s->dom0.mem_kib = d0.tot_pages * KIB_PER_PAGE;
+        s->domains = doms;
+        s->n_domains = n_doms;
+        free(infos);
+        free(nodemap);
+        free(dump);
+        return 0;
+fail:
+        for (unsigned i = 0; i < n_doms; i++)
+                free(doms[i].vcpus);
+        free(doms);
+        free(dom0_vcpus);
+        free(infos);
+        free(nodemap);
+        free(dump);
+        return r;
+}
+
+static int op_read_io(void *data, closer_hv_io **ret, unsigned *ret_n) {
+        xen_host *h = data;
+
+        if (!h->xst) {
+                h->xst = xenstat_init();
+                if (!h->xst)
+                        return neg_errno();
+        }
+        xenstat_node *node = xenstat_get_node(h->xst, XENSTAT_NETWORK | XENSTAT_VBD);
+        if (!node)
+                return neg_errno();
+        unsigned n = xenstat_node_num_domains(node);
+        closer_hv_io *io = calloc(n ? n : 1, sizeof(*io));
+        if (!io) {
+                xenstat_free_node(node);
+                return -ENOMEM;
+        }
+        unsigned k = 0;
+        for (unsigned i = 0; i < n; i++) {
+                xenstat_domain *d = xenstat_node_domain_by_index(node, i);
+                if (!d || xenstat_domain_id(d) == 0)
+                        continue;
+                closer_hv_io *o = &io[k++];
+                o->domid = (int) xenstat_domain_id(d);
+                for (unsigned j = 0; j < xenstat_domain_num_networks(d); j++) {
+                        xenstat_network *net = xenstat_domain_network(d, j);
+                        if (!net)
+                                continue;
+                        o->ops += xenstat_network_rpackets(net) + xenstat_network_tpackets(net);
+                        o->bytes += xenstat_network_rbytes(net) + xenstat_network_tbytes(net);
+                }
+                for (unsigned j = 0; j < xenstat_domain_num_vbds(d); j++) {
+                        xenstat_vbd *vbd = xenstat_domain_vbd(d, j);
+                        if (!vbd)
+                                continue;
+                        o->ops += xenstat_vbd_rd_reqs(vbd) + xenstat_vbd_wr_reqs(vbd);
+                        o->bytes += (xenstat_vbd_rd_sects(vbd) + xenstat_vbd_wr_sects(vbd)) * 512;
+                }
+        }
+        xenstat_free_node(node);
+        *ret = io;
+        *ret_n = k;
+        return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* map_irqs: the probe ops on the real host. */
+
+static int probe_scan_ports(void *data, closer_xen_port **ret, unsigned *ret_n) {
+        xen_host *h = data;
+        closer_xen_port *ports = NULL;
+        unsigned n = 0, cap = 0;
+
+        /* Like lsevtchn: walk ports until Xen says there are no more. */
+        for (unsigned port = 1; port < PORTS_MAX; port++) {
+                xc_evtchn_status_t st = { .dom = DOMID_SELF, .port = port };
+                if (xc_evtchn_status(h->xch, &st) < 0)
+                        break;
+                if (st.status != EVTCHNSTAT_interdomain)
+                        continue;
+                if (n == cap) {
+                        unsigned ncap = cap ? cap * 2 : 64;
+                        closer_xen_port *np = realloc(ports, ncap * sizeof(*np));
+                        if (!np) {
+                                free(ports);
+                                return -ENOMEM;
+                        }
+                        ports = np;
+                        cap = ncap;
+                }
+                ports[n++] = (closer_xen_port) {
+                        .port = port,
+                        .vcpu = st.vcpu,
+                        .remote_domid = st.u.interdomain.dom,
+                        .remote_port = st.u.interdomain.port,
+                };
+        }
+        *ret = ports;
+        *ret_n = n;
+        return 0;
+}
+
+static int probe_get_irq_affinity(void *data, unsigned irq, closer_cpuset *ret) {
+        xen_host *h = data;
+        return h->os->ops->get_irq_affinity(h->os->data, irq, ret);
+}
+
+static int probe_set_irq_affinity(void *data, unsigned irq, const closer_cpuset *cpus) {
+        xen_host *h = data;
+        return h->os->ops->set_irq_affinity(h->os->data, irq, cpus);
+}
+
+static int read_port(xen_host *h, const char *path, unsigned *ret) {
+        unsigned len = 0;
+        uint64_t v;
+        char *s = xs_read(h->xsh, XBT_NULL, path, &len);
+        if (!s)
+                return -ENOENT;
+        int r = closer_xs_parse_u64(s, len, UINT32_MAX, &v);
+        free(s);
+        if (r < 0)
+                return r;
+        *ret = (unsigned) v;
+        return 0;
+}
+
+static int probe_read_fe_ports(void *data, int domid, closer_xen_fe_port **ret, unsigned *ret_n) {
+        xen_host *h = data;
+        char path[256];
+        unsigned n_devs = 0, n = 0;
+        closer_xen_fe_port *fe = calloc(FE_PORTS_MAX, sizeof(*fe));
+
+        if (!fe)
+                return -ENOMEM;
+        snprintf(path, sizeof(path), "/local/domain/%d/device/vbd", domid);
+        char **devs = xs_directory(h->xsh, XBT_NULL, path, &n_devs);
+        for (unsigned i = 0; devs && i < n_devs && i < CLOSER_XEN_FE_DEVICES_MAX; i++) {
+                uint64_t dev;
+                unsigned port;
+                /* Device ids are numbers; anything else is not ours to read. */
+                if (closer_xs_parse_u64(devs[i], strnlen(devs[i], CLOSER_XS_NUMBER_MAX + 1), UINT32_MAX, &dev) < 0)
+                        continue;
+                snprintf(path, sizeof(path), "/local/domain/%d/device/vbd/%" PRIu64 "/event-channel", domid, dev);
+                if (read_port(h, path, &port) == 0 && n < FE_PORTS_MAX)
+                        fe[n++] = (closer_xen_fe_port) { .port = port, .queue = 0 };
+
+                snprintf(path, sizeof(path), "/local/domain/%d/device/vbd/%" PRIu64, domid, dev);
+                unsigned n_sub = 0;
+                char **sub = xs_directory(h->xsh, XBT_NULL, path, &n_sub);
+                for (unsigned j = 0, seen = 0; sub && j < n_sub && seen < CLOSER_XEN_FE_QUEUES_MAX; j++) {
+                        unsigned q;
+                        if (closer_xs_parse_queue_dir(sub[j], CLOSER_XEN_FE_QUEUES_MAX - 1, &q) < 0)
+                                continue;
+                        seen++;
+                        snprintf(path, sizeof(path), "/local/domain/%d/device/vbd/%" PRIu64 "/queue-%u/event-channel",
+                                 domid, dev, q);
+                        if (read_port(h, path, &port) == 0 && n < FE_PORTS_MAX)
+                                fe[n++] = (closer_xen_fe_port) { .port = port, .queue = (int) q };
+                }
+                free(sub);
+        }
+        free(devs);
+        *ret = fe;
+        *ret_n = n;
+        return 0;
+}
+
+static void probe_settle(void *data) {
+        /* Linux rebinds a Xen event channel inside the affinity write; this
+         * only leaves room for a lazy move. */
+        struct timespec ts = { .tv_sec = 0, .tv_nsec = 2 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+}
+
+static const closer_xen_probe_ops probe_ops = {
+        .scan_ports = probe_scan_ports,
+        .get_irq_affinity = probe_get_irq_affinity,
+        .set_irq_affinity = probe_set_irq_affinity,
+        .read_fe_ports = probe_read_fe_ports,
+        .settle = probe_settle,
+};
+
+static int op_map_irqs(void *data, closer_irq *irqs, unsigned n) {
+        xen_host *h = data;
+        xc_domaininfo_t d0;
+        int r;
+
+        if (!h->os)
+                return -EOPNOTSUPP;
+        r = domain_info(h, 0, &d0);
+        if (r < 0)
+                return r;
+        return closer_xen_map_irqs(&probe_ops, h, d0.nr_online_vcpus, &h->irq_cache, irqs, n, NULL);
+}
+
+static int op_attach_hostos(void *data, struct closer_hostos *os) {
+        xen_host *h = data;
+        h->os = os;
+        return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Act */
+
+static int op_pin_dom0_vcpu(void *data, unsigned vcpu, int pcpu) {
+        xen_host *h = data;
+        int max = xc_get_max_cpus(h->xch);
+        int r = 0;
+
+        if (max <= 0)
+                return neg_errno();
+        if (pcpu < 0 || pcpu >= max || vcpu >= CLOSER_CPUSET_MAX)
+                return -EINVAL;
+        xc_cpumap_t hard = xc_cpumap_alloc(h->xch), soft = xc_cpumap_alloc(h->xch);
+        if (!hard || !soft) {
+                r = -ENOMEM;
+                goto out;
+        }
+        xc_cpumap_setcpu(pcpu, hard);
+        if (xc_vcpu_setaffinity(h->xch, 0, (int) vcpu, hard, soft, XEN_VCPUAFFINITY_HARD) < 0)
+                r = neg_errno();
+out:
+        free(hard);
+        free(soft);
+        return r;
+}
+
+static int op_set_mem_target(void *data, int domid, uint64_t target_kib) {
+        xen_host *h = data;
+        char path[64], value[32];
+
+        if (domid < 0 || domid > (int) DOMID_MAX_VALID || target_kib == 0 || target_kib > UINT64_MAX / 1024)
+                return -EINVAL;
+        snprintf(path, sizeof(path), "/local/domain/%d/memory/target", domid);
+        int len = snprintf(value, sizeof(value), "%" PRIu64, target_kib);
+
+        /* A transaction so that a target is never written for a domain
+         * that went away (it would create a stray node). */
+        for (unsigned tries = 0; tries < 16; tries++) {
+                xs_transaction_t t = xs_transaction_start(h->xsh);
+                if (t == XBT_NULL)
+                        return neg_errno();
+                unsigned old_len = 0;
+                char *old = xs_read(h->xsh, t, path, &old_len);
+                if (!old) {
+                        int r = errno == ENOENT ? -ESRCH : neg_errno();
+                        xs_transaction_end(h->xsh, t, true);
+                        return r;
+                }
+                free(old);
+                if (!xs_write(h->xsh, t, path, value, (unsigned) len)) {
+                        int r = neg_errno();
+                        xs_transaction_end(h->xsh, t, true);
+                        return r;
+                }
+                if (xs_transaction_end(h->xsh, t, false))
+                        return 0;
+                if (errno != EAGAIN)
+                        return neg_errno();
+        }
+        return -EAGAIN;
+}
+
+static int op_get_mem_actual(void *data, int domid, uint64_t *ret_kib) {
+        xen_host *h = data;
+        xc_domaininfo_t info;
+
+        if (domid < 0 || domid > (int) DOMID_MAX_VALID)
+                return -EINVAL;
+        int r = domain_info(h, domid, &info);
+        if (r < 0)
+                return r;
+        *ret_kib = info.tot_pages * KIB_PER_PAGE;
+        return 0;
+}
+
+static int op_set_cap(void *data, int domid, unsigned cap_pct) {
+        xen_host *h = data;
+        int sched;
+
+        if (domid < 0 || domid > (int) DOMID_MAX_VALID)
+                return -EINVAL;
+        if (cap_pct > UINT16_MAX)
+                return -ERANGE;
+        if (xc_sched_id(h->xch, &sched) < 0)
+                return neg_errno();
+        if (sched == XEN_SCHEDULER_CREDIT2) {
+                struct xen_domctl_sched_credit2 p;
+                if (xc_sched_credit2_domain_get(h->xch, (uint32_t) domid, &p) < 0)
+                        return neg_errno();
+                p.cap = (uint16_t) cap_pct;
+                if (xc_sched_credit2_domain_set(h->xch, (uint32_t) domid, &p) < 0)
+                        return neg_errno();
+                return 0;
+        }
+        if (sched == XEN_SCHEDULER_CREDIT) {
+                struct xen_domctl_sched_credit p;
+                if (xc_sched_credit_domain_get(h->xch, (uint32_t) domid, &p) < 0)
+                        return neg_errno();
+                p.cap = (uint16_t) cap_pct;
+                if (xc_sched_credit_domain_set(h->xch, (uint32_t) domid, &p) < 0)
+                        return neg_errno();
+                return 0;
+        }
+        return -EOPNOTSUPP;
+}
+
+/* ------------------------------------------------------------------ */
+/* Events */
+
+static int watch(xen_host *h) {
+        if (h->watching)
+                return 0;
+        if (!xs_watch(h->xsh, "@introduceDomain", TOKEN_INTRO) ||
+            !xs_watch(h->xsh, "@releaseDomain", TOKEN_RELEASE))
+                return neg_errno();
+        h->watching = true;
+        return 0;
+}
+
+static int op_event_fd(void *data) {
+        xen_host *h = data;
+        int r = watch(h);
+        if (r < 0)
+                return r;
+        int fd = xs_fileno(h->xsh);
+        return fd < 0 ? neg_errno() : fd;
+}
+
+static int op_process_events(void *data, bool *ret_changed) {
+        xen_host *h = data;
+        bool changed = false;
+
+        /* Bounded: a storm of domains starting must not starve the loop;
+         * what is left stays readable for the next round. */
+        for (unsigned i = 0; i < 1024; i++) {
+                char **w = xs_check_watch(h->xsh);
+                if (w) {
+                        changed = true;
+                        free(w);
+                        continue;
+                }
+                if (errno == EAGAIN || errno == 0)
+                        break;
+                /* The connection died (xenstored restarted): reconnect and
+                 * watch again. The fd changes: callers re-read event_fd. */
+                struct xs_handle *nx = xs_open(0);
+                if (!nx)
+                        return neg_errno();
+                xs_close(h->xsh);
+                h->xsh = nx;
+                h->watching = false;
+                int r = watch(h);
+                if (r < 0)
+                        return r;
+                changed = true;
+                break;
+        }
+        *ret_changed = changed;
+        return 0;
+}
+
+static void op_free(void *data) {
+        xen_host *h = data;
+        if (!h)
+                return;
+        closer_xen_irq_cache_done(&h->irq_cache);
+        if (h->xst)
+                xenstat_uninit(h->xst);
+        if (h->xsh)
+                xs_close(h->xsh);
+        if (h->xch)
+                xc_interface_close(h->xch);
+        free(h);
+}
+
+static const closer_hypervisor_ops xen_ops = {
+        .name = "xen",
+        .read_host = op_read_host,
+        .read_io = op_read_io,
+        .map_irqs = op_map_irqs,
+        .pin_dom0_vcpu = op_pin_dom0_vcpu,
+        .set_mem_target = op_set_mem_target,
+        .get_mem_actual = op_get_mem_actual,
+        .set_cap = op_set_cap,
+        .event_fd = op_event_fd,
+        .process_events = op_process_events,
+        .free = op_free,
+        .attach_hostos = op_attach_hostos,
+};
+
+int closer_xen_hypervisor_new(closer_hypervisor **ret, closer_error *err) {
+        char caps[256] = "";
+        int fd = open("/proc/xen/capabilities", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return closer_error_set(err, -ENOENT, "no Xen here: /proc/xen/capabilities missing");
+        ssize_t k = read(fd, caps, sizeof(caps) - 1);
+        close(fd);
+        if (k < 0 || !strstr(caps, "control_d"))
+                return closer_error_set(err, -EPERM, "not Xen's control domain (dom0): /proc/xen/capabilities lacks control_d");
+
+        closer_hypervisor *hv = calloc(1, sizeof(*hv));
+        xen_host *h = calloc(1, sizeof(*h));
+        if (!hv || !h) {
+                free(hv);
+                free(h);
+                return -ENOMEM;
+        }
+        h->xch = xc_interface_open(&null_logger, &null_logger, 0);
+        if (!h->xch) {
+                int r = neg_errno();
+                op_free(h);
+                free(hv);
+                return closer_error_set(err, r, "cannot open Xen's control interface (privcmd): %s", strerror(-r));
+        }
+        h->xsh = xs_open(0);
+        if (!h->xsh) {
+                int r = neg_errno();
+                op_free(h);
+                free(hv);
+                return closer_error_set(err, r, "cannot reach xenstored: %s", strerror(-r));
+        }
+        hv->ops = &xen_ops;
+        hv->data = h;
+        *ret = hv;
+        return 0;
+}
