@@ -13,6 +13,10 @@ typedef struct closer_command {
 
 static const closer_command commands[] = {
         {"plan", closer_cmd_plan, "plan containers, placement and memory for a snapshot, offline (--snapshot FILE)"},
+        {"status", closer_cmd_status, "what the running closerd does (--socket PATH, --json)"},
+        {"snapshot", closer_cmd_snapshot, "the running closerd's last snapshot, as closer-snapshot/1 JSON"},
+        {"accounting", closer_cmd_accounting, "dom0 work done for each domain (--json, --csv)"},
+        {"explain", closer_cmd_explain, "where closerd puts a thread or IRQ and why (TID | irq:N)"},
         {"scan", closer_cmd_scan, "show what closer sees in this dom0: threads, classes, IRQs (--root DIR, --json)"},
 };
 

@@ -6,3 +6,7 @@
  * usage or bad input). */
 int closer_cmd_scan(int argc, char **argv);
 int closer_cmd_plan(int argc, char **argv);
+int closer_cmd_status(int argc, char **argv);
+int closer_cmd_snapshot(int argc, char **argv);
+int closer_cmd_accounting(int argc, char **argv);
+int closer_cmd_explain(int argc, char **argv);

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cli/closerctl.h"
-#include "cli/readfile.h"
+#include "basic/readfile.h"
 #include "closer/policy.h"
 
 #define INPUT_MAX_BYTES (256u << 20)

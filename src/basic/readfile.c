@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/readfile.h"
+#include "basic/readfile.h"
 
 int closer_read_file(const char *path, size_t max_bytes, char **ret) {
         int fd = strcmp(path, "-") == 0 ? dup(STDIN_FILENO) : open(path, O_RDONLY | O_CLOEXEC);

@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* closerctl status | snapshot | accounting | explain: ask a running closerd
+ * over its control socket (closer-control/1, see src/daemon/control.h). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli/closerctl.h"
+#include "daemon/control.h"
+
+#define DEFAULT_SOCKET "/run/closer/closerd.sock"
+
+typedef struct client_opts {
+        const char *socket;
+        bool json, csv;
+        const char *arg;        /* the one positional argument, if any */
+} client_opts;
+
+static int parse(int argc, char **argv, const char *usage, bool want_arg, bool allow_csv, client_opts *o) {
+        static const struct option opts[] = {
+                {"socket", required_argument, NULL, 's'},
+                {"json", no_argument, NULL, 'j'},
+                {"csv", no_argument, NULL, 'c'},
+                {"help", no_argument, NULL, 'h'},
+                {0},
+        };
+        int c;
+        *o = (client_opts) {.socket = DEFAULT_SOCKET};
+        optind = 1;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0)
+                switch (c) {
+                case 's':
+                        o->socket = optarg;
+                        break;
+                case 'j':
+                        o->json = true;
+                        break;
+                case 'c':
+                        if (!allow_csv)
+                                goto bad;
+                        o->csv = true;
+                        break;
+                case 'h':
+                        fputs(usage, stdout);
+                        return 0;
+                default:
+                bad:
+                        fprintf(stderr, "closerctl %s: bad option '%s'\n", argv[0], argv[optind - 1]);
+                        return 2;
+                }
+        if (want_arg) {
+                if (optind != argc - 1) {
+                        fprintf(stderr, "closerctl %s: expected exactly one argument\n", argv[0]);
+                        return 2;
+                }
+                o->arg = argv[optind];
+        } else if (optind < argc) {
+                fprintf(stderr, "closerctl %s: unexpected argument '%s'\n", argv[0], argv[optind]);
+                return 2;
+        }
+        if (o->json && o->csv) {
+                fprintf(stderr, "closerctl %s: --json and --csv exclude each other\n", argv[0]);
+                return 2;
+        }
+        return -1;      /* go on */
+}
+
+/* Send the request; on success *ret is the answer with ok == true. */
+static int call(const char *cmd, const client_opts *o, json_t *req, json_t **ret) {
+        json_t *ans = NULL;
+        int r = closer_control_call(o->socket, req, &ans);
+        json_decref(req);
+        if (r < 0) {
+                fprintf(stderr, "closerctl %s: %s: %s%s\n", cmd, o->socket, strerror(-r),
+                        r == -ENOENT || r == -ECONNREFUSED ? " (is closerd running?)" : "");
+                return 1;
+        }
+        if (!json_is_true(json_object_get(ans, "ok"))) {
+                const char *e = json_string_value(json_object_get(ans, "error"));
+                fprintf(stderr, "closerctl %s: closerd says: %s\n", cmd, e ? e : "(no reason given)");
+                json_decref(ans);
+                return 1;
+        }
+        *ret = ans;
+        return 0;
+}
+
+static int print_json(json_t *o) {
+        char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (!s)
+                return 1;
+        puts(s);
+        free(s);
+        return 0;
+}
+
+int closer_cmd_status(int argc, char **argv) {
+        client_opts o;
+        json_t *ans;
+        int r = parse(argc, argv,
+                      "Usage: closerctl status [--socket PATH] [--json]\n"
+                      "What the running closerd does: containers, domains, actions and errors.\n",
+                      false, false, &o);
+        if (r >= 0)
+                return r;
+        if (call("status", &o, json_pack("{s:s}", "command", "status"), &ans))
+                return 1;
+        if (o.json)
+                r = print_json(ans);
+        else {
+                json_t *mn = json_object_get(ans, "main"), *ac = json_object_get(ans, "actions"),
+                       *er = json_object_get(ans, "errors");
+                printf("hypervisor      %s%s\n", json_string_value(json_object_get(ans, "hypervisor")),
+                       json_is_true(json_object_get(ans, "dry_run")) ? " (dry run: acting on nothing)" : "");
+                printf("ticks           %lld (last took %.2f ms)\n",
+                       (long long) json_integer_value(json_object_get(ans, "ticks")),
+                       (double) json_integer_value(json_object_get(ans, "last_tick_ns")) / 1e6);
+                printf("main container  node %lld, dom0 CPUs %s, %lld MiB\n",
+                       (long long) json_integer_value(json_object_get(mn, "node")),
+                       json_string_value(json_object_get(mn, "dom0_cpus")),
+                       (long long) json_integer_value(json_object_get(mn, "mem_kib")) / 1024);
+                printf("domains         %lld in %lld secondary containers\n",
+                       (long long) json_integer_value(json_object_get(ans, "domains")),
+                       (long long) json_integer_value(json_object_get(ans, "secondary_containers")));
+                printf("actions         %lld thread, %lld IRQ, %lld cgroup, %lld memory\n",
+                       (long long) json_integer_value(json_object_get(ac, "thread")),
+                       (long long) json_integer_value(json_object_get(ac, "irq")),
+                       (long long) json_integer_value(json_object_get(ac, "cgroup")),
+                       (long long) json_integer_value(json_object_get(ac, "memory")));
+                printf("errors          %lld transient (retried), %lld permanent (object left alone), %lld other\n",
+                       (long long) json_integer_value(json_object_get(er, "transient")),
+                       (long long) json_integer_value(json_object_get(er, "permanent")),
+                       (long long) json_integer_value(json_object_get(er, "fatal")));
+                r = 0;
+        }
+        json_decref(ans);
+        return r;
+}
+
+int closer_cmd_snapshot(int argc, char **argv) {
+        client_opts o;
+        json_t *ans;
+        int r = parse(argc, argv,
+                      "Usage: closerctl snapshot [--socket PATH]\n"
+                      "The running closerd's last closer-snapshot/1 (feed it to `closerctl plan --snapshot -`).\n",
+                      false, false, &o);
+        if (r >= 0)
+                return r;
+        if (call("snapshot", &o, json_pack("{s:s}", "command", "snapshot"), &ans))
+                return 1;
+        r = print_json(json_object_get(ans, "snapshot"));
+        json_decref(ans);
+        return r;
+}
+
+int closer_cmd_accounting(int argc, char **argv) {
+        client_opts o;
+        json_t *ans, *row;
+        size_t i;
+        int r = parse(argc, argv,
+                      "Usage: closerctl accounting [--socket PATH] [--json | --csv]\n"
+                      "dom0 work done for each domain in the last sampling interval: dom0 CPU time\n"
+                      "and dom0 memory held for it (KiB x s).\n",
+                      false, true, &o);
+        if (r >= 0)
+                return r;
+        if (call("accounting", &o, json_pack("{s:s}", "command", "accounting"), &ans))
+                return 1;
+        json_t *rows = json_object_get(ans, "rows");
+        if (o.json)
+                r = print_json(ans);
+        else if (o.csv) {
+                printf("domid,uuid,name,dom0_cpu_ns,mem_kib_s,interval_ns\n");
+                json_array_foreach(rows, i, row) {
+                        /* names come from guests' toolstack config: quote them */
+                        const char *name = json_string_value(json_object_get(row, "name"));
+                        printf("%lld,%s,\"", (long long) json_integer_value(json_object_get(row, "domid")),
+                               json_string_value(json_object_get(row, "uuid")));
+                        for (const char *p = name ? name : ""; *p; p++)
+                                printf(*p == '"' ? "\"\"" : "%c", *p);
+                        printf("\",%lld,%lld,%lld\n", (long long) json_integer_value(json_object_get(row, "dom0_cpu_ns")),
+                               (long long) json_integer_value(json_object_get(row, "mem_kib_s")),
+                               (long long) json_integer_value(json_object_get(row, "interval_ns")));
+                }
+        } else {
+                printf("%6s  %-16s %14s %14s\n", "DOMID", "NAME", "DOM0 CPU ms", "DOM0 MiB*s");
+                json_array_foreach(rows, i, row)
+                        printf("%6lld  %-16.16s %14.3f %14.1f\n",
+                               (long long) json_integer_value(json_object_get(row, "domid")),
+                               json_string_value(json_object_get(row, "name")),
+                               (double) json_integer_value(json_object_get(row, "dom0_cpu_ns")) / 1e6,
+                               (double) json_integer_value(json_object_get(row, "mem_kib_s")) / 1024.0);
+        }
+        json_decref(ans);
+        return r;
+}
+
+int closer_cmd_explain(int argc, char **argv) {
+        client_opts o;
+        json_t *ans, *req;
+        char *end;
+        int r = parse(argc, argv,
+                      "Usage: closerctl explain [--socket PATH] [--json] TID|irq:N\n"
+                      "Where closerd puts one dom0 thread or interrupt, and why.\n",
+                      true, false, &o);
+        if (r >= 0)
+                return r;
+        bool irq = strncmp(o.arg, "irq:", 4) == 0;
+        const char *num = irq ? o.arg + 4 : o.arg;
+        errno = 0;
+        long v = strtol(num, &end, 10);
+        if (errno || *end || end == num || v < 0 || v > 0x7fffffff) {
+                fprintf(stderr, "closerctl explain: expected a thread id or irq:N, got '%s'\n", o.arg);
+                return 2;
+        }
+        req = json_pack("{s:s, s:I}", "command", "explain", irq ? "irq" : "tid", (json_int_t) v);
+        if (call("explain", &o, req, &ans))
+                return 1;
+        if (o.json)
+                r = print_json(ans);
+        else if (irq)
+                printf("IRQ %lld (domain %lld) -> dom0 CPU %lld: %s\n",
+                       (long long) json_integer_value(json_object_get(ans, "irq")),
+                       (long long) json_integer_value(json_object_get(ans, "domid")),
+                       (long long) json_integer_value(json_object_get(ans, "dom0_cpu")),
+                       json_string_value(json_object_get(ans, "why")));
+        else
+                printf("thread %lld (%s), %s -> %s, dom0 CPUs %s: %s\n",
+                       (long long) json_integer_value(json_object_get(ans, "tid")),
+                       json_string_value(json_object_get(ans, "comm")),
+                       json_string_value(json_object_get(ans, "class")),
+                       json_string_value(json_object_get(ans, "container")),
+                       json_string_value(json_object_get(ans, "dom0_cpus")),
+                       json_string_value(json_object_get(ans, "why")));
+        json_decref(ans);
+        return r;
+}

@@ -1,0 +1,477 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * closerd: keeps dom0 split into a main container and per-socket secondary
+ * containers, places each VM's dom0 work next to it, moves memory by I/O
+ * level, and meters what each VM costs dom0. One sd-event loop: a sampling
+ * tick, hypervisor events (domains appearing/leaving), signals, the control
+ * socket.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "basic/readfile.h"
+#include "closer/policy.h"
+#include "daemon/control.h"
+#include "daemon/log.h"
+#include "daemon/manager.h"
+#include "simhost/simhost.h"
+
+#define DEFAULT_CONFIG "/etc/closer/closer.conf"
+#define DEFAULT_STATE "/run/closer/state.json"
+#define DEFAULT_SOCKET "/run/closer/closerd.sock"
+#define CONFIG_MAX_BYTES (1u << 20)
+
+typedef struct daemon_ctx {
+        sd_event *ev;
+        sd_event_source *tick_src;
+        closer_manager *m;
+        closer_hypervisor *hv;
+        closer_hostos *host;
+        closer_simhost *sim;
+        const char *hypervisor;
+        const char *config_path;
+        bool config_explicit;
+        uint64_t tick_usec;
+        uint64_t last_tick_usec;
+        long ticks_left;                /* --ticks N: stop after N; -1 forever */
+        bool ready;
+        int exit_code;
+} daemon_ctx;
+
+static void help(void) {
+        printf("Usage: closerd [OPTIONS]\n"
+               "\n"
+               "Keep dom0 split into a main container and one secondary container per NUMA\n"
+               "socket, run each VM's dom0 work on the dom0 vCPU under that VM's vCPU, move\n"
+               "memory between VMs and dom0 by I/O level, and meter each VM's dom0 use.\n"
+               "SIGHUP reloads the configuration; SIGTERM/SIGINT put every affinity and\n"
+               "memory target back as found and exit 0.\n"
+               "\n"
+               "  --config FILE       policy configuration (default " DEFAULT_CONFIG "; built-in\n"
+               "                      defaults when that default file does not exist)\n"
+               "  --root DIR          host root for /proc, /sys and cgroups (default /)\n"
+               "  --hypervisor KIND   xen | sim (default: xen when /proc/xen exists, else sim,\n"
+               "                      the embedded modelled host of the thesis' 56-pCPU machine)\n"
+               "  --dry-run           plan and log what would change, change nothing\n"
+               "  --tick-ms N         sampling period (default 1000)\n"
+               "  --ticks N           stop cleanly after N ticks (tests, demos)\n"
+               "  --state FILE        what was changed and how it was (default " DEFAULT_STATE ")\n"
+               "  --socket PATH       control socket (default " DEFAULT_SOCKET ")\n"
+               "  --cgroup-base NAME  cgroup v2 subtree closer owns (default closer)\n"
+               "  -v, --verbose       log debug messages\n"
+               "  -h, --help          this text\n"
+               "\n"
+               "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad configuration.\n");
+}
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+/* Parse the configuration file. A missing default file means built-in
+ * defaults; a missing explicit file is an error. */
+static int load_config(const char *path, bool explicit_path, closer_config *ret, closer_error *err) {
+        closer_config c;
+        char *text = NULL;
+
+        closer_config_defaults(&c);
+        int r = closer_read_file(path, CONFIG_MAX_BYTES, &text);
+        if (r == -ENOENT && !explicit_path) {
+                *ret = c;
+                return 0;
+        }
+        if (r < 0)
+                return closer_error_set(err, r, "%s: %s", path, strerror(-r));
+        r = closer_config_parse(text, path, &c, err);
+        free(text);
+        if (r < 0)
+                return r;
+        *ret = c;
+        return 0;
+}
+
+static void do_tick(daemon_ctx *d) {
+        closer_error err = {{0}};
+        uint64_t t0 = now_usec();
+
+        if (d->sim && d->last_tick_usec)
+                closer_simhost_advance(d->sim, (t0 - d->last_tick_usec) * 1000u);
+        d->last_tick_usec = t0;
+        int r = closer_manager_tick(d->m, t0 * 1000u, &err);
+        d->m->stats.last_tick_ns = (now_usec() - t0) * 1000u;
+        if (r < 0) {
+                log_error("tick: %s", err.msg);
+                return;
+        }
+        if (!d->ready) {
+                d->ready = true;
+                (void) sd_notify(0, "READY=1");
+                log_info("ready: %u domains, main container on dom0 CPUs of node %d, %u secondary containers",
+                         d->m->plan->n_domains, d->m->plan->main.node, d->m->plan->n_secondary);
+        }
+        (void) sd_notifyf(0, "STATUS=%u domains, %llu actions, %llu errors", d->m->plan->n_domains,
+                          (unsigned long long) (d->m->stats.actions[CLOSER_ACT_THREAD] +
+                                                d->m->stats.actions[CLOSER_ACT_IRQ] +
+                                                d->m->stats.actions[CLOSER_ACT_MEMORY] +
+                                                d->m->stats.actions[CLOSER_ACT_CGROUP]),
+                          (unsigned long long) (d->m->stats.errors_transient + d->m->stats.errors_permanent +
+                                                d->m->stats.errors_fatal));
+        if (d->ticks_left > 0 && --d->ticks_left == 0)
+                (void) sd_event_exit(d->ev, 0);
+}
+
+static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
+        daemon_ctx *d = userdata;
+        do_tick(d);
+        (void) sd_event_source_set_time(s, usec + d->tick_usec);
+        (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return 0;
+}
+
+/* A domain appeared or left: plan now rather than at the next tick, so a new
+ * VM's backends are placed before they carry much traffic. */
+static int on_hv_event(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        daemon_ctx *d = userdata;
+        bool changed = false;
+        (void) s, (void) fd, (void) revents;
+
+        int r = d->hv->ops->process_events(d->hv->data, &changed);
+        if (r < 0)
+                log_warning("hypervisor events: %s", strerror(-r));
+        if (changed)
+                do_tick(d);
+        return 0;
+}
+
+static int on_term(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        daemon_ctx *d = userdata;
+        (void) s;
+        log_info("%s: putting the host back as found", strsignal((int) si->ssi_signo));
+        (void) sd_event_exit(d->ev, 0);
+        return 0;
+}
+
+static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        daemon_ctx *d = userdata;
+        closer_config c;
+        closer_error err = {{0}};
+        (void) s, (void) si;
+
+        (void) sd_notify(0, "RELOADING=1");
+        if (load_config(d->config_path, d->config_explicit, &c, &err) < 0)
+                log_error("reload: %s; keeping the running configuration", err.msg);
+        else {
+                closer_manager_set_config(d->m, &c);
+                log_info("reloaded %s", d->config_path);
+                do_tick(d);
+        }
+        (void) sd_notify(0, "READY=1");
+        return 0;
+}
+
+/* ---- control requests ------------------------------------------------------ */
+
+static json_t *answer_json_text(char *text, const char *key) {
+        json_error_t jerr;
+        json_t *doc = text ? json_loads(text, 0, &jerr) : NULL;
+        free(text);
+        if (!doc)
+                return json_pack("{s:b, s:s}", "ok", 0, "error", "out of memory");
+        return json_pack("{s:b, s:o}", "ok", 1, key, doc);
+}
+
+static json_t *explain(daemon_ctx *d, const json_t *req) {
+        const closer_plan *p = d->m->plan;
+        json_t *tid = json_object_get(req, "tid"), *irq = json_object_get(req, "irq");
+        char why[256], cpus[256], cont[48];
+
+        if (json_is_integer(tid)) {
+                for (unsigned i = 0; i < p->n_threads; i++)
+                        if (p->threads[i].tid == json_integer_value(tid)) {
+                                const closer_plan_thread *t = &p->threads[i];
+                                (void) closer_cpuset_format(t->dom0_cpus, cpus, sizeof(cpus));
+                                return json_pack("{s:b, s:i, s:s, s:s, s:s, s:o, s:s, s:s}", "ok", 1, "tid", t->tid,
+                                                 "comm", d->m->snap->threads[i].comm, "class",
+                                                 closer_class_to_string(t->cls), "container",
+                                                 closer_plan_thread_container(t, cont, sizeof(cont)), "domid",
+                                                 t->domid > 0 ? json_integer(t->domid) : json_null(), "dom0_cpus",
+                                                 cpus, "why", closer_plan_thread_why(p, t, why, sizeof(why)));
+                        }
+                return json_pack("{s:b, s:s}", "ok", 0, "error", "no such thread in the last scan");
+        }
+        if (json_is_integer(irq)) {
+                for (unsigned i = 0; i < p->n_irqs; i++)
+                        if (p->irqs[i].irq == json_integer_value(irq))
+                                return json_pack("{s:b, s:i, s:i, s:i, s:s}", "ok", 1, "irq", p->irqs[i].irq, "domid",
+                                                 p->irqs[i].domid, "dom0_cpu", p->irqs[i].dom0_cpu, "why",
+                                                 p->irqs[i].why);
+                return json_pack("{s:b, s:s}", "ok", 0, "error",
+                                 "IRQ not a backend event channel of a running domain (closer leaves it alone)");
+        }
+        return json_pack("{s:b, s:s}", "ok", 0, "error", "explain needs \"tid\" or \"irq\"");
+}
+
+static json_t *accounting(daemon_ctx *d) {
+        json_t *rows = json_array();
+        for (int i = 0; i < d->m->n_rows; i++) {
+                const closer_acct_row *r = &d->m->rows[i];
+                const closer_domain *dom = closer_snapshot_find_domain(d->m->snap, r->domid);
+                json_array_append_new(rows, json_pack("{s:i, s:s, s:s, s:I, s:I, s:I}", "domid", r->domid, "uuid",
+                                                      dom ? dom->uuid : "", "name", dom ? dom->name : "",
+                                                      "dom0_cpu_ns", (json_int_t) r->dom0_cpu_ns, "mem_kib_s",
+                                                      (json_int_t) r->mem_kib_s, "interval_ns",
+                                                      (json_int_t) r->interval_ns));
+        }
+        return json_pack("{s:b, s:s, s:o}", "ok", 1, "scope", "last interval", "rows", rows);
+}
+
+static json_t *status(daemon_ctx *d) {
+        const closer_manager_stats *st = &d->m->stats;
+        char main_cpus[256];
+        (void) closer_cpuset_format(&d->m->plan->main.dom0_cpus, main_cpus, sizeof(main_cpus));
+        return json_pack("{s:b, s:s, s:b, s:I, s:I, s:i, s:i, s:{s:s, s:i, s:I}, s:{s:I, s:I, s:I, s:I}, "
+                         "s:{s:I, s:I, s:I}}",
+                         "ok", 1, "hypervisor", d->hypervisor, "dry_run", d->m->dry_run, "ticks",
+                         (json_int_t) st->ticks, "last_tick_ns", (json_int_t) st->last_tick_ns, "domains",
+                         (int) d->m->plan->n_domains, "secondary_containers", (int) d->m->plan->n_secondary,
+                         "main", "dom0_cpus", main_cpus, "node", d->m->plan->main.node, "mem_kib",
+                         (json_int_t) d->m->plan->main.mem_kib, "actions", "thread",
+                         (json_int_t) st->actions[CLOSER_ACT_THREAD], "irq", (json_int_t) st->actions[CLOSER_ACT_IRQ],
+                         "cgroup", (json_int_t) st->actions[CLOSER_ACT_CGROUP], "memory",
+                         (json_int_t) st->actions[CLOSER_ACT_MEMORY], "errors", "transient",
+                         (json_int_t) st->errors_transient, "permanent", (json_int_t) st->errors_permanent, "fatal",
+                         (json_int_t) st->errors_fatal);
+}
+
+static json_t *handle(void *userdata, const json_t *req) {
+        daemon_ctx *d = userdata;
+        const char *cmd = json_string_value(json_object_get(req, "command"));
+
+        if (!cmd)
+                return json_pack("{s:b, s:s}", "ok", 0, "error", "missing \"command\"");
+        if (!d->m->plan)
+                return json_pack("{s:b, s:s}", "ok", 0, "error", "not ready: no tick has completed yet");
+        if (strcmp(cmd, "status") == 0)
+                return status(d);
+        if (strcmp(cmd, "snapshot") == 0)
+                return answer_json_text(closer_snapshot_to_json(d->m->snap), "snapshot");
+        if (strcmp(cmd, "plan") == 0)
+                return answer_json_text(closer_plan_to_json(d->m->plan), "plan");
+        if (strcmp(cmd, "accounting") == 0)
+                return accounting(d);
+        if (strcmp(cmd, "explain") == 0)
+                return explain(d, req);
+        return json_pack("{s:b, s:s}", "ok", 0, "error", "unknown command");
+}
+
+static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        (void) s, (void) revents;
+        int r = closer_control_serve_one(fd, geteuid(), handle, userdata);
+        if (r < 0)
+                log_debug("control connection: %s", strerror(-r));
+        return 0;
+}
+
+/* ---- main --------------------------------------------------------------------- */
+
+static int make_parent_dir(const char *path) {
+        char dir[4096];
+        snprintf(dir, sizeof(dir), "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (!slash || slash == dir)
+                return 0;
+        *slash = '\0';
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        static const struct option opts[] = {
+                {"config", required_argument, NULL, 'c'},   {"root", required_argument, NULL, 'r'},
+                {"hypervisor", required_argument, NULL, 'H'}, {"dry-run", no_argument, NULL, 'n'},
+                {"tick-ms", required_argument, NULL, 't'},  {"ticks", required_argument, NULL, 'T'},
+                {"state", required_argument, NULL, 's'},    {"socket", required_argument, NULL, 'S'},
+                {"cgroup-base", required_argument, NULL, 'g'}, {"verbose", no_argument, NULL, 'v'},
+                {"help", no_argument, NULL, 'h'},           {0},
+        };
+        daemon_ctx d = {.config_path = DEFAULT_CONFIG, .tick_usec = 1000000, .ticks_left = -1};
+        const char *root = "/", *state_path = DEFAULT_STATE, *socket_path = DEFAULT_SOCKET, *cgroup_base = NULL;
+        bool dry_run = false;
+        int verbosity = LOG_INFO, o;
+        char *end;
+
+        opterr = 0;
+        while ((o = getopt_long(argc, argv, "vh", opts, NULL)) >= 0)
+                switch (o) {
+                case 'c':
+                        d.config_path = optarg;
+                        d.config_explicit = true;
+                        break;
+                case 'r':
+                        root = optarg;
+                        break;
+                case 'H':
+                        if (strcmp(optarg, "xen") != 0 && strcmp(optarg, "sim") != 0) {
+                                fprintf(stderr, "closerd: --hypervisor: expected xen or sim, got '%s'\n", optarg);
+                                return 2;
+                        }
+                        d.hypervisor = optarg;
+                        break;
+                case 'n':
+                        dry_run = true;
+                        break;
+                case 't': {
+                        errno = 0;
+                        unsigned long v = strtoul(optarg, &end, 10);
+                        if (errno || *end || v < 10 || v > 3600000 || optarg[0] == '-') {
+                                fprintf(stderr, "closerd: --tick-ms: expected 10..3600000, got '%s'\n", optarg);
+                                return 2;
+                        }
+                        d.tick_usec = v * 1000;
+                        break;
+                }
+                case 'T': {
+                        errno = 0;
+                        long v = strtol(optarg, &end, 10);
+                        if (errno || *end || v < 1) {
+                                fprintf(stderr, "closerd: --ticks: expected a positive number, got '%s'\n", optarg);
+                                return 2;
+                        }
+                        d.ticks_left = v;
+                        break;
+                }
+                case 's':
+                        state_path = optarg;
+                        break;
+                case 'S':
+                        socket_path = optarg;
+                        break;
+                case 'g':
+                        cgroup_base = optarg;
+                        break;
+                case 'v':
+                        verbosity = LOG_DEBUG;
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                default:
+                        fprintf(stderr, "closerd: bad option '%s' (see closerd --help)\n", argv[optind - 1]);
+                        return 2;
+                }
+        if (optind < argc) {
+                fprintf(stderr, "closerd: unexpected argument '%s'\n", argv[optind]);
+                return 2;
+        }
+        closer_log_open("closerd", verbosity);
+
+        closer_config cfg;
+        closer_error err = {{0}};
+        if (load_config(d.config_path, d.config_explicit, &cfg, &err) < 0) {
+                fprintf(stderr, "closerd: %s\n", err.msg);
+                return 2;
+        }
+        if (!d.hypervisor)
+                d.hypervisor = access("/proc/xen/capabilities", F_OK) == 0 ? "xen" : "sim";
+
+        int r;
+        if (strcmp(d.hypervisor, "sim") == 0) {
+                d.sim = closer_simhost_new_reference();
+                if (!d.sim || closer_simhost_hypervisor(d.sim, &d.hv) < 0 || closer_simhost_hostos(d.sim, &d.host) < 0) {
+                        fprintf(stderr, "closerd: out of memory\n");
+                        return 1;
+                }
+                log_info("hypervisor: sim (modelled host: 4 sockets x 14 pCPUs, 40 GiB, 12 domains)");
+        } else {
+#ifdef HAVE_XEN
+                r = closer_xen_hypervisor_new(&d.hv, &err);
+                if (r < 0) {
+                        fprintf(stderr, "closerd: %s\n", err.msg);
+                        return 1;
+                }
+                r = closer_linux_hostos_new(root, cgroup_base, &d.host, &err);
+                if (r < 0) {
+                        fprintf(stderr, "closerd: %s\n", err.msg);
+                        return 1;
+                }
+#else
+                (void) root, (void) cgroup_base;
+                fprintf(stderr, "closerd: this build has no Xen support (libxen-dev was missing); use --hypervisor sim\n");
+                return 2;
+#endif
+        }
+
+        if (make_parent_dir(state_path) < 0 || make_parent_dir(socket_path) < 0)
+                log_warning("cannot create the directories of %s / %s", state_path, socket_path);
+        r = closer_manager_new(&cfg, d.hv, d.host, dry_run, dry_run ? NULL : state_path, &d.m, &err);
+        if (r < 0) {
+                fprintf(stderr, "closerd: %s\n", err.msg);
+                return r == -EINVAL ? 2 : 1;
+        }
+
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+
+        r = sd_event_default(&d.ev);
+        if (r < 0) {
+                log_error("sd-event: %s", strerror(-r));
+                return 1;
+        }
+        (void) sd_event_set_watchdog(d.ev, true);
+        sd_event_add_signal(d.ev, NULL, SIGTERM, on_term, &d);
+        sd_event_add_signal(d.ev, NULL, SIGINT, on_term, &d);
+        sd_event_add_signal(d.ev, NULL, SIGHUP, on_hup, &d);
+        r = sd_event_add_time(d.ev, &d.tick_src, CLOCK_MONOTONIC, now_usec(), 1000, on_tick, &d);
+        if (r < 0) {
+                log_error("tick timer: %s", strerror(-r));
+                return 1;
+        }
+        if (d.hv->ops->event_fd && d.hv->ops->event_fd(d.hv->data) >= 0)
+                sd_event_add_io(d.ev, NULL, d.hv->ops->event_fd(d.hv->data), EPOLLIN, on_hv_event, &d);
+        int cfd = closer_control_listen(socket_path);
+        if (cfd < 0)
+                log_warning("control socket %s: %s (closerctl will not reach this daemon)", socket_path,
+                            strerror(-cfd));
+        else
+                sd_event_add_io(d.ev, NULL, cfd, EPOLLIN, on_control, &d);
+
+        r = sd_event_loop(d.ev);
+        (void) sd_notify(0, "STOPPING=1");
+        if (r < 0)
+                log_error("event loop: %s", strerror(-r));
+        if (!dry_run) {
+                int rr = closer_manager_restore(d.m);
+                if (rr < 0)
+                        log_error("restoring the host: %s", strerror(-rr));
+                else
+                        log_info("host restored as found");
+        }
+        if (cfd >= 0) {
+                close(cfd);
+                (void) unlink(socket_path);
+        }
+        sd_event_source_unref(d.tick_src);
+        sd_event_unref(d.ev);
+        closer_manager_free(d.m);
+        closer_hypervisor_free(d.hv);
+        closer_hostos_free(d.host);
+        closer_simhost_free(d.sim);
+        return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <syslog.h>
+
+/*
+ * closerd's logging: to the journal (sd-journal, with PRIORITY and
+ * CODE_* fields) when stderr is connected to it (JOURNAL_STREAM, as systemd
+ * sets it), else one line per message on stderr. Only the daemon logs;
+ * libraries return errors and the caller logs once.
+ */
+void closer_log_open(const char *ident, int max_priority);
+void closer_log_internal(int priority, const char *file, int line, const char *func, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
+
+#define log_full(prio, ...) closer_log_internal((prio), __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define log_debug(...) log_full(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_full(LOG_INFO, __VA_ARGS__)
+#define log_notice(...) log_full(LOG_NOTICE, __VA_ARGS__)
+#define log_warning(...) log_full(LOG_WARNING, __VA_ARGS__)
+#define log_error(...) log_full(LOG_ERR, __VA_ARGS__)

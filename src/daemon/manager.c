@@ -1,0 +1,581 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "closer/policy.h"
+#include "daemon/log.h"
+#include "daemon/manager.h"
+
+#define NSEC_PER_SEC 1000000000ull
+
+int closer_manager_new(const closer_config *cfg, closer_hypervisor *hv, closer_hostos *host, bool dry_run,
+                       const char *state_path, closer_manager **ret, closer_error *err) {
+        closer_manager *m = calloc(1, sizeof(*m));
+        int r;
+
+        if (!m)
+                return closer_error_set(err, -ENOMEM, "out of memory");
+        m->cfg = *cfg;
+        m->hv = hv;
+        m->host = host;
+        m->dry_run = dry_run;
+        m->balloon_grace_ns = 30 * NSEC_PER_SEC;
+        closer_acct_state_init(&m->acct);
+        if (state_path) {
+                m->state_path = strdup(state_path);
+                if (!m->state_path) {
+                        closer_manager_free(m);
+                        return closer_error_set(err, -ENOMEM, "out of memory");
+                }
+                r = closer_state_load(state_path, &m->state, err);
+        } else {
+                m->state = closer_state_new();
+                r = m->state ? 0 : closer_error_set(err, -ENOMEM, "out of memory");
+        }
+        if (r < 0) {
+                closer_manager_free(m);
+                return r;
+        }
+        if (m->state->n_threads || m->state->n_irqs || m->state->n_mem || m->state->have_dom0_target)
+                log_notice("resuming: %u thread, %u IRQ and %u memory changes of a previous run are recorded in %s",
+                           m->state->n_threads, m->state->n_irqs, m->state->n_mem, state_path);
+        *ret = m;
+        return 0;
+}
+
+closer_manager *closer_manager_free(closer_manager *m) {
+        if (!m)
+                return NULL;
+        closer_snapshot_free(m->snap);
+        closer_plan_free(m->plan);
+        closer_acct_state_done(&m->acct);
+        free(m->rows);
+        free(m->dom);
+        free(m->skip);
+        closer_state_free(m->state);
+        free(m->state_path);
+        free(m);
+        return NULL;
+}
+
+void closer_manager_set_config(closer_manager *m, const closer_config *cfg) {
+        m->cfg = *cfg;
+}
+
+static closer_dom_track *track_of(closer_manager *m, int domid, const char *uuid) {
+        for (unsigned i = 0; i < m->n_dom; i++)
+                if (m->dom[i].domid == domid) {
+                        if (strcmp(m->dom[i].uuid, uuid) == 0)
+                                return &m->dom[i];
+                        /* domid reused by another domain: start over */
+                        memset(&m->dom[i], 0, sizeof(m->dom[i]));
+                        m->dom[i].domid = domid;
+                        snprintf(m->dom[i].uuid, sizeof(m->dom[i].uuid), "%s", uuid);
+                        return &m->dom[i];
+                }
+        if (m->n_dom == m->cap_dom) {
+                unsigned cap = m->cap_dom ? m->cap_dom * 2 : 32;
+                closer_dom_track *n = realloc(m->dom, cap * sizeof(*n));
+                if (!n)
+                        return NULL;
+                m->dom = n;
+                m->cap_dom = cap;
+        }
+        closer_dom_track *t = &m->dom[m->n_dom++];
+        memset(t, 0, sizeof(*t));
+        t->domid = domid;
+        snprintf(t->uuid, sizeof(t->uuid), "%s", uuid);
+        log_info("domain %d (%s) appeared", domid, uuid[0] ? uuid : "no uuid");
+        return t;
+}
+
+static bool skipped(const closer_manager *m, bool is_irq, int id, uint64_t start_time) {
+        for (unsigned i = 0; i < m->n_skip; i++)
+                if (m->skip[i].is_irq == is_irq && m->skip[i].id == id && m->skip[i].start_time == start_time)
+                        return true;
+        return false;
+}
+
+static void skip_add(closer_manager *m, bool is_irq, int id, uint64_t start_time) {
+        if (m->n_skip == m->cap_skip) {
+                unsigned cap = m->cap_skip ? m->cap_skip * 2 : 32;
+                struct closer_skip *n = realloc(m->skip, cap * sizeof(*n));
+                if (!n)
+                        return;         /* we will just try again next tick */
+                m->skip = n;
+                m->cap_skip = cap;
+        }
+        m->skip[m->n_skip++] = (struct closer_skip) {.is_irq = is_irq, .id = id, .start_time = start_time};
+}
+
+/* Count and log a failed change; permanent failures are not retried. */
+static void act_failed(closer_manager *m, int r, bool is_irq, int id, uint64_t start_time, const char *what) {
+        switch (closer_err_kind_of(r)) {
+        case CLOSER_ERR_TRANSIENT:
+                m->stats.errors_transient++;
+                log_debug("%s: %s, will retry", what, strerror(-r));
+                break;
+        case CLOSER_ERR_PERMANENT:
+                m->stats.errors_permanent++;
+                skip_add(m, is_irq, id, start_time);
+                log_info("%s: %s, leaving it alone", what, strerror(-r));
+                break;
+        default:
+                m->stats.errors_fatal++;
+                log_warning("%s: %s", what, strerror(-r));
+                break;
+        }
+}
+
+static int sense(closer_manager *m, uint64_t now_ns, closer_snapshot **ret, closer_error *err) {
+        closer_snapshot *s = closer_snapshot_new();
+        closer_hv_io *io = NULL;
+        unsigned n_io = 0, vanished = 0;
+        int r;
+
+        if (!s)
+                return closer_error_set(err, -ENOMEM, "out of memory");
+        s->time_ns = now_ns;
+        r = m->hv->ops->read_host(m->hv->data, false, s, err);
+        if (r < 0)
+                goto fail;
+        r = m->hv->ops->read_io(m->hv->data, &io, &n_io);
+        if (r < 0) {
+                closer_error_set(err, r, "reading domains' I/O counters: %s", strerror(-r));
+                goto fail;
+        }
+        double dt_s = m->snap && now_ns > m->snap->time_ns ? (double) (now_ns - m->snap->time_ns) / 1e9 : 0;
+        for (unsigned i = 0; i < m->n_dom; i++)
+                m->dom[i].seen = false;
+        for (unsigned i = 0; i < s->n_domains; i++) {
+                closer_domain *d = &s->domains[i];
+                closer_dom_track *t = track_of(m, d->domid, d->uuid);
+                if (!t) {
+                        r = closer_error_set(err, -ENOMEM, "out of memory");
+                        goto fail;
+                }
+                t->seen = true;
+                for (unsigned k = 0; k < n_io; k++) {
+                        if (io[k].domid != d->domid)
+                                continue;
+                        /* A counter that went backwards was reset (backend
+                         * reconnected): count from zero. */
+                        uint64_t dops = io[k].ops >= t->io_ops ? io[k].ops - t->io_ops : io[k].ops;
+                        uint64_t dbytes = io[k].bytes >= t->io_bytes ? io[k].bytes - t->io_bytes : io[k].bytes;
+                        if (dt_s > 0 && (t->io_ops || t->io_bytes)) {
+                                t->io_ops_per_s = (double) dops / dt_s;
+                                t->io_bytes_per_s = (double) dbytes / dt_s;
+                        }
+                        t->io_ops = io[k].ops;
+                        t->io_bytes = io[k].bytes;
+                }
+                d->io_ops_per_s = t->io_ops_per_s;
+                d->io_bytes_per_s = t->io_bytes_per_s;
+                d->io_level = t->io_level;
+        }
+        free(io);
+        io = NULL;
+
+        r = m->host->ops->read_threads(m->host->data, &s->threads, &s->n_threads, &vanished);
+        if (r < 0) {
+                closer_error_set(err, r, "reading dom0's threads: %s", strerror(-r));
+                goto fail;
+        }
+        r = m->host->ops->read_irqs(m->host->data, &s->irqs, &s->n_irqs);
+        if (r < 0) {
+                closer_error_set(err, r, "reading dom0's interrupts: %s", strerror(-r));
+                goto fail;
+        }
+        if (m->hv->ops->map_irqs) {
+                r = m->hv->ops->map_irqs(m->hv->data, s->irqs, s->n_irqs);
+                if (r < 0)
+                        log_debug("mapping event-channel IRQs to domains: %s", strerror(-r));
+        }
+        *ret = s;
+        return 0;
+fail:
+        free(io);
+        closer_snapshot_free(s);
+        return r;
+}
+
+/* Only threads that closer has a reason to move: everything that works for a
+ * domain, the datacenter agents and the toolstack, and T0 user processes
+ * (confined to main). Kernel T0 threads are left to the kernel: most are
+ * bound per CPU and the rest are the kernel's business. */
+static bool manage_thread(const closer_thread *t, const closer_plan_thread *pt) {
+        if (pt->domain_index >= 0)
+                return true;
+        return !(t->kernel && pt->cls == CLOSER_T0);
+}
+
+static void reconcile_threads(closer_manager *m) {
+        const closer_snapshot *s = m->snap;
+        char what[96];
+
+        for (unsigned i = 0; i < m->plan->n_threads; i++) {
+                const closer_thread *t = &s->threads[i];
+                const closer_plan_thread *pt = &m->plan->threads[i];
+                closer_cpuset cur;
+
+                if (!manage_thread(t, pt) || skipped(m, false, t->tid, t->start_time))
+                        continue;
+                int r = m->host->ops->get_thread_affinity(m->host->data, t->tid, &cur);
+                if (r < 0)
+                        continue;       /* gone since the scan: normal */
+                if (closer_cpuset_equal(&cur, pt->dom0_cpus))
+                        continue;
+                snprintf(what, sizeof(what), "thread %d (%s)", t->tid, t->comm);
+                if (m->dry_run) {
+                        char buf[64];
+                        (void) closer_cpuset_format(pt->dom0_cpus, buf, sizeof(buf));
+                        log_info("dry run: would move %s to dom0 CPUs %s", what, buf);
+                        continue;
+                }
+                if (closer_state_add_thread(m->state, t->tid, t->start_time, &cur) < 0)
+                        continue;       /* cannot remember the original: do not touch */
+                r = m->host->ops->set_thread_affinity(m->host->data, t->tid, pt->dom0_cpus);
+                if (r < 0)
+                        act_failed(m, r, false, t->tid, t->start_time, what);
+                else
+                        m->stats.actions[CLOSER_ACT_THREAD]++;
+        }
+}
+
+static void reconcile_irqs(closer_manager *m) {
+        char what[64];
+
+        for (unsigned i = 0; i < m->plan->n_irqs; i++) {
+                const closer_plan_irq *pi = &m->plan->irqs[i];
+                closer_cpuset want, cur;
+
+                if (skipped(m, true, (int) pi->irq, 0))
+                        continue;
+                closer_cpuset_zero(&want);
+                if (closer_cpuset_set(&want, (unsigned) pi->dom0_cpu) < 0)
+                        continue;
+                int r = m->host->ops->get_irq_affinity(m->host->data, pi->irq, &cur);
+                if (r < 0 || closer_cpuset_equal(&cur, &want))
+                        continue;
+                snprintf(what, sizeof(what), "IRQ %u of domain %d", pi->irq, pi->domid);
+                if (m->dry_run) {
+                        log_info("dry run: would bind %s to dom0 CPU %d", what, pi->dom0_cpu);
+                        continue;
+                }
+                if (closer_state_add_irq(m->state, pi->irq, &cur) < 0)
+                        continue;
+                r = m->host->ops->set_irq_affinity(m->host->data, pi->irq, &want);
+                if (r < 0)
+                        act_failed(m, r, true, (int) pi->irq, 0, what);
+                else
+                        m->stats.actions[CLOSER_ACT_IRQ]++;
+        }
+}
+
+static void reconcile_cgroups(closer_manager *m) {
+        const closer_plan *p = m->plan;
+        int last_pid = -1;
+
+        if (!m->host->ops->cgroup_leaf || m->dry_run)
+                return;
+        for (unsigned i = 0; i < p->n_secondary; i++) {
+                closer_cpuset mems;
+                closer_cpuset_zero(&mems);
+                (void) closer_cpuset_set(&mems, (unsigned) p->secondary[i].node);
+                if (closer_cpuset_is_empty(&p->secondary[i].dom0_cpus))
+                        continue;
+                int r = m->host->ops->cgroup_leaf(m->host->data, p->secondary[i].node, -1,
+                                                  &p->secondary[i].dom0_cpus, &mems);
+                if (r < 0)
+                        act_failed(m, r, false, -1, 0, "secondary container");
+        }
+        for (unsigned i = 0; i < p->n_domains; i++) {
+                closer_cpuset mems;
+                closer_cpuset_zero(&mems);
+                (void) closer_cpuset_set(&mems, (unsigned) p->domains[i].node);
+                int r = m->host->ops->cgroup_leaf(m->host->data, p->domains[i].node, p->domains[i].domid,
+                                                  &p->domains[i].backend_dom0_cpus, &mems);
+                if (r < 0)
+                        act_failed(m, r, false, -1, 0, "domain container");
+        }
+        /* Move user-space processes working for a domain (QEMU backends,
+         * save helpers) into its leaf; kernel threads keep their affinity only. */
+        for (unsigned i = 0; i < p->n_threads; i++) {
+                const closer_plan_thread *pt = &p->threads[i];
+                const closer_thread *t = &m->snap->threads[i];
+                if (pt->domain_index < 0 || t->kernel || t->pid == last_pid || pt->admin)
+                        continue;
+                last_pid = t->pid;
+                int r = m->host->ops->cgroup_move(m->host->data, pt->node, pt->domid, t->pid);
+                if (r < 0)
+                        act_failed(m, r, false, t->pid, t->start_time, "moving a backend process");
+                else
+                        m->stats.actions[CLOSER_ACT_CGROUP]++;
+        }
+}
+
+static int set_target(closer_manager *m, int domid, const char *uuid, uint64_t kib) {
+        if (!closer_state_find_mem(m->state, domid)) {
+                uint64_t found = 0;
+                if (!m->hv->ops->get_mem_target || m->hv->ops->get_mem_target(m->hv->data, domid, &found) < 0)
+                        return -EIO;    /* cannot know what to put back: do not move it */
+                if (closer_state_add_mem(m->state, domid, uuid, found) < 0)
+                        return -ENOMEM;
+        }
+        int r = m->hv->ops->set_mem_target(m->hv->data, domid, kib);
+        if (r >= 0)
+                m->stats.actions[CLOSER_ACT_MEMORY]++;
+        return r;
+}
+
+/* dom0's share: its target as found plus what each VM gave, i.e. the
+ * difference between the VM's target as found and the target it has (or,
+ * with planned, will have) from us. Only_shrink: set it only if smaller. */
+static void set_dom0_target(closer_manager *m, const closer_plan *p, bool planned_shrink_only) {
+        uint64_t reserve_kib = 0;
+
+        for (unsigned i = 0; i < m->n_dom; i++) {
+                const closer_dom_track *t = &m->dom[i];
+                const closer_saved_mem *sm = closer_state_find_mem(m->state, t->domid);
+                uint64_t target = t->applied_target_kib;
+                if (!t->seen || t->balloon_stuck || !sm)
+                        continue;
+                if (planned_shrink_only)
+                        for (unsigned k = 0; k < p->n_domains; k++)
+                                if (p->domains[k].domid == t->domid)
+                                        target = p->domains[k].mem_target_kib;
+                if (target && sm->target_kib > target)
+                        reserve_kib += sm->target_kib - target;
+        }
+        uint64_t want = m->dom0_base_kib + reserve_kib;
+        if (want == m->dom0_applied_kib || (planned_shrink_only && want > m->dom0_applied_kib))
+                return;
+        int r = m->hv->ops->set_mem_target(m->hv->data, 0, want);
+        if (r < 0) {
+                act_failed(m, r, false, -1, 0, "dom0 balloon target");
+                return;
+        }
+        m->dom0_applied_kib = want;
+        m->stats.actions[CLOSER_ACT_MEMORY]++;
+}
+
+/* Algorithm 1 through the balloons. What dom0 is given is exactly what the
+ * VMs gave; memory leaves one side before it arrives on the other, so the
+ * host never promises the same page twice. A guest whose balloon does not
+ * follow is left alone and its share is not counted in dom0's. */
+static void reconcile_memory(closer_manager *m, uint64_t now_ns) {
+        const closer_plan *p = m->plan;
+
+        if (m->dry_run)
+                return;
+        if (!m->state->have_dom0_target) {
+                uint64_t found;
+                if (!m->hv->ops->get_mem_target || m->hv->ops->get_mem_target(m->hv->data, 0, &found) < 0)
+                        return;
+                m->state->have_dom0_target = true;
+                m->state->dom0_target_kib = found;
+                m->state->dirty = true;
+        }
+        m->dom0_base_kib = m->state->dom0_target_kib;
+
+        for (int pass = 0; pass < 2; pass++) {
+                for (unsigned i = 0; i < p->n_domains; i++) {
+                        const closer_plan_domain *pd = &p->domains[i];
+                        const closer_domain *d = &m->snap->domains[i];
+                        closer_dom_track *t = track_of(m, d->domid, d->uuid);
+                        if (!t || t->balloon_stuck)
+                                continue;
+                        t->io_level = pd->io_level;
+                        if (pass == 0 && t->applied_target_kib && m->hv->ops->get_mem_actual &&
+                            t->applied_target_kib != t->actual_at_set_kib &&
+                            now_ns - t->target_set_ns > m->balloon_grace_ns) {
+                                uint64_t actual;
+                                if (m->hv->ops->get_mem_actual(m->hv->data, d->domid, &actual) == 0) {
+                                        uint64_t want = t->applied_target_kib, was = t->actual_at_set_kib;
+                                        uint64_t asked = want > was ? want - was : was - want;
+                                        uint64_t left = want > actual ? want - actual : actual - want;
+                                        if (left * 2 > asked && left > 8192) {
+                                                t->balloon_stuck = true;
+                                                log_warning("domain %d: its balloon does not follow the target "
+                                                            "(%llu KiB asked, %llu KiB still to go after %llus): "
+                                                            "no longer moving its memory",
+                                                            d->domid, (unsigned long long) asked,
+                                                            (unsigned long long) left,
+                                                            (unsigned long long) ((now_ns - t->target_set_ns) /
+                                                                                  NSEC_PER_SEC));
+                                                const closer_saved_mem *sm = closer_state_find_mem(m->state, d->domid);
+                                                if (sm)
+                                                        (void) m->hv->ops->set_mem_target(m->hv->data, d->domid,
+                                                                                          sm->target_kib);
+                                                continue;
+                                        }
+                                        t->actual_at_set_kib = want;  /* followed: stop checking */
+                                }
+                        }
+                        uint64_t want = pd->mem_target_kib;
+                        bool shrink = t->applied_target_kib == 0 || want < t->applied_target_kib;
+                        if (want == t->applied_target_kib || (pass == 0) != shrink)
+                                continue;
+                        uint64_t actual = 0;
+                        if (m->hv->ops->get_mem_actual)
+                                (void) m->hv->ops->get_mem_actual(m->hv->data, d->domid, &actual);
+                        int r = set_target(m, d->domid, d->uuid, want);
+                        if (r < 0) {
+                                act_failed(m, r, false, -1, 0, "balloon target");
+                                continue;
+                        }
+                        t->applied_target_kib = want;
+                        t->target_set_ns = now_ns;
+                        t->actual_at_set_kib = actual;
+                }
+                if (pass == 0)
+                        /* dom0 shrinks before the VMs grow back (pass 1) */
+                        set_dom0_target(m, p, true);
+        }
+        /* ... and grows only after the VMs gave (pass 0) */
+        set_dom0_target(m, p, false);
+}
+
+/* What was saved for objects that no longer exist is dropped: a thread that
+ * exited (or whose tid now names another thread), an IRQ that was freed, a
+ * domain that left (or whose domid now names another domain). Restoring those
+ * would write a stale value onto something else. */
+static void prune_state(closer_manager *m) {
+        closer_state *st = m->state;
+        const closer_snapshot *s = m->snap;
+        bool *alive = calloc(st->n_threads ? st->n_threads : 1, sizeof(bool));
+
+        if (!alive)
+                return;
+        for (unsigned i = 0; i < s->n_threads; i++) {
+                const closer_saved_thread *sv = closer_state_find_thread(st, s->threads[i].tid);
+                if (sv && sv->start_time == s->threads[i].start_time)
+                        alive[sv - st->threads] = true;
+        }
+        for (unsigned i = st->n_threads; i-- > 0;)
+                if (!alive[i])
+                        closer_state_drop_thread(st, st->threads[i].tid);
+        free(alive);
+
+        for (unsigned i = st->n_irqs; i-- > 0;) {
+                bool found = false;
+                for (unsigned k = 0; k < s->n_irqs && !found; k++)
+                        found = s->irqs[k].irq == st->irqs[i].irq;
+                if (!found) {
+                        st->irqs[i] = st->irqs[--st->n_irqs];
+                        st->dirty = true;
+                }
+        }
+        for (unsigned i = st->n_mem; i-- > 0;) {
+                const closer_domain *d = closer_snapshot_find_domain(s, st->mem[i].domid);
+                if (st->mem[i].domid != 0 && (!d || strcmp(d->uuid, st->mem[i].uuid) != 0))
+                        closer_state_drop_mem(st, st->mem[i].domid);
+        }
+}
+
+/* Domains that left: nothing to put back for them; forget them. */
+static void forget_gone(closer_manager *m) {
+        for (unsigned i = 0; i < m->n_dom;) {
+                if (m->dom[i].seen) {
+                        i++;
+                        continue;
+                }
+                log_info("domain %d left", m->dom[i].domid);
+                closer_state_drop_mem(m->state, m->dom[i].domid);
+                m->dom[i] = m->dom[--m->n_dom];
+        }
+}
+
+int closer_manager_tick(closer_manager *m, uint64_t now_ns, closer_error *err) {
+        closer_snapshot *s = NULL;
+        closer_plan *p = NULL;
+        int r;
+
+        r = sense(m, now_ns, &s, err);
+        if (r < 0)
+                return r;
+        r = closer_plan_compute(s, &m->cfg, &p, err);
+        if (r < 0) {
+                closer_snapshot_free(s);
+                return r;
+        }
+        closer_snapshot_free(m->snap);
+        closer_plan_free(m->plan);
+        m->snap = s;
+        m->plan = p;
+
+        reconcile_cgroups(m);
+        reconcile_threads(m);
+        reconcile_irqs(m);
+        reconcile_memory(m, now_ns);
+        forget_gone(m);
+        prune_state(m);
+
+        free(m->rows);
+        m->rows = NULL;
+        m->n_rows = closer_acct_step(&m->acct, s, p, &m->rows);
+        if (m->n_rows < 0) {
+                m->n_rows = 0;
+                log_warning("accounting: out of memory, interval skipped");
+        }
+        if (m->state->dirty && m->state_path) {
+                r = closer_state_save(m->state, m->state_path);
+                if (r < 0)
+                        log_error("saving %s: %s (a crash now would lose what to restore)", m->state_path,
+                                  strerror(-r));
+        }
+        m->stats.ticks++;
+        return 0;
+}
+
+int closer_manager_restore(closer_manager *m) {
+        int first = 0, r;
+
+        /* Threads: only the very thread we changed (same start time). */
+        for (unsigned i = 0; i < m->state->n_threads; i++) {
+                const closer_saved_thread *st = &m->state->threads[i];
+                bool same = false;
+                for (unsigned k = 0; m->snap && k < m->snap->n_threads; k++)
+                        if (m->snap->threads[k].tid == st->tid) {
+                                same = m->snap->threads[k].start_time == st->start_time;
+                                break;
+                        }
+                if (!same)
+                        continue;
+                r = m->host->ops->set_thread_affinity(m->host->data, st->tid, &st->cpus);
+                if (r < 0 && r != -ESRCH && first == 0)
+                        first = r;
+        }
+        for (unsigned i = 0; i < m->state->n_irqs; i++) {
+                r = m->host->ops->set_irq_affinity(m->host->data, m->state->irqs[i].irq, &m->state->irqs[i].cpus);
+                if (r < 0 && r != -ENOENT && first == 0)
+                        first = r;
+        }
+        /* Memory: give back to the VMs first, then shrink dom0. */
+        for (unsigned i = 0; i < m->state->n_mem; i++) {
+                const closer_saved_mem *sm = &m->state->mem[i];
+                const closer_domain *d = m->snap ? closer_snapshot_find_domain(m->snap, sm->domid) : NULL;
+                if (!d || strcmp(d->uuid, sm->uuid) != 0)
+                        continue;
+                r = m->hv->ops->set_mem_target(m->hv->data, sm->domid, sm->target_kib);
+                if (r < 0 && first == 0)
+                        first = r;
+        }
+        if (m->state->have_dom0_target) {
+                r = m->hv->ops->set_mem_target(m->hv->data, 0, m->state->dom0_target_kib);
+                if (r < 0 && first == 0)
+                        first = r;
+        }
+        /* Not host->ops->restore(): after a restart its journal holds our own
+         * values as "found"; the state file is the only truth. */
+        closer_state *empty = closer_state_new();
+        if (empty) {
+                closer_state_free(m->state);
+                m->state = empty;
+                if (m->state_path)
+                        (void) closer_state_save(m->state, m->state_path);
+        }
+        return first;
+}

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "closer/accounting.h"
+#include "closer/config.h"
+#include "closer/hostos.h"
+#include "closer/hypervisor.h"
+#include "closer/plan.h"
+#include "closer/snapshot.h"
+#include "daemon/state.h"
+
+/*
+ * The manager: one loop of observe -> decide -> act -> account, driven by
+ * closerd's event loop (or a test) with an explicit `now`. It owns the last
+ * snapshot and plan, what it applied, and what was there before (state).
+ */
+
+/* What the manager tracks per running domain between ticks. */
+typedef struct closer_dom_track {
+        int domid;
+        char uuid[40];
+        uint64_t io_ops, io_bytes;      /* cumulative, last sample */
+        double io_ops_per_s, io_bytes_per_s;
+        unsigned io_level;
+        uint64_t applied_target_kib;    /* 0: not set by us yet */
+        uint64_t target_set_ns;         /* when we last moved it */
+        uint64_t actual_at_set_kib;
+        bool balloon_stuck;             /* its balloon did not follow: stop moving its memory */
+        bool seen;                      /* present in this tick's snapshot */
+} closer_dom_track;
+
+typedef enum closer_action_kind {
+        CLOSER_ACT_THREAD = 0,
+        CLOSER_ACT_IRQ,
+        CLOSER_ACT_CGROUP,
+        CLOSER_ACT_MEMORY,
+        CLOSER_ACT_DOM0_PIN,
+        _CLOSER_ACT_MAX,
+} closer_action_kind;
+
+typedef struct closer_manager_stats {
+        uint64_t ticks;
+        uint64_t actions[_CLOSER_ACT_MAX];
+        uint64_t errors_transient, errors_permanent, errors_fatal;
+        uint64_t last_tick_ns;          /* wall time the last tick took */
+} closer_manager_stats;
+
+typedef struct closer_manager {
+        closer_config cfg;
+        closer_hypervisor *hv;          /* not owned */
+        closer_hostos *host;            /* not owned */
+        bool dry_run;
+        char *state_path;               /* NULL: in memory only */
+        closer_state *state;
+
+        closer_snapshot *snap;          /* last tick's */
+        closer_plan *plan;
+        closer_acct_state acct;
+        closer_acct_row *rows;          /* last tick's accounting rows */
+        int n_rows;
+
+        unsigned n_dom, cap_dom;
+        closer_dom_track *dom;
+
+        /* Objects that refused a change for good (ESRCH/EINVAL...), not
+         * touched again: tids (with start time) and IRQs. */
+        unsigned n_skip, cap_skip;
+        struct closer_skip { bool is_irq; int id; uint64_t start_time; } *skip;
+
+        uint64_t dom0_base_kib;         /* dom0's target as found */
+        uint64_t dom0_applied_kib;
+        closer_manager_stats stats;
+        uint64_t balloon_grace_ns;      /* how long a balloon may take to follow */
+} closer_manager;
+
+/* Create; loads state_path (NULL: none) to resume what a previous run
+ * changed. Returns 0 and *ret, or -errno with err. */
+int closer_manager_new(const closer_config *cfg, closer_hypervisor *hv, closer_hostos *host, bool dry_run,
+                       const char *state_path, closer_manager **ret, closer_error *err);
+closer_manager *closer_manager_free(closer_manager *m);
+
+/* One loop at monotonic time now_ns. Returns 0 (also when some objects
+ * failed: they are counted in stats and logged), or -errno when the host
+ * cannot be observed or planned at all (err says why). */
+int closer_manager_tick(closer_manager *m, uint64_t now_ns, closer_error *err);
+
+/* Put every affinity and memory target back as found (what the state
+ * records), then forget it. Returns 0 or the first error (continuing). */
+int closer_manager_restore(closer_manager *m);
+
+/* Replace the configuration (SIGHUP); the next tick plans with it. */
+void closer_manager_set_config(closer_manager *m, const closer_config *cfg);

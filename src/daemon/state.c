@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "daemon/state.h"
+
+closer_state *closer_state_new(void) {
+        return calloc(1, sizeof(closer_state));
+}
+
+closer_state *closer_state_free(closer_state *st) {
+        if (!st)
+                return NULL;
+        free(st->threads);
+        free(st->irqs);
+        free(st->mem);
+        free(st);
+        return NULL;
+}
+
+static int grow(void **arr, unsigned *cap, unsigned need, size_t elem) {
+        if (need <= *cap)
+                return 0;
+        unsigned ncap = *cap ? *cap * 2 : 64;
+        while (ncap < need)
+                ncap *= 2;
+        void *n = realloc(*arr, (size_t) ncap * elem);
+        if (!n)
+                return -ENOMEM;
+        *arr = n;
+        *cap = ncap;
+        return 0;
+}
+
+/* Index of the first thread with tid >= key. */
+static unsigned thread_pos(const closer_state *st, int tid) {
+        unsigned lo = 0, hi = st->n_threads;
+        while (lo < hi) {
+                unsigned mid = (lo + hi) / 2;
+                if (st->threads[mid].tid < tid)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
+const closer_saved_thread *closer_state_find_thread(const closer_state *st, int tid) {
+        unsigned i = thread_pos(st, tid);
+        return i < st->n_threads && st->threads[i].tid == tid ? &st->threads[i] : NULL;
+}
+
+int closer_state_add_thread(closer_state *st, int tid, uint64_t start_time, const closer_cpuset *cpus) {
+        unsigned i = thread_pos(st, tid);
+        if (i < st->n_threads && st->threads[i].tid == tid) {
+                if (st->threads[i].start_time == start_time)
+                        return 0;
+                /* the tid was reused by a new thread: what we saved is stale */
+                st->threads[i] = (closer_saved_thread) {.tid = tid, .start_time = start_time, .cpus = *cpus};
+                st->dirty = true;
+                return 1;
+        }
+        if (grow((void **) &st->threads, &st->cap_threads, st->n_threads + 1, sizeof(*st->threads)) < 0)
+                return -ENOMEM;
+        memmove(&st->threads[i + 1], &st->threads[i], (st->n_threads - i) * sizeof(*st->threads));
+        st->threads[i] = (closer_saved_thread) {.tid = tid, .start_time = start_time, .cpus = *cpus};
+        st->n_threads++;
+        st->dirty = true;
+        return 1;
+}
+
+void closer_state_drop_thread(closer_state *st, int tid) {
+        unsigned i = thread_pos(st, tid);
+        if (i >= st->n_threads || st->threads[i].tid != tid)
+                return;
+        memmove(&st->threads[i], &st->threads[i + 1], (st->n_threads - i - 1) * sizeof(*st->threads));
+        st->n_threads--;
+        st->dirty = true;
+}
+
+const closer_saved_irq *closer_state_find_irq(const closer_state *st, unsigned irq) {
+        for (unsigned i = 0; i < st->n_irqs; i++)
+                if (st->irqs[i].irq == irq)
+                        return &st->irqs[i];
+        return NULL;
+}
+
+int closer_state_add_irq(closer_state *st, unsigned irq, const closer_cpuset *cpus) {
+        if (closer_state_find_irq(st, irq))
+                return 0;
+        if (grow((void **) &st->irqs, &st->cap_irqs, st->n_irqs + 1, sizeof(*st->irqs)) < 0)
+                return -ENOMEM;
+        st->irqs[st->n_irqs++] = (closer_saved_irq) {.irq = irq, .cpus = *cpus};
+        st->dirty = true;
+        return 1;
+}
+
+const closer_saved_mem *closer_state_find_mem(const closer_state *st, int domid) {
+        for (unsigned i = 0; i < st->n_mem; i++)
+                if (st->mem[i].domid == domid)
+                        return &st->mem[i];
+        return NULL;
+}
+
+int closer_state_add_mem(closer_state *st, int domid, const char *uuid, uint64_t target_kib) {
+        if (closer_state_find_mem(st, domid))
+                return 0;
+        if (grow((void **) &st->mem, &st->cap_mem, st->n_mem + 1, sizeof(*st->mem)) < 0)
+                return -ENOMEM;
+        closer_saved_mem *m = &st->mem[st->n_mem++];
+        *m = (closer_saved_mem) {.domid = domid, .target_kib = target_kib};
+        snprintf(m->uuid, sizeof(m->uuid), "%s", uuid ? uuid : "");
+        st->dirty = true;
+        return 1;
+}
+
+void closer_state_drop_mem(closer_state *st, int domid) {
+        for (unsigned i = 0; i < st->n_mem; i++)
+                if (st->mem[i].domid == domid) {
+                        st->mem[i] = st->mem[--st->n_mem];
+                        st->dirty = true;
+                        return;
+                }
+}
+
+static json_t *cpus_json(const closer_cpuset *s) {
+        char buf[CLOSER_CPULIST_MAX];
+        if (closer_cpuset_format(s, buf, sizeof(buf)) < 0)
+                buf[0] = '\0';
+        return json_string(buf);
+}
+
+int closer_state_save(closer_state *st, const char *path) {
+        json_t *root = json_object(), *arr;
+        int r = -ENOMEM;
+
+        if (!root)
+                return -ENOMEM;
+        json_object_set_new(root, "format", json_string("closer-state/1"));
+        if (st->have_dom0_target)
+                json_object_set_new(root, "dom0_target_kib", json_integer((json_int_t) st->dom0_target_kib));
+        arr = json_array();
+        for (unsigned i = 0; i < st->n_threads; i++)
+                json_array_append_new(arr, json_pack("{s:i, s:I, s:o}", "tid", st->threads[i].tid, "start_time",
+                                                     (json_int_t) st->threads[i].start_time, "cpus",
+                                                     cpus_json(&st->threads[i].cpus)));
+        json_object_set_new(root, "threads", arr);
+        arr = json_array();
+        for (unsigned i = 0; i < st->n_irqs; i++)
+                json_array_append_new(arr, json_pack("{s:i, s:o}", "irq", (int) st->irqs[i].irq, "cpus",
+                                                     cpus_json(&st->irqs[i].cpus)));
+        json_object_set_new(root, "irqs", arr);
+        arr = json_array();
+        for (unsigned i = 0; i < st->n_mem; i++)
+                json_array_append_new(arr, json_pack("{s:i, s:s, s:I}", "domid", st->mem[i].domid, "uuid",
+                                                     st->mem[i].uuid, "target_kib",
+                                                     (json_int_t) st->mem[i].target_kib));
+        json_object_set_new(root, "mem", arr);
+
+        char *text = json_dumps(root, JSON_COMPACT);
+        json_decref(root);
+        if (!text)
+                return -ENOMEM;
+
+        char tmp[4096];
+        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0) {
+                r = -errno;
+                goto out;
+        }
+        size_t len = strlen(text), off = 0;
+        while (off < len) {
+                ssize_t n = write(fd, text + off, len - off);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        r = n < 0 ? -errno : -EIO;
+                        close(fd);
+                        unlink(tmp);
+                        goto out;
+                }
+                off += (size_t) n;
+        }
+        if (fsync(fd) < 0 || close(fd) < 0) {
+                r = -errno;
+                unlink(tmp);
+                goto out;
+        }
+        if (rename(tmp, path) < 0) {
+                r = -errno;
+                unlink(tmp);
+                goto out;
+        }
+        /* make the rename itself durable */
+        char dir[4096];
+        snprintf(dir, sizeof(dir), "%s", path);
+        int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+                (void) fsync(dfd);
+                close(dfd);
+        }
+        st->dirty = false;
+        r = 0;
+out:
+        free(text);
+        return r;
+}
+
+static int bad(closer_error *err, const char *path, const char *where) {
+        return closer_error_set(err, -EINVAL, "%s: %s: not a valid closer-state/1 entry", path, where);
+}
+
+int closer_state_load(const char *path, closer_state **ret, closer_error *err) {
+        json_error_t jerr;
+        closer_state *st = closer_state_new();
+        size_t i;
+        json_t *v;
+
+        if (!st)
+                return -ENOMEM;
+        if (access(path, F_OK) < 0 && errno == ENOENT) {
+                *ret = st;
+                return 0;
+        }
+        json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+        if (!root) {
+                closer_state_free(st);
+                return closer_error_set(err, -EINVAL, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+        }
+        int r = -EINVAL;
+        const char *fmt = json_string_value(json_object_get(root, "format"));
+        if (!fmt || strcmp(fmt, "closer-state/1") != 0) {
+                r = closer_error_set(err, -EINVAL, "%s: $.format: expected \"closer-state/1\"", path);
+                goto fail;
+        }
+        json_t *d0 = json_object_get(root, "dom0_target_kib");
+        if (d0) {
+                if (!json_is_integer(d0) || json_integer_value(d0) < 0) {
+                        r = bad(err, path, "$.dom0_target_kib");
+                        goto fail;
+                }
+                st->have_dom0_target = true;
+                st->dom0_target_kib = (uint64_t) json_integer_value(d0);
+        }
+        json_array_foreach(json_object_get(root, "threads"), i, v) {
+                json_int_t tid, start;
+                const char *cpus;
+                closer_cpuset set;
+                if (json_unpack(v, "{s:I, s:I, s:s}", "tid", &tid, "start_time", &start, "cpus", &cpus) < 0 ||
+                    tid <= 0 || tid > INT32_MAX || start < 0 || closer_cpuset_parse(cpus, &set) < 0 ||
+                    closer_cpuset_is_empty(&set)) {
+                        r = bad(err, path, "$.threads[]");
+                        goto fail;
+                }
+                if (closer_state_add_thread(st, (int) tid, (uint64_t) start, &set) < 0)
+                        goto nomem;
+        }
+        json_array_foreach(json_object_get(root, "irqs"), i, v) {
+                json_int_t irq;
+                const char *cpus;
+                closer_cpuset set;
+                if (json_unpack(v, "{s:I, s:s}", "irq", &irq, "cpus", &cpus) < 0 || irq < 0 || irq > INT32_MAX ||
+                    closer_cpuset_parse(cpus, &set) < 0 || closer_cpuset_is_empty(&set)) {
+                        r = bad(err, path, "$.irqs[]");
+                        goto fail;
+                }
+                if (closer_state_add_irq(st, (unsigned) irq, &set) < 0)
+                        goto nomem;
+        }
+        json_array_foreach(json_object_get(root, "mem"), i, v) {
+                json_int_t domid, target;
+                const char *uuid;
+                if (json_unpack(v, "{s:I, s:s, s:I}", "domid", &domid, "uuid", &uuid, "target_kib", &target) < 0 ||
+                    domid < 0 || domid > 0x7ff0 || target < 0) {
+                        r = bad(err, path, "$.mem[]");
+                        goto fail;
+                }
+                if (closer_state_add_mem(st, (int) domid, uuid, (uint64_t) target) < 0)
+                        goto nomem;
+        }
+        json_decref(root);
+        st->dirty = false;
+        *ret = st;
+        return 0;
+nomem:
+        r = closer_error_set(err, -ENOMEM, "%s: out of memory", path);
+fail:
+        json_decref(root);
+        closer_state_free(st);
+        return r;
+}

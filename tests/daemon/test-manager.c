@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* closerd's manager against the modelled host (src/simhost): observe, plan,
+ * act, restore, resume after a crash. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "daemon/manager.h"
+#include "simhost/simhost.h"
+
+#define SEC 1000000000ull
+
+typedef struct fixture {
+        closer_simhost *sim;
+        closer_hypervisor *hv;
+        closer_hostos *os;
+        closer_manager *m;
+        closer_config cfg;
+        uint64_t now;
+        char dir[64];
+        char state[96];
+} fixture;
+
+static int setup(void **state) {
+        fixture *f = calloc(1, sizeof(*f));
+        /* 2 sockets x 4 pCPUs, dom0 on all 8, main = dom0 CPUs 0-1 */
+        f->sim = closer_simhost_new(2, 4, 4, 1024);
+        assert_non_null(f->sim);
+        assert_int_equal(closer_simhost_hypervisor(f->sim, &f->hv), 0);
+        assert_int_equal(closer_simhost_hostos(f->sim, &f->os), 0);
+        closer_config_defaults(&f->cfg);
+        snprintf(f->dir, sizeof(f->dir), "/tmp/closer-manager-XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        snprintf(f->state, sizeof(f->state), "%s/state.json", f->dir);
+        closer_error err = {{0}};
+        assert_int_equal(closer_manager_new(&f->cfg, f->hv, f->os, false, f->state, &f->m, &err), 0);
+        f->now = 1 * SEC;
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        fixture *f = *state;
+        closer_manager_free(f->m);
+        closer_hypervisor_free(f->hv);
+        closer_hostos_free(f->os);
+        closer_simhost_free(f->sim);
+        unlink(f->state);
+        rmdir(f->dir);
+        free(f);
+        return 0;
+}
+
+static void tick(fixture *f) {
+        closer_error err = {{0}};
+        closer_simhost_advance(f->sim, SEC);
+        f->now += SEC;
+        if (closer_manager_tick(f->m, f->now, &err) < 0)
+                fail_msg("tick: %s", err.msg);
+}
+
+static void aff_eq(const closer_simhost *sim, int tid, const char *want) {
+        closer_cpuset s;
+        char buf[64];
+        assert_int_equal(closer_simhost_thread_affinity(sim, tid, &s), 0);
+        closer_cpuset_format(&s, buf, sizeof(buf));
+        assert_string_equal(buf, want);
+}
+
+static void irq_eq(const closer_simhost *sim, const closer_plan *p, int domid, int queue, bool external, int want) {
+        for (unsigned i = 0; i < p->n_irqs; i++)
+                if (p->irqs[i].domid == domid && p->irqs[i].queue == queue &&
+                    (p->irqs[i].kind == CLOSER_IRQ_EXTERNAL) == external) {
+                        closer_cpuset s;
+                        assert_int_equal(closer_simhost_irq_affinity(sim, p->irqs[i].irq, &s), 0);
+                        assert_int_equal(closer_cpuset_count(&s), 1);
+                        if (want >= 0)
+                                assert_int_equal(closer_cpuset_first(&s), want);
+                        return;
+                }
+        fail_msg("no IRQ for domain %d queue %d", domid, queue);
+}
+
+static uint64_t target_of(const closer_simhost *sim, int domid) {
+        uint64_t t, a;
+        assert_int_equal(closer_simhost_mem(sim, domid, &t, &a), 0);
+        return t;
+}
+
+/* A domain appears -> placed (§3.3.2); its vCPU moves -> its backend follows. */
+static void test_domain_placed_and_followed(void **state) {
+        fixture *f = *state;
+        tick(f);
+        assert_int_equal(closer_simhost_add_domain(f->sim, 3, "vm3", 1u << 20, 1, 2, (int[]) {5, 6}, 100, 2), 0);
+        tick(f);
+        aff_eq(f->sim, closer_simhost_find_thread(f->sim, "3.xvda-0"), "5-6");
+        aff_eq(f->sim, closer_simhost_find_thread(f->sim, "vif3.0-q1-guest-rx"), "5-6");
+        aff_eq(f->sim, closer_simhost_find_thread(f->sim, "sshd"), "0-1");           /* T0 user: main */
+        aff_eq(f->sim, closer_simhost_find_thread(f->sim, "nova-compute"), "0-1");   /* T1: main */
+        aff_eq(f->sim, closer_simhost_find_thread(f->sim, "ksoftirqd/5"), "5");      /* kernel T0: untouched */
+        irq_eq(f->sim, f->m->plan, 3, 0, false, 5);     /* blkif queue 0 -> under vCPU 0 */
+        irq_eq(f->sim, f->m->plan, 3, 1, false, 6);
+        irq_eq(f->sim, f->m->plan, 3, 0, true, -1);
+        /* Algorithm 1: M - n*eps at start (eps 75 MiB, one socket) */
+        assert_int_equal(target_of(f->sim, 3), (1u << 20) - 75u * 1024);
+
+        assert_int_equal(closer_simhost_move_vcpu(f->sim, 3, 1, 7), 0);
+        tick(f);
+        aff_eq(f->sim, closer_simhost_find_thread(f->sim, "3.xvda-0"), "5,7");
+        irq_eq(f->sim, f->m->plan, 3, 1, false, 7);
+
+        /* a save runs in its container, under vCPU 0 */
+        assert_int_equal(closer_simhost_start_save(f->sim, 3), 0);
+        tick(f);
+        aff_eq(f->sim, closer_simhost_find_thread(f->sim, "xl"), "5");
+        aff_eq(f->sim, closer_simhost_find_thread(f->sim, "libxl-save-hel"), "5");
+}
+
+/* What a VM gives dom0 gets, level by level, and back (Algorithm 1). */
+static void test_memory_levels_conserved(void **state) {
+        fixture *f = *state;
+        assert_int_equal(closer_simhost_add_domain(f->sim, 4, "vm4", 2u << 20, 0, 1, (int[]) {3}, 0, 1), 0);
+        assert_int_equal(closer_simhost_add_domain(f->sim, 5, "vm5", 1u << 20, 1, 1, (int[]) {4}, 0, 1), 0);
+        const uint64_t total = (2u << 20) + (1u << 20) + 1024u * 1024;
+        double rates[] = {0, 3000, 3000, 12000, 12000, 9000, 7000, 100, 0, 50000, 10};
+        for (size_t i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
+                closer_simhost_set_io(f->sim, 4, rates[i]);
+                tick(f);
+                tick(f);        /* a rate shows after two samples */
+                uint64_t sum = target_of(f->sim, 4) + target_of(f->sim, 5) + target_of(f->sim, 0);
+                assert_int_equal(sum, total);
+        }
+        /* high I/O moved memory to dom0; low I/O gave it back */
+        closer_simhost_set_io(f->sim, 4, 50000);
+        tick(f);
+        tick(f);
+        uint64_t high = target_of(f->sim, 4);
+        closer_simhost_set_io(f->sim, 4, 0);
+        tick(f);
+        tick(f);
+        assert_true(target_of(f->sim, 4) > high);
+        assert_int_equal(target_of(f->sim, 4), (2u << 20) - 75u * 1024);
+}
+
+/* A guest that ignores its balloon target: stop moving its memory, and
+ * dom0 does not count memory it never got. */
+static void test_broken_balloon(void **state) {
+        fixture *f = *state;
+        f->m->balloon_grace_ns = 3 * SEC;
+        assert_int_equal(closer_simhost_add_domain(f->sim, 6, "vm6", 2u << 20, 0, 1, (int[]) {3}, 0, 1), 0);
+        tick(f);
+        closer_simhost_set_balloon_broken(f->sim, 6, true);
+        closer_simhost_set_io(f->sim, 6, 50000);
+        for (int i = 0; i < 8; i++)
+                tick(f);
+        bool stuck = false;
+        for (unsigned i = 0; i < f->m->n_dom; i++)
+                if (f->m->dom[i].domid == 6)
+                        stuck = f->m->dom[i].balloon_stuck;
+        assert_true(stuck);
+        assert_int_equal(target_of(f->sim, 6), 2u << 20);       /* put back as found */
+        assert_int_equal(target_of(f->sim, 0), 1024u * 1024);   /* dom0 holds nothing for it */
+}
+
+/* SIGTERM path: everything back as found. */
+static void test_restore(void **state) {
+        fixture *f = *state;
+        assert_int_equal(closer_simhost_add_domain(f->sim, 7, "vm7", 1u << 20, 1, 2, (int[]) {4, 5}, 20000, 2), 0);
+        tick(f);
+        tick(f);
+        int tid = closer_simhost_find_thread(f->sim, "7.xvda-1");
+        aff_eq(f->sim, tid, "4-5");
+        assert_true(target_of(f->sim, 7) < (1u << 20));
+        assert_int_equal(closer_manager_restore(f->m), 0);
+        aff_eq(f->sim, tid, "0-7");
+        aff_eq(f->sim, closer_simhost_find_thread(f->sim, "sshd"), "0-7");
+        for (unsigned i = 0; i < f->m->plan->n_irqs; i++) {
+                closer_cpuset s;
+                closer_simhost_irq_affinity(f->sim, f->m->plan->irqs[i].irq, &s);
+                assert_int_equal(closer_cpuset_first(&s), 0);
+                assert_int_equal(closer_cpuset_count(&s), 1);
+        }
+        assert_int_equal(target_of(f->sim, 7), 1u << 20);
+        assert_int_equal(target_of(f->sim, 0), 1024u * 1024);
+}
+
+/* kill -9, then a new daemon: it resumes from the state file and a clean
+ * stop still restores what the *first* run found. A domain that left is
+ * forgotten. */
+static void test_crash_resume(void **state) {
+        fixture *f = *state;
+        assert_int_equal(closer_simhost_add_domain(f->sim, 8, "vm8", 1u << 20, 1, 1, (int[]) {6}, 20000, 1), 0);
+        assert_int_equal(closer_simhost_add_domain(f->sim, 9, "vm9", 1u << 20, 0, 1, (int[]) {2}, 0, 1), 0);
+        tick(f);
+        tick(f);
+        int tid = closer_simhost_find_thread(f->sim, "8.xvda-0");
+        aff_eq(f->sim, tid, "6");
+
+        closer_manager_free(f->m);      /* the crash: nothing restored */
+        closer_error err = {{0}};
+        assert_int_equal(closer_manager_new(&f->cfg, f->hv, f->os, false, f->state, &f->m, &err), 0);
+        assert_int_equal(closer_simhost_remove_domain(f->sim, 9), 0);
+        tick(f);
+        aff_eq(f->sim, tid, "6");
+        assert_null(closer_state_find_mem(f->m->state, 9));
+        assert_int_equal(closer_manager_restore(f->m), 0);
+        aff_eq(f->sim, tid, "0-7");
+        assert_int_equal(target_of(f->sim, 8), 1u << 20);
+        assert_int_equal(target_of(f->sim, 0), 1024u * 1024);
+}
+
+/* Dry run: plans, changes nothing. */
+static void test_dry_run(void **state) {
+        fixture *f = *state;
+        closer_manager_free(f->m);
+        closer_error err = {{0}};
+        assert_int_equal(closer_manager_new(&f->cfg, f->hv, f->os, true, NULL, &f->m, &err), 0);
+        assert_int_equal(closer_simhost_add_domain(f->sim, 3, "vm3", 1u << 20, 1, 1, (int[]) {5}, 100, 1), 0);
+        tick(f);
+        aff_eq(f->sim, closer_simhost_find_thread(f->sim, "3.xvda-0"), "0-7");
+        assert_int_equal(target_of(f->sim, 3), 1u << 20);
+        assert_int_equal(f->m->plan->n_domains, 1);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_domain_placed_and_followed, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_memory_levels_conserved, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_broken_balloon, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_restore, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_crash_resume, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
