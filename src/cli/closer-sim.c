@@ -38,6 +38,10 @@ static void help(void) {
                "  --out DIR           write everything in one run: DIR/summary.txt,\n"
                "                      DIR/summary.json, DIR/NAME.json, DIR/NAME.csv,\n"
                "                      DIR/figures/NAME.svg|png (and the table on stdout)\n"
+               "  --snapshot          print the closer-snapshot/1 closerd would read on the\n"
+               "                      modelled host (first point of the experiment given with\n"
+               "                      --experiment or --scenario, end of its warm-up), for\n"
+               "                      closerctl plan --snapshot FILE\n"
                "  --set NAME=VALUE    override a parameter in every experiment run\n"
                "  --seed N            shorthand for --set workload.seed=N\n"
                "  --params            list every parameter with its default and unit\n"
@@ -117,7 +121,7 @@ typedef struct override {
 } override;
 
 int main(int argc, char **argv) {
-        enum { OPT_EXPERIMENT = 256, OPT_SCENARIO, OPT_LIST, OPT_JSON, OPT_CSV, OPT_PLOT, OPT_OUT, OPT_SET, OPT_SEED, OPT_PARAMS };
+        enum { OPT_EXPERIMENT = 256, OPT_SCENARIO, OPT_LIST, OPT_JSON, OPT_CSV, OPT_PLOT, OPT_OUT, OPT_SET, OPT_SEED, OPT_PARAMS, OPT_SNAPSHOT };
         static const struct option opts[] = {
                 {"experiment", required_argument, NULL, OPT_EXPERIMENT},
                 {"scenario", required_argument, NULL, OPT_SCENARIO},
@@ -129,11 +133,12 @@ int main(int argc, char **argv) {
                 {"set", required_argument, NULL, OPT_SET},
                 {"seed", required_argument, NULL, OPT_SEED},
                 {"params", no_argument, NULL, OPT_PARAMS},
+                {"snapshot", no_argument, NULL, OPT_SNAPSHOT},
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
         const char *experiment = NULL, *scenario_file = NULL, *plot_dir = NULL, *out_dir = NULL;
-        bool json = false, csv = false, list = false, params = false;
+        bool json = false, csv = false, list = false, params = false, snapshot = false;
         override ov[64];
         unsigned n_ov = 0;
         int c;
@@ -165,6 +170,9 @@ int main(int argc, char **argv) {
                         break;
                 case OPT_PARAMS:
                         params = true;
+                        break;
+                case OPT_SNAPSHOT:
+                        snapshot = true;
                         break;
                 case OPT_SET:
                 case OPT_SEED: {
@@ -261,6 +269,24 @@ int main(int argc, char **argv) {
         for (unsigned i = 0; i < n; i++)
                 for (unsigned k = 0; k < n_ov; k++)
                         closer_sim_config_set(&scs[i].cfg, ov[k].p, ov[k].v);
+
+        if (snapshot) {
+                if (n != 1 || scs[0].kind != CLOSER_SIM_KIND_ENGINE || (!experiment && !scenario_file)) {
+                        fprintf(stderr, "closer-sim: --snapshot needs --experiment or --scenario naming an engine experiment\n");
+                        return 2;
+                }
+                closer_sim_config cfg = scs[0].cfg;
+                closer_sim_config_set(&cfg, scs[0].sweep, scs[0].values[0]);
+                char *js = NULL;
+                int r = closer_sim_snapshot_json(&cfg, &js, &err);
+                if (r < 0) {
+                        fprintf(stderr, "closer-sim: %s: %s\n", scs[0].name, err.msg[0] ? err.msg : strerror(-r));
+                        return r == -EINVAL ? 2 : 1;
+                }
+                fputs(js, stdout);
+                free(js);
+                return fflush(stdout) == 0 ? 0 : 1;
+        }
 
         if (out_dir) {
                 char fig[4096];

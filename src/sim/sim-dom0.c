@@ -117,7 +117,7 @@ static void place_oracle(closer_sim_engine *e) {
 
 /* ---- closer: the model as a closer-snapshot/1, through the core ---------- */
 
-static void snapshot_free(closer_snapshot *s) {
+void closer_sim_dom0_snapshot_free(closer_snapshot *s) {
         if (!s)
                 return;
         free(s->dom0.vcpus);
@@ -134,7 +134,7 @@ static void snapshot_free(closer_snapshot *s) {
 }
 
 /* Build what closerd would observe on this host now. */
-static int snapshot_build(const closer_sim_engine *e, closer_snapshot **ret) {
+int closer_sim_dom0_snapshot(const closer_sim_engine *e, closer_snapshot **ret) {
         const closer_sim_config *c = e->cfg;
         closer_snapshot *s = calloc(1, sizeof(*s));
         if (!s)
@@ -228,7 +228,7 @@ static int snapshot_build(const closer_sim_engine *e, closer_snapshot **ret) {
         *ret = s;
         return 0;
 oom:
-        snapshot_free(s);
+        closer_sim_dom0_snapshot_free(s);
         return -ENOMEM;
 }
 
@@ -236,7 +236,7 @@ static int place_closer(closer_sim_engine *e, closer_error *err) {
         const closer_sim_config *c = e->cfg;
         closer_snapshot *s = NULL;
         closer_plan *plan = NULL;
-        int r = snapshot_build(e, &s);
+        int r = closer_sim_dom0_snapshot(e, &s);
         if (r < 0)
                 return r;
 
@@ -251,7 +251,7 @@ static int place_closer(closer_sim_engine *e, closer_error *err) {
         r = closer_plan_compute(s, &cc, &plan, &perr);
         if (r < 0) {
                 closer_error_set(err, r, "closer policy refused the model's snapshot: %s", perr.msg);
-                snapshot_free(s);
+                closer_sim_dom0_snapshot_free(s);
                 return r;
         }
 
@@ -290,7 +290,7 @@ static int place_closer(closer_sim_engine *e, closer_error *err) {
         e->dom0_mem_kib = mem_kib;
         e->plans++;
         closer_plan_free(plan);
-        snapshot_free(s);
+        closer_sim_dom0_snapshot_free(s);
         return 0;
 }
 

@@ -785,7 +785,10 @@ static int world_init(closer_sim_world *w, const closer_sim_config *cfg, closer_
         return 0;
 }
 
-int closer_sim_run(const closer_sim_config *cfg, closer_sim_policy policy, closer_sim_result *ret, closer_error *err) {
+/* Run the world. With ret_snapshot, stop at the end of the warm-up and
+ * return the closer-snapshot/1 closerd would read there instead of results. */
+static int run(const closer_sim_config *cfg, closer_sim_policy policy, closer_sim_result *ret, char **ret_snapshot,
+               closer_error *err) {
         closer_sim_world *w = malloc(sizeof(*w));
         if (!w)
                 return -ENOMEM;
@@ -804,6 +807,8 @@ int closer_sim_run(const closer_sim_config *cfg, closer_sim_policy policy, close
                 bool measuring = e->now_ns >= warm && e->now_ns < end;
                 bool waiting = (w->mig_dom >= 0 && w->mig_phase != 3) || (cfg->w_create >= 0.5 && w->create_phase != 2);
                 if (e->now_ns >= end && (!waiting || e->now_ns >= hard_end))
+                        break;
+                if (ret_snapshot && e->now_ns >= warm)
                         break;
 
                 if (e->replan || (policy != CLOSER_SIM_NATIVE && e->now_ns - e->last_plan_ns >= cfg->closer_replan_s * NS_PER_S)) {
@@ -846,6 +851,22 @@ int closer_sim_run(const closer_sim_config *cfg, closer_sim_policy policy, close
                 migration_complete(w);
                 create_complete(w);
                 e->now_ns += e->dt_ns;
+        }
+
+        if (ret_snapshot) {
+                closer_snapshot *s = NULL;
+                r = closer_sim_dom0_snapshot(e, &s);
+                if (r < 0)
+                        goto out;
+                char *json = closer_snapshot_to_json(s);
+                closer_sim_dom0_snapshot_free(s);
+                if (!json) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                *ret_snapshot = json;
+                r = 0;
+                goto out;
         }
 
         closer_sim_result res = {.sim_ns = e->now_ns};
@@ -891,4 +912,12 @@ out:
         world_free(w);
         free(w);
         return r;
+}
+
+int closer_sim_run(const closer_sim_config *cfg, closer_sim_policy policy, closer_sim_result *ret, closer_error *err) {
+        return run(cfg, policy, ret, NULL, err);
+}
+
+int closer_sim_snapshot_json(const closer_sim_config *cfg, char **ret, closer_error *err) {
+        return run(cfg, CLOSER_SIM_CLOSER, NULL, ret, err);
 }

@@ -110,3 +110,9 @@ int closer_sim_engine_add_thread(closer_sim_engine *e, const char *comm, bool ke
 int closer_sim_dom0_setup(closer_sim_engine *e, closer_error *err);
 int closer_sim_dom0_place(closer_sim_engine *e, closer_error *err);
 void closer_sim_dom0_done(closer_sim_engine *e);
+
+/* What closerd would observe on this host now, as a snapshot the caller
+ * frees with closer_sim_dom0_snapshot_free(). Returns 0 or -ENOMEM. */
+struct closer_snapshot;
+int closer_sim_dom0_snapshot(const closer_sim_engine *e, struct closer_snapshot **ret);
+void closer_sim_dom0_snapshot_free(struct closer_snapshot *s);

@@ -121,6 +121,11 @@ typedef struct closer_sim_result {
  * plan). */
 int closer_sim_run(const closer_sim_config *cfg, closer_sim_policy policy, closer_sim_result *ret, closer_error *err);
 
+/* The closer-snapshot/1 (FORMATS.md) of the modelled host at the end of the
+ * warm-up, as closerd would read it under the closer policy: *ret malloc'd.
+ * Returns 0 or -errno with err set. */
+int closer_sim_snapshot_json(const closer_sim_config *cfg, char **ret, closer_error *err);
+
 /* The over-provisioning experiment is trace driven, not engine driven
  * (sim-trace.c). Fills per-day series (days points) and the result. */
 int closer_sim_trace_run(const closer_sim_config *cfg, closer_sim_policy policy, double *ret_daily_waste_cores, unsigned n_days,

@@ -3,6 +3,7 @@
  * (FORMATS.md), byte-identical output for the same seed. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <jansson.h>
 #include <setjmp.h>
 #include <spawn.h>
@@ -16,6 +17,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "closer/snapshot.h"
 
 extern char **environ;
 
@@ -236,6 +239,31 @@ static void test_csv_and_plot(void **state) {
         done(&o);
 }
 
+static void test_snapshot_round_trip(void **state) {
+        /* what closer-sim hands the policy is a valid closer-snapshot/1 for
+         * the core's own reader */
+        output o = run((const char *[]) {"--experiment", "p-webapp", "--snapshot", "--set", "workload.io_vms=0", NULL});
+        assert_int_equal(o.status, 0);
+        closer_snapshot *s = NULL;
+        closer_error err = {{0}};
+        if (closer_snapshot_from_json(o.out, "closer-sim --snapshot", &s, &err) < 0)
+                fail_msg("%s", err.msg);
+        assert_int_equal(s->topo.n_nodes, 4);
+        assert_int_equal(s->dom0.n_vcpus, 56);
+        assert_int_equal(s->n_domains, 1);
+        assert_true(s->domains[0].io_ops_per_s > 0);
+        bool netback = false;
+        for (unsigned i = 0; i < s->n_threads; i++)
+                netback = netback || strcmp(s->threads[i].comm, "vif1.0-q0-guest-rx") == 0;
+        assert_true(netback);
+        closer_snapshot_free(s);
+        done(&o);
+
+        o = run((const char *[]) {"--snapshot", NULL});
+        assert_int_equal(o.status, 2);
+        done(&o);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_bad_scenario),
@@ -244,6 +272,7 @@ int main(void) {
                 cmocka_unit_test(test_result_json_deterministic),
                 cmocka_unit_test(test_summary_json),
                 cmocka_unit_test(test_csv_and_plot),
+                cmocka_unit_test(test_snapshot_round_trip),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
