@@ -298,7 +298,9 @@ static char *plot_script(const closer_sim_outcome *o, const char *dir) {
                 sb_printf(&b, " noenhanced\n");
                 gp_label(&b, "set xlabel", &sc->x);
                 gp_label(&b, "set ylabel", &sc->y);
-                sb_printf(&b, "set grid\nset key outside below center vertical Left reverse noenhanced\nset yrange [0:*]\n");
+                sb_printf(&b, "set grid\nset key outside below center vertical Left reverse noenhanced\n");
+                sb_printf(&b, "%s\n%s\n", sc->x.log ? "set logscale x" : "unset logscale x",
+                          sc->y.log ? "set logscale y\nset yrange [*:*]" : "unset logscale y\nset yrange [0:*]");
                 sb_printf(&b, "plot ");
                 static const char *const style[CLOSER_SIM_POLICY_MAX] = {
                         "lw 2 pt 7 lc rgb '#c0392b'", "lw 2 pt 5 lc rgb '#2471a3'", "lw 2 dt 2 pt 9 lc rgb '#7f8c8d'"};

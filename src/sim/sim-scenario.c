@@ -59,7 +59,7 @@ static int parse_axis(json_t *root, const char *key, closer_sim_axis *ret, const
         json_t *a = json_object_get(root, key);
         if (!json_is_object(a))
                 return bad(err, source, path, "an object {\"label\", \"unit\"}");
-        static const char *const keys[] = {"label", "unit", NULL};
+        static const char *const keys[] = {"label", "unit", "log", NULL};
         int r = check_keys(a, keys, source, path, err);
         if (r < 0)
                 return r;
@@ -73,6 +73,13 @@ static int parse_axis(json_t *root, const char *key, closer_sim_axis *ret, const
                 return bad(err, source, p, "a string (may be empty)");
         }
         snprintf(ret->unit, sizeof(ret->unit), "%s", json_string_value(u));
+        json_t *lg = json_object_get(a, "log");
+        if (lg && !json_is_boolean(lg)) {
+                char p[64];
+                snprintf(p, sizeof(p), "%s.log", path);
+                return bad(err, source, p, "true or false");
+        }
+        ret->log = lg && json_is_true(lg);
         return 0;
 }
 

@@ -137,6 +137,7 @@ int closer_sim_trace_run(const closer_sim_config *cfg, closer_sim_policy policy,
 typedef struct closer_sim_axis {
         char label[96];
         char unit[32];
+        bool log;               /* plot on a log scale */
 } closer_sim_axis;
 
 typedef enum closer_sim_kind {

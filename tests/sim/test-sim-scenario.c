@@ -65,6 +65,7 @@ static void test_errors(void **state) {
         expect_error("\"io_mib_s\"", "\"bandwidth\"", "$.metric");
         expect_error("\"higher\"", "\"up\"", "$.summary.better");
         expect_error("\"unit\": \"KiB\"", "\"unit\": 3", "$.x.unit");
+        expect_error("\"unit\": \"KiB\"", "\"unit\": \"KiB\", \"log\": \"yes\"", "$.x.log");
         expect_error("\"group\"", "\"grop\"", "$.grop");
         expect_error("\"name\": \"t1\"", "\"name\": \"T 1\"", "$.name");
         expect_error("\"at\": \"mean\"", "\"at\": \"mean\", \"extra\": 1", "$.summary.extra");
