@@ -309,6 +309,3 @@ int closer_sim_dom0_place(closer_sim_engine *e, closer_error *err) {
         }
 }
 
-void closer_sim_dom0_done(closer_sim_engine *e) {
-        (void) e;
-}

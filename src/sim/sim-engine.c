@@ -347,10 +347,6 @@ static double pipeline_local_ns(const closer_sim_config *c, double cpu_us, doubl
 
 /* VM placement: identical under every policy. VMs never go on the pCPUs the
  * native dom0 holds, so that dom0 is the only thing that differs. */
-typedef struct placer {
-        unsigned *cursor;       /* per node */
-} placer;
-
 static bool pcpu_reserved(const closer_sim_engine *e, unsigned p) {
         const closer_sim_config *c = e->cfg;
         unsigned per = (unsigned) c->host_cpus_per_socket;
@@ -687,7 +683,6 @@ static void create_complete(closer_sim_world *w) {
 
 static void world_free(closer_sim_world *w) {
         closer_sim_engine *e = &w->e;
-        closer_sim_dom0_done(e);
         free(e->pcpu_node);
         free(e->pcpu_first_vcpu);
         free(e->vcpu_next_on_pcpu);

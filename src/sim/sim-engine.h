@@ -106,10 +106,9 @@ int closer_sim_engine_add_thread(closer_sim_engine *e, const char *comm, bool ke
 
 /* sim-dom0.c: dom0 under each policy. setup creates dom0's vCPUs (before
  * any domU vCPU); place gives every live thread its affinity (called at
- * start, when threads appear, and every closer.replan_s for closer). */
+ * start, when threads appear, and every closer.replan_s). */
 int closer_sim_dom0_setup(closer_sim_engine *e, closer_error *err);
 int closer_sim_dom0_place(closer_sim_engine *e, closer_error *err);
-void closer_sim_dom0_done(closer_sim_engine *e);
 
 /* What closerd would observe on this host now, as a snapshot the caller
  * frees with closer_sim_dom0_snapshot_free(). Returns 0 or -ENOMEM. */
