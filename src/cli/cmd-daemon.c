@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -159,46 +161,98 @@ int closer_cmd_snapshot(int argc, char **argv) {
         return r;
 }
 
+/* "90", "90s", "15m", "2h", "7d" -> seconds; -1 if malformed. */
+static long long parse_duration(const char *s) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (errno || end == s || v < 0)
+                return -1;
+        long long mul = 1;
+        if (*end == 's')
+                end++;
+        else if (*end == 'm')
+                mul = 60, end++;
+        else if (*end == 'h')
+                mul = 3600, end++;
+        else if (*end == 'd')
+                mul = 86400, end++;
+        if (*end || v > INT64_MAX / 1000000000 / mul)
+                return -1;
+        return v * mul;
+}
+
 int closer_cmd_accounting(int argc, char **argv) {
+        static const char usage[] =
+                "Usage: closerctl accounting [--socket PATH] [--since DURATION] [--json | --csv]\n"
+                "dom0 work done for each domain, from closerd's ledger: dom0 CPU time, dom0\n"
+                "memory held for it (MiB x s) and I/O served, summed per domain (by UUID).\n"
+                "  --since DURATION  only intervals that ended in the last DURATION (90s, 15m,\n"
+                "                    2h, 7d); default: everything\n"
+                "  --json, --csv     every interval row, in closer-accounting/1\n";
+        long long since_s = -1;
+        int k = 1;
+        /* pull --since out before the common parser sees the rest */
+        char **rest = calloc((size_t) argc + 1, sizeof(char *));
+        if (!rest)
+                return 1;
+        rest[0] = argv[0];
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--since") == 0 || strncmp(argv[i], "--since=", 8) == 0) {
+                        const char *v = argv[i][7] == '=' ? argv[i] + 8 : (i + 1 < argc ? argv[++i] : NULL);
+                        since_s = v ? parse_duration(v) : -1;
+                        if (since_s < 0) {
+                                fprintf(stderr, "closerctl accounting: --since: expected a duration like 90s, 15m, 2h, 7d\n");
+                                free(rest);
+                                return 2;
+                        }
+                        continue;
+                }
+                rest[k++] = argv[i];
+        }
         client_opts o;
         json_t *ans, *row;
         size_t i;
-        int r = parse(argc, argv,
-                      "Usage: closerctl accounting [--socket PATH] [--json | --csv]\n"
-                      "dom0 work done for each domain in the last sampling interval: dom0 CPU time\n"
-                      "and dom0 memory held for it (KiB x s).\n",
-                      false, true, &o);
+        int r = parse(k, rest, usage, false, true, &o);
+        free(rest);
         if (r >= 0)
                 return r;
-        if (call("accounting", &o, json_pack("{s:s}", "command", "accounting"), &ans))
-                return 1;
-        json_t *rows = json_object_get(ans, "rows");
-        if (o.json)
-                r = print_json(ans);
-        else if (o.csv) {
-                printf("domid,uuid,name,dom0_cpu_ns,mem_kib_s,interval_ns\n");
-                json_array_foreach(rows, i, row) {
-                        /* names come from guests' toolstack config: quote them */
-                        const char *name = json_string_value(json_object_get(row, "name"));
-                        printf("%lld,%s,\"", (long long) json_integer_value(json_object_get(row, "domid")),
-                               json_string_value(json_object_get(row, "uuid")));
-                        for (const char *p = name ? name : ""; *p; p++)
-                                printf(*p == '"' ? "\"\"" : "%c", *p);
-                        printf("\",%lld,%lld,%lld\n", (long long) json_integer_value(json_object_get(row, "dom0_cpu_ns")),
-                               (long long) json_integer_value(json_object_get(row, "mem_kib_s")),
-                               (long long) json_integer_value(json_object_get(row, "interval_ns")));
-                }
-        } else {
-                printf("%6s  %-16s %14s %14s\n", "DOMID", "NAME", "DOM0 CPU ms", "DOM0 MiB*s");
-                json_array_foreach(rows, i, row)
-                        printf("%6lld  %-16.16s %14.3f %14.1f\n",
-                               (long long) json_integer_value(json_object_get(row, "domid")),
-                               json_string_value(json_object_get(row, "name")),
-                               (double) json_integer_value(json_object_get(row, "dom0_cpu_ns")) / 1e6,
-                               (double) json_integer_value(json_object_get(row, "mem_kib_s")) / 1024.0);
+
+        json_t *req = json_pack("{s:s}", "command", "accounting");
+        if (since_s >= 0) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                int64_t now = (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+                json_object_set_new(req, "since_wall_ns", json_integer(now - since_s * 1000000000));
         }
+        if (o.json || o.csv)
+                json_object_set_new(req, "format", json_string(o.json ? "json" : "csv"));
+        if (call("accounting", &o, req, &ans))
+                return 1;
+        const char *export = json_string_value(json_object_get(ans, "export"));
+        if (export) {
+                fputs(export, stdout);
+                json_decref(ans);
+                return 0;
+        }
+        json_t *rows = json_object_get(ans, "rows");
+        if (o.json || o.csv) {
+                /* a daemon without a ledger (dry run) answers its last interval only */
+                r = print_json(ans);
+                json_decref(ans);
+                return r;
+        }
+        printf("%6s  %-16s %-36s %14s %14s %12s\n", "DOMID", "NAME", "UUID", "DOM0 CPU ms", "DOM0 MiB*s", "I/O ops");
+        json_array_foreach(rows, i, row)
+                printf("%6lld  %-16.16s %-36s %14.3f %14.1f %12lld\n",
+                       (long long) json_integer_value(json_object_get(row, "domid")),
+                       json_string_value(json_object_get(row, "name")),
+                       json_string_value(json_object_get(row, "uuid")),
+                       (double) json_integer_value(json_object_get(row, "dom0_cpu_ns")) / 1e6,
+                       (double) json_integer_value(json_object_get(row, "mem_kib_s")) / 1024.0,
+                       (long long) json_integer_value(json_object_get(row, "io_ops")));
         json_decref(ans);
-        return r;
+        return 0;
 }
 
 int closer_cmd_explain(int argc, char **argv) {

@@ -24,17 +24,21 @@
 #include "daemon/control.h"
 #include "daemon/log.h"
 #include "daemon/manager.h"
+#include "daemon/meter.h"
 #include "simhost/simhost.h"
 
 #define DEFAULT_CONFIG "/etc/closer/closer.conf"
 #define DEFAULT_STATE "/run/closer/state.json"
 #define DEFAULT_SOCKET "/run/closer/closerd.sock"
+#define DEFAULT_SIM_LEDGER "/run/closer/sim-ledger.db"
+#define DEFAULT_SIM_STATE "/run/closer/sim-state.json"
 #define CONFIG_MAX_BYTES (1u << 20)
 
 typedef struct daemon_ctx {
         sd_event *ev;
         sd_event_source *tick_src;
         closer_manager *m;
+        closer_meter *meter;            /* NULL in dry-run */
         closer_hypervisor *hv;
         closer_hostos *host;
         closer_simhost *sim;
@@ -45,7 +49,7 @@ typedef struct daemon_ctx {
         uint64_t last_tick_usec;
         long ticks_left;                /* --ticks N: stop after N; -1 forever */
         bool ready;
-        int exit_code;
+        bool told_unmetered;
 } daemon_ctx;
 
 static void help(void) {
@@ -65,7 +69,10 @@ static void help(void) {
                "  --dry-run           plan and log what would change, change nothing\n"
                "  --tick-ms N         sampling period (default 1000)\n"
                "  --ticks N           stop cleanly after N ticks (tests, demos)\n"
-               "  --state FILE        what was changed and how it was (default " DEFAULT_STATE ")\n"
+               "  --state FILE        what was changed and how it was (default " DEFAULT_STATE ";\n"
+               "                      with --hypervisor sim " DEFAULT_SIM_STATE ", reset at start)\n"
+               "  --ledger FILE       the billing ledger, SQLite (default " CLOSER_LEDGER_DEFAULT_PATH ";\n"
+               "                      with --hypervisor sim " DEFAULT_SIM_LEDGER ")\n"
                "  --socket PATH       control socket (default " DEFAULT_SOCKET ")\n"
                "  --cgroup-base NAME  cgroup v2 subtree closer owns (default closer)\n"
                "  -v, --verbose       log debug messages\n"
@@ -102,9 +109,16 @@ static int load_config(const char *path, bool explicit_path, closer_config *ret,
         return 0;
 }
 
+static int64_t wall_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static void do_tick(daemon_ctx *d) {
         closer_error err = {{0}};
         uint64_t t0 = now_usec();
+        uint64_t prev_ns = d->m->snap ? d->m->snap->time_ns : t0 * 1000u;
 
         if (d->sim && d->last_tick_usec)
                 closer_simhost_advance(d->sim, (t0 - d->last_tick_usec) * 1000u);
@@ -114,6 +128,14 @@ static void do_tick(daemon_ctx *d) {
         if (r < 0) {
                 log_error("tick: %s", err.msg);
                 return;
+        }
+        if (d->meter) {
+                r = closer_meter_commit(d->meter, d->m, prev_ns, t0 * 1000u, wall_ns());
+                if (r < 0)
+                        log_error("ledger: interval not recorded: %s", strerror(-r));
+                else if (d->meter->unmetered_ns && !d->told_unmetered && (d->told_unmetered = true))
+                        log_notice("ledger: %.1f s while closerd was down are recorded as unmetered",
+                                   (double) d->meter->unmetered_ns / 1e9);
         }
         if (!d->ready) {
                 d->ready = true;
@@ -223,7 +245,47 @@ static json_t *explain(daemon_ctx *d, const json_t *req) {
         return json_pack("{s:b, s:s}", "ok", 0, "error", "explain needs \"tid\" or \"irq\"");
 }
 
-static json_t *accounting(daemon_ctx *d) {
+static json_t *accounting_ledger(daemon_ctx *d, const json_t *req) {
+        json_t *since = json_object_get(req, "since_wall_ns");
+        int64_t since_ns = json_is_integer(since) ? (int64_t) json_integer_value(since) : INT64_MIN;
+        const char *fmt = json_string_value(json_object_get(req, "format"));
+        closer_ledger_total *tot = NULL;
+
+        if (fmt) {
+                closer_ledger_format f;
+                char *buf = NULL;
+                size_t len = 0;
+                if (closer_ledger_format_from_string(fmt, &f) < 0)
+                        return json_pack("{s:b, s:s}", "ok", 0, "error", "format: expected csv or json");
+                FILE *mf = open_memstream(&buf, &len);
+                if (!mf)
+                        return json_pack("{s:b, s:s}", "ok", 0, "error", "out of memory");
+                int r = closer_ledger_export(d->meter->ledger, since_ns, f, mf);
+                fclose(mf);
+                json_t *ans = r < 0 ? json_pack("{s:b, s:s}", "ok", 0, "error", strerror(-r))
+                                    : json_pack("{s:b, s:s%}", "ok", 1, "export", buf ? buf : "", len);
+                free(buf);
+                return ans;
+        }
+        int n = closer_ledger_totals(d->meter->ledger, since_ns, &tot);
+        if (n < 0)
+                return json_pack("{s:b, s:s}", "ok", 0, "error", strerror(-n));
+        json_t *rows = json_array();
+        for (int i = 0; i < n; i++)
+                json_array_append_new(rows, json_pack("{s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I}", "uuid", tot[i].uuid,
+                                                      "domid", tot[i].domid, "name", tot[i].name, "intervals",
+                                                      (json_int_t) tot[i].n_intervals, "covered_ns",
+                                                      (json_int_t) tot[i].covered_ns, "dom0_cpu_ns",
+                                                      (json_int_t) tot[i].dom0_cpu_ns, "mem_kib_s",
+                                                      (json_int_t) tot[i].mem_kib_s, "io_ops",
+                                                      (json_int_t) tot[i].io_ops));
+        free(tot);
+        return json_pack("{s:b, s:s, s:o}", "ok", 1, "scope", "ledger", "rows", rows);
+}
+
+static json_t *accounting(daemon_ctx *d, const json_t *req) {
+        if (d->meter)
+                return accounting_ledger(d, req);
         json_t *rows = json_array();
         for (int i = 0; i < d->m->n_rows; i++) {
                 const closer_acct_row *r = &d->m->rows[i];
@@ -270,7 +332,7 @@ static json_t *handle(void *userdata, const json_t *req) {
         if (strcmp(cmd, "plan") == 0)
                 return answer_json_text(closer_plan_to_json(d->m->plan), "plan");
         if (strcmp(cmd, "accounting") == 0)
-                return accounting(d);
+                return accounting(d, req);
         if (strcmp(cmd, "explain") == 0)
                 return explain(d, req);
         return json_pack("{s:b, s:s}", "ok", 0, "error", "unknown command");
@@ -305,10 +367,13 @@ int main(int argc, char **argv) {
                 {"tick-ms", required_argument, NULL, 't'},  {"ticks", required_argument, NULL, 'T'},
                 {"state", required_argument, NULL, 's'},    {"socket", required_argument, NULL, 'S'},
                 {"cgroup-base", required_argument, NULL, 'g'}, {"verbose", no_argument, NULL, 'v'},
+                {"ledger", required_argument, NULL, 'L'},
                 {"help", no_argument, NULL, 'h'},           {0},
         };
         daemon_ctx d = {.config_path = DEFAULT_CONFIG, .tick_usec = 1000000, .ticks_left = -1};
         const char *root = "/", *state_path = DEFAULT_STATE, *socket_path = DEFAULT_SOCKET, *cgroup_base = NULL;
+        const char *ledger_path = NULL;
+        bool state_given = false;
         bool dry_run = false;
         int verbosity = LOG_INFO, o;
         char *end;
@@ -355,12 +420,16 @@ int main(int argc, char **argv) {
                 }
                 case 's':
                         state_path = optarg;
+                        state_given = true;
                         break;
                 case 'S':
                         socket_path = optarg;
                         break;
                 case 'g':
                         cgroup_base = optarg;
+                        break;
+                case 'L':
+                        ledger_path = optarg;
                         break;
                 case 'v':
                         verbosity = LOG_DEBUG;
@@ -395,6 +464,11 @@ int main(int argc, char **argv) {
                         return 1;
                 }
                 log_info("hypervisor: sim (modelled host: 4 sockets x 14 pCPUs, 40 GiB, 12 domains)");
+                /* Each run models a new host: what a previous run changed on
+                 * its own modelled host is nothing to restore here. */
+                if (!state_given)
+                        state_path = DEFAULT_SIM_STATE;
+                (void) unlink(state_path);
         } else {
 #ifdef HAVE_XEN
                 r = closer_xen_hypervisor_new(&d.hv, &err);
@@ -420,6 +494,26 @@ int main(int argc, char **argv) {
         if (r < 0) {
                 fprintf(stderr, "closerd: %s\n", err.msg);
                 return r == -EINVAL ? 2 : 1;
+        }
+
+        if (!dry_run) {
+                char boot_id[64] = "";
+                FILE *bf = fopen("/proc/sys/kernel/random/boot_id", "re");
+                if (bf) {
+                        if (!fgets(boot_id, sizeof(boot_id), bf))
+                                boot_id[0] = '\0';
+                        fclose(bf);
+                }
+                boot_id[strcspn(boot_id, "\n")] = '\0';
+                if (!ledger_path)
+                        ledger_path = d.sim ? DEFAULT_SIM_LEDGER : CLOSER_LEDGER_DEFAULT_PATH;
+                if (make_parent_dir(ledger_path) < 0)
+                        log_warning("cannot create the directory of %s", ledger_path);
+                r = closer_meter_open(ledger_path, boot_id, &d.meter, &err);
+                if (r < 0) {
+                        fprintf(stderr, "closerd: ledger: %s\n", err.msg);
+                        return r == -EBADMSG || r == -EPROTONOSUPPORT || r == -EINVAL ? 2 : 1;
+                }
         }
 
         sigset_t mask;
@@ -470,6 +564,7 @@ int main(int argc, char **argv) {
         sd_event_source_unref(d.tick_src);
         sd_event_unref(d.ev);
         closer_manager_free(d.m);
+        closer_meter_free(d.meter);
         closer_hypervisor_free(d.hv);
         closer_hostos_free(d.host);
         closer_simhost_free(d.sim);

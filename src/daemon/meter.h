@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "closer/error.h"
+#include "daemon/ledger.h"
+#include "daemon/manager.h"
+
+/*
+ * The meter: after each tick, the manager's accounting rows become one
+ * ledger interval. Intervals tile the daemon's monotonic time within a boot;
+ * after a restart the first interval starts where the last committed one
+ * ended. Work done while no closerd ran cannot be attributed (thread CPU
+ * counters are only sampled while it runs): that stretch is committed as an
+ * interval with no rows, so the gap is explicit in the ledger, never silent.
+ */
+typedef struct closer_meter {
+        closer_ledger *ledger;
+        char boot_id[CLOSER_LEDGER_UUID_LEN + 1];
+        bool have_last;
+        uint64_t last_end_ns;           /* end of the last committed interval (this boot) */
+        uint64_t intervals, rows;       /* committed by this run */
+        uint64_t unmetered_ns;          /* daemon-down time bridged at start */
+} closer_meter;
+
+/* Open the ledger at path and find where to resume. boot_id names this boot
+ * (/proc/sys/kernel/random/boot_id). Returns 0 or -errno with err. */
+int closer_meter_open(const char *path, const char *boot_id, closer_meter **ret, closer_error *err);
+closer_meter *closer_meter_free(closer_meter *mt);
+
+/* Commit the manager's last interval [start_ns, end_ns) (monotonic), with
+ * wall_end_ns the wall clock at end_ns. Call after every successful tick,
+ * with start_ns == end_ns for the first tick of a run (accounting only
+ * primed). Returns 0, -ERANGE if start_ns is not where the last interval
+ * ended, or -errno from the ledger (the interval is lost for the ledger:
+ * logged by the caller). */
+int closer_meter_commit(closer_meter *mt, const closer_manager *m, uint64_t start_ns, uint64_t end_ns,
+                        int64_t wall_end_ns);
