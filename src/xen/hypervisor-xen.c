@@ -23,6 +23,7 @@
 
 #include "closer/hostos.h"
 #include "closer/hypervisor.h"
+#include "xen/hypervisor-xen.h"
 #include "xen/xen.h"
 
 #define KIB_PER_PAGE (XC_PAGE_SIZE / 1024)
@@ -706,15 +707,15 @@ static const closer_hypervisor_ops xen_ops = {
         .attach_hostos = op_attach_hostos,
 };
 
-int closer_xen_hypervisor_new(closer_hypervisor **ret, closer_error *err) {
+int closer_xen_hypervisor_new_at(const char *caps_path, closer_hypervisor **ret, closer_error *err) {
         char caps[256] = "";
-        int fd = open("/proc/xen/capabilities", O_RDONLY | O_CLOEXEC);
+        int fd = open(caps_path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
-                return closer_error_set(err, -ENOENT, "no Xen here: /proc/xen/capabilities missing");
+                return closer_error_set(err, -ENOENT, "no Xen here: %s missing", caps_path);
         ssize_t k = read(fd, caps, sizeof(caps) - 1);
         close(fd);
         if (k < 0 || !strstr(caps, "control_d"))
-                return closer_error_set(err, -EPERM, "not Xen's control domain (dom0): /proc/xen/capabilities lacks control_d");
+                return closer_error_set(err, -EPERM, "not Xen's control domain (dom0): %s lacks control_d", caps_path);
 
         closer_hypervisor *hv = calloc(1, sizeof(*hv));
         xen_host *h = calloc(1, sizeof(*h));
@@ -741,4 +742,8 @@ int closer_xen_hypervisor_new(closer_hypervisor **ret, closer_error *err) {
         hv->data = h;
         *ret = hv;
         return 0;
+}
+
+int closer_xen_hypervisor_new(closer_hypervisor **ret, closer_error *err) {
+        return closer_xen_hypervisor_new_at("/proc/xen/capabilities", ret, err);
 }

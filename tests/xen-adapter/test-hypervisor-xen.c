@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The real Xen adapter (hypervisor-xen.c, unchanged) against a fake
+ * libxenctrl/libxenstore/libxenstat modelling the lab host: what read_host
+ * builds, what the act ops write, how events and a xenstored restart are
+ * handled, and map_irqs end to end with a fake host OS.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <xenctrl.h>
+
+#include "closer/hostos.h"
+#include "fake-libxen.h"
+#include "xen/hypervisor-xen.h"
+
+static char caps_path[64];
+
+static int setup(void **state) {
+        fake_lab();
+        strcpy(caps_path, "/tmp/closer-xen-caps-XXXXXX");
+        int fd = mkstemp(caps_path);
+        if (fd < 0 || write(fd, "control_d\n", 10) != 10)
+                return -1;
+        close(fd);
+        closer_hypervisor *hv = NULL;
+        closer_error err = {{0}};
+        if (closer_xen_hypervisor_new_at(caps_path, &hv, &err) < 0)
+                return -1;
+        *state = hv;
+        return 0;
+}
+
+static int teardown(void **state) {
+        closer_hypervisor_free(*state);
+        unlink(caps_path);
+        fake_done();
+        return 0;
+}
+
+static void test_not_dom0(void **state) {
+        (void) state;
+        char path[] = "/tmp/closer-xen-caps-XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        closer_hypervisor *hv = NULL;
+        closer_error err = {{0}};
+        assert_int_equal(closer_xen_hypervisor_new_at(path, &hv, &err), -EPERM);     /* a domU: empty */
+        assert_non_null(strstr(err.msg, "control_d"));
+        assert_null(hv);
+        close(fd);
+        unlink(path);
+        assert_int_equal(closer_xen_hypervisor_new_at(path, &hv, &err), -ENOENT);
+        assert_non_null(strstr(err.msg, "no Xen here"));
+}
+
+static closer_snapshot *read_host(closer_hypervisor *hv, bool exact) {
+        closer_snapshot *s = closer_snapshot_new();
+        closer_error err = {{0}};
+        assert_non_null(s);
+        int r = hv->ops->read_host(hv->data, exact, s, &err);
+        if (r < 0)
+                fail_msg("read_host: %d %s", r, err.msg);
+        return s;
+}
+
+static void test_read_host_lab(void **state) {
+        closer_hypervisor *hv = *state;
+        closer_snapshot *s = read_host(hv, false);
+
+        assert_int_equal(s->topo.n_nodes, 2);
+        assert_true(s->topo.nodes[0].mem_kib == 1310720ull * 4);
+        assert_int_equal(s->topo.nodes[1].distances[0], 20);
+        assert_int_equal(s->dom0.n_vcpus, 4);
+        for (unsigned v = 0; v < 4; v++) {
+                assert_int_equal(s->dom0.vcpus[v].pcpu, (int) v);
+                assert_true(s->dom0.vcpus[v].has_affinity);
+                assert_int_equal(closer_cpuset_count(&s->dom0.vcpus[v].affinity), 1);
+                assert_true(closer_cpuset_test(&s->dom0.vcpus[v].affinity, v));
+        }
+        assert_true(s->dom0.mem_kib == 262144ull * 4);
+
+        assert_int_equal(s->n_domains, 2);
+        const closer_domain *d1 = closer_snapshot_find_domain(s, 1), *d2 = closer_snapshot_find_domain(s, 2);
+        assert_non_null(d1);
+        assert_non_null(d2);
+        assert_string_equal(d1->name, "du1");
+        assert_string_equal(d1->uuid, "10111213-1415-1617-1819-1a1b1c1d1e1f");
+        assert_true(d1->mem_kib == (49152ull + 256) * 4);
+        /* estimate: all of its memory on its affinity node */
+        assert_true(d1->mem_kib_by_node[0] == 49152ull * 4 && d1->mem_kib_by_node[1] == 0);
+        assert_true(d2->mem_kib_by_node[1] == 49152ull * 4 && d2->mem_kib_by_node[0] == 0);
+        assert_int_equal(d2->n_vcpus, 2);
+        assert_int_equal(d2->vcpus[1].pcpu, 3);
+        /* "all" hard affinity comes back as the CPUs that exist */
+        assert_int_equal(closer_cpuset_count(&d2->vcpus[1].affinity), 4);
+        assert_int_equal(fake.debug_keys, 0);
+
+        /* what the adapter builds is a valid closer-snapshot/1 */
+        char *json = closer_snapshot_to_json(s);
+        assert_non_null(json);
+        closer_snapshot *back = NULL;
+        closer_error err = {{0}};
+        if (closer_snapshot_from_json(json, "read_host", &back, &err) < 0)
+                fail_msg("%s", err.msg);
+        assert_int_equal(back->n_domains, 2);
+        closer_snapshot_free(back);
+        free(json);
+        closer_snapshot_free(s);
+}
+
+static void test_read_host_hostile_and_odd(void **state) {
+        closer_hypervisor *hv = *state;
+
+        /* du2 renames itself to something long and nasty */
+        static char evil[5000];
+        memset(evil, 'x', sizeof(evil));
+        memcpy(evil, "\"};\n\x1b[2J", 9);
+        fake_xs_set("/local/domain/2/name", evil, sizeof(evil));
+        /* a dying domain, a domain without a name, an offline vCPU */
+        fake.doms[3] = fake.doms[1];
+        fake.doms[3].domid = 5;
+        fake.doms[3].flags = XEN_DOMINF_dying;
+        fake.doms[4] = fake.doms[1];
+        fake.doms[4].domid = 7;
+        fake.doms[4].vcpu_offline[1] = true;
+        fake.doms[4].nodemap = 0;       /* no node affinity: spread */
+        fake.n_doms = 5;
+
+        closer_snapshot *s = read_host(hv, false);
+        assert_int_equal(s->n_domains, 3);
+        assert_null(closer_snapshot_find_domain(s, 5));
+        const closer_domain *d2 = closer_snapshot_find_domain(s, 2), *d7 = closer_snapshot_find_domain(s, 7);
+        assert_int_equal(strlen(d2->name), CLOSER_NAME_MAX - 1);
+        assert_memory_equal(d2->name, "?};??[2J", 8);
+        assert_string_equal(d7->name, "domain-7");
+        assert_int_equal(d7->vcpus[1].pcpu, -1);
+        assert_true(d7->mem_kib_by_node[0] == 49152ull * 2 && d7->mem_kib_by_node[1] == 49152ull * 2);
+        closer_snapshot_free(s);
+}
+
+static void test_read_host_exact_numa(void **state) {
+        closer_hypervisor *hv = *state;
+        fake.conring =
+                "(XEN) 'u' pressed -> dumping numa info (now = 135351479340)\n"
+                "(XEN) Memory location of each domain:\n"
+                "(XEN) Domain 0 (total: 262144):\n"
+                "(XEN)     Node 0: 84546\n"
+                "(XEN)     Node 1: 177598\n"
+                "(XEN) Domain 1 (total: 49152):\n"
+                "(XEN)     Node 0: 40000\n"
+                "(XEN)     Node 1: 9152\n";
+        closer_snapshot *s = read_host(hv, true);
+        assert_int_equal(fake.debug_keys, 1);
+        const closer_domain *d1 = closer_snapshot_find_domain(s, 1), *d2 = closer_snapshot_find_domain(s, 2);
+        assert_true(d1->mem_kib_by_node[0] == 40000ull * 4 && d1->mem_kib_by_node[1] == 9152ull * 4);
+        /* not in the dump: the estimate */
+        assert_true(d2->mem_kib_by_node[1] == 49152ull * 4);
+        closer_snapshot_free(s);
+}
+
+static void test_read_io(void **state) {
+        closer_hypervisor *hv = *state;
+        fake.doms[1].rpk = 10, fake.doms[1].tpk = 5, fake.doms[1].rb = 1000, fake.doms[1].tb = 500;
+        fake.doms[1].rd_reqs = 7, fake.doms[1].wr_reqs = 3, fake.doms[1].rd_sects = 8, fake.doms[1].wr_sects = 16;
+        fake.doms[0].rd_reqs = 99;      /* dom0's own: not reported */
+        closer_hv_io *io = NULL;
+        unsigned n = 0;
+        assert_int_equal(hv->ops->read_io(hv->data, &io, &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(io[0].domid, 1);
+        assert_true(io[0].ops == 25);
+        assert_true(io[0].bytes == 1500 + 24 * 512);
+        assert_int_equal(io[1].domid, 2);
+        assert_true(io[1].ops == 0);
+        free(io);
+}
+
+static void test_act(void **state) {
+        closer_hypervisor *hv = *state;
+        uint64_t kib = 0;
+
+        assert_int_equal(hv->ops->set_mem_target(hv->data, 1, 150000), 0);
+        assert_string_equal(fake_xs_get("/local/domain/1/memory/target"), "150000");
+        /* a conflicting transaction is retried */
+        fake.tx_eagain = 2;
+        assert_int_equal(hv->ops->set_mem_target(hv->data, 0, 900000), 0);
+        assert_string_equal(fake_xs_get("/local/domain/0/memory/target"), "900000");
+        fake.tx_eagain = 1000;
+        assert_int_equal(hv->ops->set_mem_target(hv->data, 2, 100000), -EAGAIN);
+        fake.tx_eagain = 0;
+        /* a domain that is gone gets no stray node */
+        assert_int_equal(hv->ops->set_mem_target(hv->data, 9, 100000), -ESRCH);
+        assert_null(fake_xs_get("/local/domain/9/memory/target"));
+        assert_int_equal(hv->ops->set_mem_target(hv->data, -1, 100000), -EINVAL);
+        assert_int_equal(hv->ops->set_mem_target(hv->data, 1, 0), -EINVAL);
+
+        assert_int_equal(hv->ops->get_mem_actual(hv->data, 1, &kib), 0);
+        assert_true(kib == 49152ull * 4);
+        kib = 77;
+        assert_int_equal(hv->ops->get_mem_actual(hv->data, 9, &kib), -ESRCH);
+        assert_true(kib == 77);
+
+        assert_int_equal(hv->ops->set_cap(hv->data, 2, 150), 0);
+        assert_int_equal(fake.doms[2].cap, 150);
+        assert_int_equal(fake.doms[2].weight, 256);     /* untouched */
+        assert_int_equal(hv->ops->set_cap(hv->data, 2, 70000), -ERANGE);
+        fake.sched_id = XEN_SCHEDULER_RTDS;
+        assert_int_equal(hv->ops->set_cap(hv->data, 2, 10), -EOPNOTSUPP);
+
+        assert_int_equal(hv->ops->pin_dom0_vcpu(hv->data, 1, 3), 0);
+        assert_int_equal(fake.doms[0].hard[1], 1u << 3);
+        assert_int_equal(hv->ops->pin_dom0_vcpu(hv->data, 1, 8), -EINVAL);
+        assert_int_equal(hv->ops->pin_dom0_vcpu(hv->data, 1, -1), -EINVAL);
+        assert_int_equal(fake.doms[0].hard[1], 1u << 3);
+}
+
+static void test_events(void **state) {
+        closer_hypervisor *hv = *state;
+        bool changed = false;
+
+        int fd = hv->ops->event_fd(hv->data);
+        assert_true(fd >= 0);
+        assert_int_equal(fake.watches, 2);
+        /* the watches fire once when set */
+        assert_int_equal(hv->ops->process_events(hv->data, &changed), 0);
+        assert_true(changed);
+        assert_int_equal(hv->ops->process_events(hv->data, &changed), 0);
+        assert_false(changed);
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        assert_int_equal(poll(&p, 1, 0), 0);
+
+        fake_fire();
+        assert_int_equal(poll(&p, 1, 0), 1);
+        assert_int_equal(hv->ops->process_events(hv->data, &changed), 0);
+        assert_true(changed);
+        assert_int_equal(poll(&p, 1, 0), 0);
+
+        /* xenstored restarts: reconnect, watch again, say "re-plan" */
+        unsigned opens = fake.opens;
+        fake.xs_dead = true;
+        assert_int_equal(hv->ops->process_events(hv->data, &changed), 0);
+        assert_true(changed);
+        assert_int_equal(fake.opens, opens + 1);
+        assert_int_equal(fake.watches, 4);
+        assert_true(hv->ops->event_fd(hv->data) >= 0);
+        assert_int_equal(fake.watches, 4);
+}
+
+/* A host OS whose IRQ affinity writes rebind the fake's ports, the way
+ * Linux rebinds an event channel. irq 61 -> port 42, 62 -> port 43. */
+static const unsigned irq_port[][2] = {{61, 42}, {62, 43}, {69, 50}};
+static closer_cpuset irq_aff[3];
+
+static int os_irq(unsigned irq) {
+        for (int i = 0; i < 3; i++)
+                if (irq_port[i][0] == irq)
+                        return i;
+        return -1;
+}
+
+static int os_get(void *data, unsigned irq, closer_cpuset *ret) {
+        int i = os_irq(irq);
+        if (i < 0)
+                return -ENOENT;
+        *ret = irq_aff[i];
+        return 0;
+}
+
+static int os_set(void *data, unsigned irq, const closer_cpuset *cpus) {
+        int i = os_irq(irq);
+        if (i < 0)
+                return -ENOENT;
+        irq_aff[i] = *cpus;
+        fake.ports[irq_port[i][1]].vcpu = (unsigned) closer_cpuset_first(cpus);
+        return 0;
+}
+
+static const closer_hostos_ops os_ops = {
+        .name = "fake",
+        .get_irq_affinity = os_get,
+        .set_irq_affinity = os_set,
+};
+
+static void test_map_irqs(void **state) {
+        closer_hypervisor *hv = *state;
+        closer_hostos os = { .ops = &os_ops };
+
+        /* lsevtchn 0 of the lab: ports 40-54 */
+        fake.n_ports = 54;
+        for (unsigned p = 1; p <= 39; p++)
+                fake.ports[p] = (fake_port) { .status = 5 /* IPI */, .vcpu = p % 4 };
+        const unsigned inter[][4] = {
+                {40, 0, 1, 1}, {41, 1, 1, 2}, {42, 2, 1, 15}, {43, 2, 1, 16}, {44, 3, 1, 17},
+                {48, 0, 2, 1}, {49, 1, 2, 2}, {50, 2, 2, 15}, {51, 3, 2, 16},
+        };
+        for (unsigned i = 0; i < sizeof(inter) / sizeof(*inter); i++)
+                fake.ports[inter[i][0]] = (fake_port) { 2 /* interdomain */, inter[i][1], inter[i][2], inter[i][3] };
+        for (int i = 0; i < 3; i++) {
+                closer_cpuset_zero(&irq_aff[i]);
+                closer_cpuset_set(&irq_aff[i], 2);
+        }
+        /* du1's frontend, as in the lab; du2's lies (non-numeric, huge,
+         * negative, a bogus queue directory) and claims nothing usable */
+        fake_xs_set("/local/domain/1/device/vbd/51712/multi-queue-num-queues", "2", 1);
+        fake_xs_set("/local/domain/1/device/vbd/51712/queue-0/event-channel", "15", 2);
+        fake_xs_set("/local/domain/1/device/vbd/51712/queue-1/event-channel", "16", 2);
+        fake_xs_set("/local/domain/1/device/vif/0/queue-0/event-channel-tx", "17", 2);
+        fake_xs_set("/local/domain/2/device/vbd/51712/event-channel", "0x0f", 4);
+        fake_xs_set("/local/domain/2/device/vbd/51712/queue-0/event-channel", "-15", 3);
+        fake_xs_set("/local/domain/2/device/vbd/51712/queue-99999999999999999999/event-channel", "15", 2);
+        fake_xs_set("/local/domain/2/device/vbd/../../1/event-channel", "15", 2);
+
+        closer_irq irqs[3];
+        const char *names[] = {"blkif-backend", "blkif-backend", "evtchn:xen-qemu-system"};
+        memset(irqs, 0, sizeof(irqs));
+        for (int i = 0; i < 3; i++) {
+                irqs[i].irq = irq_port[i][0];
+                strcpy(irqs[i].name, names[i]);
+                irqs[i].domid = irqs[i].queue = -1;
+        }
+
+        assert_int_equal(hv->ops->map_irqs(hv->data, irqs, 3), -EOPNOTSUPP);   /* no host OS yet */
+        assert_int_equal(hv->ops->attach_hostos(hv->data, &os), 0);
+        assert_int_equal(hv->ops->map_irqs(hv->data, irqs, 3), 0);
+        assert_int_equal(irqs[0].domid, 1);
+        assert_int_equal(irqs[0].queue, 0);
+        assert_int_equal(irqs[0].kind, CLOSER_IRQ_VM_INITIATED);
+        assert_int_equal(irqs[1].domid, 1);
+        assert_int_equal(irqs[1].queue, 1);
+        assert_int_equal(irqs[2].domid, 2);
+        assert_int_equal(irqs[2].queue, -1);
+        for (int i = 0; i < 3; i++) {
+                assert_int_equal(closer_cpuset_count(&irq_aff[i]), 1);
+                assert_true(closer_cpuset_test(&irq_aff[i], 2));       /* put back */
+        }
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_not_dom0),
+                cmocka_unit_test_setup_teardown(test_read_host_lab, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_read_host_hostile_and_odd, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_read_host_exact_numa, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_read_io, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_act, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_map_irqs, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
