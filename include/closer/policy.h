@@ -66,7 +66,8 @@ int closer_policy_backend_cpus(const closer_view *v, const closer_domain *d, int
  * (q mod nvcpus), wherever that vCPU runs, unless that CPU is a main one or
  * there is none; otherwise (and for external receive) the CPU of `backend`
  * with the fewest interrupts of this IRQ so far (ties: the (queue mod ties)-th,
- * spreading idle queues). An IRQ is not
+ * spreading idle queues), but an IRQ stays on its current CPU (irq->cpu) while
+ * that one has served at most 25 % (+64) more than the least. An IRQ is not
  * bound by the container's cpuset, so it can follow the vCPU across sockets.
  * Returns a dom0 CPU, never a main one.
  */

@@ -94,6 +94,10 @@ typedef struct closer_irq {
         int domid;
         int queue;
         closer_irq_kind kind;
+        /* The dom0 CPU it is bound to now, when it is bound to exactly one
+         * (-1 otherwise or unknown): lets the policy leave a receive IRQ where
+         * it is while that CPU is not clearly the busiest (no churn). */
+        int cpu;
 } closer_irq;
 
 typedef struct closer_snapshot {

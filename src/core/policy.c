@@ -200,6 +200,14 @@ static int least_counted(const closer_cpuset *backend, const closer_irq *irq, in
         }
         if (ties == 0)
                 return -1;
+        /* Stay where it is unless that CPU has clearly served more (25 %
+         * over the least, plus a margin for idle IRQs): moving an IRQ on
+         * every small difference would churn. */
+        if (irq && irq->cpu >= 0 && closer_cpuset_test(backend, (unsigned) irq->cpu)) {
+                uint64_t cur = (unsigned) irq->cpu < irq->n_counts ? irq->per_cpu_counts[irq->cpu] : 0;
+                if (cur <= best_n + best_n / 4 + 64)
+                        return irq->cpu;
+        }
         unsigned pick = queue < 0 ? 0u : (unsigned) queue % ties;
         CLOSER_CPUSET_FOREACH(cpu, backend) {
                 uint64_t n = irq && (unsigned) cpu < irq->n_counts ? irq->per_cpu_counts[cpu] : 0;

@@ -747,7 +747,7 @@ out:
 /* ---- irqs ---- */
 
 static int read_irq(reader *r, const json_t *o, closer_irq *q) {
-        int64_t irq, domid, queue;
+        int64_t irq, domid, queue, cpu;
         char kind[16];
         json_t *counts;
         int k;
@@ -758,11 +758,13 @@ static int read_irq(reader *r, const json_t *o, closer_irq *q) {
             (k = read_int(r, o, "domid", false, -1, DOMID_MAX, -1, &domid)) < 0 ||
             (k = read_int(r, o, "queue", false, -1, QUEUE_MAX, -1, &queue)) < 0 ||
             (k = read_string(r, o, "kind", false, kind, sizeof(kind))) < 0 ||
+            (k = read_int(r, o, "cpu", false, -1, CLOSER_CPUSET_MAX - 1, -1, &cpu)) < 0 ||
             (k = read_array(r, o, "per_cpu_counts", false, CLOSER_CPUSET_MAX, &counts)) < 0)
                 return k;
         q->irq = (unsigned) irq;
         q->domid = (int) domid;
         q->queue = (int) queue;
+        q->cpu = (int) cpu;
         if (kind[0] == '\0')
                 q->kind = CLOSER_IRQ_UNKNOWN;
         else if (strcmp(kind, "vm") == 0)
@@ -1046,6 +1048,8 @@ static json_t *write_irq(writer *w, const closer_irq *q) {
                 put(w, o, "domid", json_integer(q->domid));
         if (q->queue >= 0)
                 put(w, o, "queue", json_integer(q->queue));
+        if (q->cpu >= 0)
+                put(w, o, "cpu", json_integer(q->cpu));
         if (q->kind == CLOSER_IRQ_VM_INITIATED)
                 put(w, o, "kind", json_string("vm"));
         else if (q->kind == CLOSER_IRQ_EXTERNAL)

@@ -129,6 +129,11 @@ static void act_failed(closer_manager *m, int r, bool is_irq, int id, uint64_t s
         }
 }
 
+static int cmp_unsigned(const void *a, const void *b) {
+        unsigned x = *(const unsigned *) a, y = *(const unsigned *) b;
+        return (x > y) - (x < y);
+}
+
 static int sense(closer_manager *m, uint64_t now_ns, closer_snapshot **ret, closer_error *err) {
         closer_snapshot *s = closer_snapshot_new();
         closer_hv_io *io = NULL;
@@ -187,6 +192,25 @@ static int sense(closer_manager *m, uint64_t now_ns, closer_snapshot **ret, clos
         if (r < 0) {
                 closer_error_set(err, r, "reading dom0's interrupts: %s", strerror(-r));
                 goto fail;
+        }
+        /* Where the IRQs we manage sit now (only those: reading every IRQ's
+         * affinity each tick would cost more than the whole plan). */
+        if (m->plan && m->plan->n_irqs) {
+                unsigned *managed = malloc(m->plan->n_irqs * sizeof(unsigned));
+                if (managed) {
+                        for (unsigned i = 0; i < m->plan->n_irqs; i++)
+                                managed[i] = m->plan->irqs[i].irq;
+                        qsort(managed, m->plan->n_irqs, sizeof(unsigned), cmp_unsigned);
+                        for (unsigned i = 0; i < s->n_irqs; i++) {
+                                closer_cpuset cur;
+                                if (!bsearch(&s->irqs[i].irq, managed, m->plan->n_irqs, sizeof(unsigned), cmp_unsigned) ||
+                                    m->host->ops->get_irq_affinity(m->host->data, s->irqs[i].irq, &cur) < 0 ||
+                                    closer_cpuset_count(&cur) != 1)
+                                        continue;
+                                s->irqs[i].cpu = closer_cpuset_first(&cur);
+                        }
+                        free(managed);
+                }
         }
         if (m->hv->ops->map_irqs) {
                 r = m->hv->ops->map_irqs(m->hv->data, s->irqs, s->n_irqs);

@@ -146,6 +146,7 @@ int closer_irq_parse_interrupts(const char *text, closer_irq **ret, unsigned *re
                 irq->irq = (unsigned) irqno;
                 irq->domid = CLOSER_DOMID_NONE;
                 irq->queue = -1;
+                irq->cpu = -1;
                 irq->n_counts = maxcpu + 1;
                 irq->per_cpu_counts = calloc(maxcpu + 1, sizeof(uint64_t));
                 if (!irq->per_cpu_counts) {

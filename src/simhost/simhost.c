@@ -614,6 +614,7 @@ static int os_read_irqs(void *data, closer_irq **ret, unsigned *ret_n) {
                         q[i].per_cpu_counts[c] = (uint64_t) s->counts[c];
                 q[i].domid = -1;        /* names say for netback; map_irqs says for blkif */
                 q[i].queue = -1;
+                q[i].cpu = -1;
         }
         *ret = q;
         *ret_n = h->n_irq;

@@ -78,5 +78,6 @@ static inline closer_irq *sb_irq(closer_snapshot *s, unsigned irq, const char *n
                 memcpy(q->per_cpu_counts, counts, n_counts * sizeof(uint64_t));
         q->domid = -1;
         q->queue = -1;
+        q->cpu = -1;
         return q;
 }

@@ -240,6 +240,20 @@ static void test_irq_and_admin(void **state) {
         q->per_cpu_counts[6] = 2;
         assert_int_equal(closer_policy_irq_cpu(v, d, &b, q, CLOSER_IRQ_EXTERNAL, 0), 7);
 
+        /* Sticky: bound to 7 now, 7 has served 3 and 6 has served 2: stays. */
+        q->per_cpu_counts[6] = 2;
+        q->per_cpu_counts[7] = 3;
+        q->cpu = 7;
+        assert_int_equal(closer_policy_irq_cpu(v, d, &b, q, CLOSER_IRQ_EXTERNAL, 0), 7);
+        /* ... until it has clearly served more */
+        q->per_cpu_counts[5] = 2000;
+        q->per_cpu_counts[6] = 1000;
+        q->per_cpu_counts[7] = 1400;
+        assert_int_equal(closer_policy_irq_cpu(v, d, &b, q, CLOSER_IRQ_EXTERNAL, 0), 6);
+        q->cpu = 1;     /* bound to a main CPU: never kept */
+        assert_int_equal(closer_policy_irq_cpu(v, d, &b, q, CLOSER_IRQ_EXTERNAL, 0), 6);
+        q->cpu = -1;
+
         /* A vCPU on a main pCPU: its queue goes to the least-used backend CPU. */
         d->vcpus[0].pcpu = 1;
         assert_int_equal(closer_policy_backend_cpus(v, d, 1, &b, &node), 0);
