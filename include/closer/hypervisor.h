@@ -62,8 +62,6 @@ typedef struct closer_hypervisor_ops {
          * or leave (xenstore watches on @introduceDomain/@releaseDomain), and
          * the call that drains it; *ret_changed tells whether to re-plan. */
         int (*event_fd)(void *data);
-        /* May change the fd (xenstored restarted and was reconnected):
-         * re-read event_fd after each call. */
         int (*process_events)(void *data, bool *ret_changed);
 
         void (*free)(void *data);
@@ -71,7 +69,8 @@ typedef struct closer_hypervisor_ops {
         /* Added by the Xen adapter. Lend the adapter the host-OS adapter
          * (borrowed: it must outlive the hypervisor), which map_irqs uses to
          * move an IRQ between dom0 vCPUs and see which event channel follows
-         * (optional: NULL when map_irqs needs nothing from the host OS). */
+         * (optional: NULL when map_irqs needs nothing from the host OS;
+         * without it the Xen adapter uses /proc/irq itself). */
         int (*attach_hostos)(void *data, struct closer_hostos *os);
 } closer_hypervisor_ops;
 

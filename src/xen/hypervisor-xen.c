@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,8 +43,13 @@ typedef struct xen_host {
         struct xs_handle *xsh;
         xenstat_handle *xst;            /* opened on first read_io */
         struct closer_hostos *os;       /* borrowed, for map_irqs */
+        char root[256];                 /* "" = the real "/"; tests use a tree */
         closer_xen_irq_cache irq_cache;
         bool watching;
+        /* What event_fd hands out: an epoll fd over xenstore's watch fd, so
+         * the caller's fd stays valid when xenstored restarts and the
+         * connection (and its fd) is replaced underneath. */
+        int epfd;
 } xen_host;
 
 /* Library code does not log: libxenctrl gets a logger that drops everything,
@@ -418,13 +424,56 @@ static int probe_scan_ports(void *data, closer_xen_port **ret, unsigned *ret_n) 
         return 0;
 }
 
+/* Without a host-OS adapter (attach_hostos), the probe reads and writes
+ * /proc/irq itself: the Xen adapter only ever runs on the real dom0, and
+ * every move is undone before map_irqs returns. */
+static void proc_irq_path(const xen_host *h, unsigned irq, char *buf, size_t size) {
+        snprintf(buf, size, "%s/proc/irq/%u/smp_affinity_list", h->root, irq);
+}
+
+static int proc_get_irq_affinity(const xen_host *h, unsigned irq, closer_cpuset *ret) {
+        char path[384], buf[CLOSER_CPULIST_MAX];
+        proc_irq_path(h, irq, path, sizeof(path));
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        int r = n < 0 ? -errno : 0;
+        close(fd);
+        if (r < 0)
+                return r;
+        buf[n] = '\0';
+        buf[strcspn(buf, "\n")] = '\0';
+        return closer_cpuset_parse(buf, ret);
+}
+
+static int proc_set_irq_affinity(const xen_host *h, unsigned irq, const closer_cpuset *cpus) {
+        char path[384], buf[CLOSER_CPULIST_MAX];
+        int r = closer_cpuset_format(cpus, buf, sizeof(buf));
+        if (r < 0)
+                return r;
+        proc_irq_path(h, irq, path, sizeof(path));
+        int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        size_t len = strlen(buf);
+        ssize_t n = write(fd, buf, len);
+        r = n < 0 ? -errno : (size_t) n == len ? 0 : -EIO;
+        close(fd);
+        return r;
+}
+
 static int probe_get_irq_affinity(void *data, unsigned irq, closer_cpuset *ret) {
         xen_host *h = data;
+        if (!h->os)
+                return proc_get_irq_affinity(h, irq, ret);
         return h->os->ops->get_irq_affinity(h->os->data, irq, ret);
 }
 
 static int probe_set_irq_affinity(void *data, unsigned irq, const closer_cpuset *cpus) {
         xen_host *h = data;
+        if (!h->os)
+                return proc_set_irq_affinity(h, irq, cpus);
         return h->os->ops->set_irq_affinity(h->os->data, irq, cpus);
 }
 
@@ -503,8 +552,6 @@ static int op_map_irqs(void *data, closer_irq *irqs, unsigned n) {
         xc_domaininfo_t d0;
         int r;
 
-        if (!h->os)
-                return -EOPNOTSUPP;
         r = domain_info(h, 0, &d0);
         if (r < 0)
                 return r;
@@ -629,9 +676,20 @@ static int op_set_cap(void *data, int domid, unsigned cap_pct) {
 static int watch(xen_host *h) {
         if (h->watching)
                 return 0;
+        if (h->epfd < 0) {
+                h->epfd = epoll_create1(EPOLL_CLOEXEC);
+                if (h->epfd < 0)
+                        return -errno;
+        }
         if (!xs_watch(h->xsh, "@introduceDomain", TOKEN_INTRO) ||
             !xs_watch(h->xsh, "@releaseDomain", TOKEN_RELEASE))
                 return neg_errno();
+        int fd = xs_fileno(h->xsh);
+        if (fd < 0)
+                return neg_errno();
+        struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+        if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 && errno != EEXIST)
+                return -errno;
         h->watching = true;
         return 0;
 }
@@ -639,10 +697,7 @@ static int watch(xen_host *h) {
 static int op_event_fd(void *data) {
         xen_host *h = data;
         int r = watch(h);
-        if (r < 0)
-                return r;
-        int fd = xs_fileno(h->xsh);
-        return fd < 0 ? neg_errno() : fd;
+        return r < 0 ? r : h->epfd;
 }
 
 static int op_process_events(void *data, bool *ret_changed) {
@@ -661,10 +716,13 @@ static int op_process_events(void *data, bool *ret_changed) {
                 if (errno == EAGAIN || errno == 0)
                         break;
                 /* The connection died (xenstored restarted): reconnect and
-                 * watch again. The fd changes: callers re-read event_fd. */
+                 * watch again; event_fd (the epoll fd) stays the same. */
                 struct xs_handle *nx = xs_open(0);
                 if (!nx)
                         return neg_errno();
+                int old = xs_fileno(h->xsh);
+                if (old >= 0 && h->epfd >= 0)
+                        (void) epoll_ctl(h->epfd, EPOLL_CTL_DEL, old, NULL);
                 xs_close(h->xsh);
                 h->xsh = nx;
                 h->watching = false;
@@ -689,6 +747,8 @@ static void op_free(void *data) {
                 xs_close(h->xsh);
         if (h->xch)
                 xc_interface_close(h->xch);
+        if (h->epfd >= 0)
+                close(h->epfd);
         free(h);
 }
 
@@ -707,8 +767,13 @@ static const closer_hypervisor_ops xen_ops = {
         .attach_hostos = op_attach_hostos,
 };
 
-int closer_xen_hypervisor_new_at(const char *caps_path, closer_hypervisor **ret, closer_error *err) {
-        char caps[256] = "";
+int closer_xen_hypervisor_new_at(const char *root, closer_hypervisor **ret, closer_error *err) {
+        char caps[256] = "", caps_path[384];
+        if (!root || strcmp(root, "/") == 0)
+                root = "";
+        if (strlen(root) >= sizeof(((xen_host *) NULL)->root))
+                return -ENAMETOOLONG;
+        snprintf(caps_path, sizeof(caps_path), "%s/proc/xen/capabilities", root);
         int fd = open(caps_path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return closer_error_set(err, -ENOENT, "no Xen here: %s missing", caps_path);
@@ -724,6 +789,8 @@ int closer_xen_hypervisor_new_at(const char *caps_path, closer_hypervisor **ret,
                 free(h);
                 return -ENOMEM;
         }
+        h->epfd = -1;
+        snprintf(h->root, sizeof(h->root), "%s", root);
         h->xch = xc_interface_open(&null_logger, &null_logger, 0);
         if (!h->xch) {
                 int r = neg_errno();
@@ -745,5 +812,5 @@ int closer_xen_hypervisor_new_at(const char *caps_path, closer_hypervisor **ret,
 }
 
 int closer_xen_hypervisor_new(closer_hypervisor **ret, closer_error *err) {
-        return closer_xen_hypervisor_new_at("/proc/xen/capabilities", ret, err);
+        return closer_xen_hypervisor_new_at("/", ret, err);
 }

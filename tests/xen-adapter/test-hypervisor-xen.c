@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <spawn.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -24,18 +27,51 @@
 #include "fake-libxen.h"
 #include "xen/hypervisor-xen.h"
 
-static char caps_path[64];
+/* A fixture root: proc/xen/capabilities and the IRQs' affinity files. */
+static char root[64];
+
+static void put(const char *rel, const char *text) {
+        char path[256];
+        snprintf(path, sizeof(path), "%s/%s", root, rel);
+        for (char *p = path + strlen(root) + 1; (p = strchr(p, '/')); p++) {
+                *p = '\0';
+                (void) mkdir(path, 0755);
+                *p = '/';
+        }
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(text, f);
+        fclose(f);
+}
+
+static char *get(const char *rel) {
+        static char buf[256];
+        char path[256];
+        snprintf(path, sizeof(path), "%s/%s", root, rel);
+        FILE *f = fopen(path, "r");
+        assert_non_null(f);
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+        return buf;
+}
+
+static void rm_root(void) {
+        char *argv[] = {"rm", "-rf", root, NULL};
+        pid_t pid;
+        if (root[0] && posix_spawnp(&pid, "rm", NULL, NULL, argv, NULL) == 0)
+                waitpid(pid, NULL, 0);
+}
 
 static int setup(void **state) {
         fake_lab();
-        strcpy(caps_path, "/tmp/closer-xen-caps-XXXXXX");
-        int fd = mkstemp(caps_path);
-        if (fd < 0 || write(fd, "control_d\n", 10) != 10)
+        strcpy(root, "/tmp/closer-xen-root-XXXXXX");
+        if (!mkdtemp(root))
                 return -1;
-        close(fd);
+        put("proc/xen/capabilities", "control_d\n");
         closer_hypervisor *hv = NULL;
         closer_error err = {{0}};
-        if (closer_xen_hypervisor_new_at(caps_path, &hv, &err) < 0)
+        if (closer_xen_hypervisor_new_at(root, &hv, &err) < 0)
                 return -1;
         *state = hv;
         return 0;
@@ -43,25 +79,24 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         closer_hypervisor_free(*state);
-        unlink(caps_path);
+        rm_root();
         fake_done();
         return 0;
 }
 
 static void test_not_dom0(void **state) {
         (void) state;
-        char path[] = "/tmp/closer-xen-caps-XXXXXX";
-        int fd = mkstemp(path);
-        assert_true(fd >= 0);
+        strcpy(root, "/tmp/closer-xen-root-XXXXXX");
+        assert_non_null(mkdtemp(root));
         closer_hypervisor *hv = NULL;
         closer_error err = {{0}};
-        assert_int_equal(closer_xen_hypervisor_new_at(path, &hv, &err), -EPERM);     /* a domU: empty */
+        assert_int_equal(closer_xen_hypervisor_new_at(root, &hv, &err), -ENOENT);
+        assert_non_null(strstr(err.msg, "no Xen here"));
+        put("proc/xen/capabilities", "");       /* a domU */
+        assert_int_equal(closer_xen_hypervisor_new_at(root, &hv, &err), -EPERM);
         assert_non_null(strstr(err.msg, "control_d"));
         assert_null(hv);
-        close(fd);
-        unlink(path);
-        assert_int_equal(closer_xen_hypervisor_new_at(path, &hv, &err), -ENOENT);
-        assert_non_null(strstr(err.msg, "no Xen here"));
+        rm_root();
 }
 
 static closer_snapshot *read_host(closer_hypervisor *hv, bool exact) {
@@ -253,8 +288,12 @@ static void test_events(void **state) {
         assert_true(changed);
         assert_int_equal(fake.opens, opens + 1);
         assert_int_equal(fake.watches, 4);
-        assert_true(hv->ops->event_fd(hv->data) >= 0);
+        assert_int_equal(hv->ops->event_fd(hv->data), fd);     /* the caller's fd stays valid */
         assert_int_equal(fake.watches, 4);
+        assert_int_equal(poll(&p, 1, 0), 1);            /* the new watches fired */
+        assert_int_equal(hv->ops->process_events(hv->data, &changed), 0);
+        assert_true(changed);
+        assert_int_equal(poll(&p, 1, 0), 0);
 }
 
 /* A host OS whose IRQ affinity writes rebind the fake's ports, the way
@@ -330,7 +369,17 @@ static void test_map_irqs(void **state) {
                 irqs[i].domid = irqs[i].queue = -1;
         }
 
-        assert_int_equal(hv->ops->map_irqs(hv->data, irqs, 3), -EOPNOTSUPP);   /* no host OS yet */
+        /* Without a host OS the adapter moves the IRQs through proc/irq
+         * itself. Those files move no port of the fake: nothing is matched,
+         * and each file is put back as it was. */
+        put("proc/irq/61/smp_affinity_list", "2\n");
+        put("proc/irq/62/smp_affinity_list", "0-3\n");
+        assert_int_equal(hv->ops->map_irqs(hv->data, irqs, 3), 0);
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(irqs[i].domid, -1);
+        assert_string_equal(get("proc/irq/61/smp_affinity_list"), "2");
+        assert_string_equal(get("proc/irq/62/smp_affinity_list"), "0-3");
+
         assert_int_equal(hv->ops->attach_hostos(hv->data, &os), 0);
         assert_int_equal(hv->ops->map_irqs(hv->data, irqs, 3), 0);
         assert_int_equal(irqs[0].domid, 1);
