@@ -73,6 +73,8 @@ static void help(void) {
                "                      with --hypervisor sim " DEFAULT_SIM_STATE ", reset at start)\n"
                "  --ledger FILE       the billing ledger, SQLite (default " CLOSER_LEDGER_DEFAULT_PATH ";\n"
                "                      with --hypervisor sim " DEFAULT_SIM_LEDGER ")\n"
+               "  --ledger-interval S ticks are summed into ledger intervals of S seconds\n"
+               "                      (default 60; 0: one interval per tick)\n"
                "  --socket PATH       control socket (default " DEFAULT_SOCKET ")\n"
                "  --cgroup-base NAME  cgroup v2 subtree closer owns (default closer)\n"
                "  -v, --verbose       log debug messages\n"
@@ -368,11 +370,13 @@ int main(int argc, char **argv) {
                 {"state", required_argument, NULL, 's'},    {"socket", required_argument, NULL, 'S'},
                 {"cgroup-base", required_argument, NULL, 'g'}, {"verbose", no_argument, NULL, 'v'},
                 {"ledger", required_argument, NULL, 'L'},
+                {"ledger-interval", required_argument, NULL, 'I'},
                 {"help", no_argument, NULL, 'h'},           {0},
         };
         daemon_ctx d = {.config_path = DEFAULT_CONFIG, .tick_usec = 1000000, .ticks_left = -1};
         const char *root = "/", *state_path = DEFAULT_STATE, *socket_path = DEFAULT_SOCKET, *cgroup_base = NULL;
         const char *ledger_path = NULL;
+        unsigned long ledger_interval_s = 60;
         bool state_given = false;
         bool dry_run = false;
         int verbosity = LOG_INFO, o;
@@ -430,6 +434,15 @@ int main(int argc, char **argv) {
                         break;
                 case 'L':
                         ledger_path = optarg;
+                        break;
+                case 'I':
+                        errno = 0;
+                        ledger_interval_s = strtoul(optarg, &end, 10);
+                        if (errno || *end || optarg[0] == '-' || ledger_interval_s > 86400) {
+                                fprintf(stderr, "closerd: --ledger-interval: expected 0..86400 seconds, got '%s'\n",
+                                        optarg);
+                                return 2;
+                        }
                         break;
                 case 'v':
                         verbosity = LOG_DEBUG;
@@ -509,7 +522,7 @@ int main(int argc, char **argv) {
                         ledger_path = d.sim ? DEFAULT_SIM_LEDGER : CLOSER_LEDGER_DEFAULT_PATH;
                 if (make_parent_dir(ledger_path) < 0)
                         log_warning("cannot create the directory of %s", ledger_path);
-                r = closer_meter_open(ledger_path, boot_id, &d.meter, &err);
+                r = closer_meter_open(ledger_path, boot_id, ledger_interval_s * 1000000000ull, &d.meter, &err);
                 if (r < 0) {
                         fprintf(stderr, "closerd: ledger: %s\n", err.msg);
                         return r == -EBADMSG || r == -EPROTONOSUPPORT || r == -EINVAL ? 2 : 1;
@@ -550,6 +563,8 @@ int main(int argc, char **argv) {
         (void) sd_notify(0, "STOPPING=1");
         if (r < 0)
                 log_error("event loop: %s", strerror(-r));
+        if (d.meter && closer_meter_flush(d.meter) < 0)
+                log_error("ledger: the last interval could not be recorded");
         if (!dry_run) {
                 int rr = closer_manager_restore(d.m);
                 if (rr < 0)

@@ -6,12 +6,14 @@
 
 #include "daemon/meter.h"
 
-int closer_meter_open(const char *path, const char *boot_id, closer_meter **ret, closer_error *err) {
+int closer_meter_open(const char *path, const char *boot_id, uint64_t interval_ns, closer_meter **ret,
+                      closer_error *err) {
         closer_meter *mt = calloc(1, sizeof(*mt));
         closer_ledger_tick last;
 
         if (!mt)
                 return closer_error_set(err, -ENOMEM, "out of memory");
+        mt->interval_ns = interval_ns;
         if (strlen(boot_id) != CLOSER_LEDGER_UUID_LEN || !closer_ledger_uuid_valid(boot_id)) {
                 free(mt);
                 return closer_error_set(err, -EINVAL, "boot id '%s' is not a UUID", boot_id);
@@ -40,6 +42,7 @@ closer_meter *closer_meter_free(closer_meter *mt) {
         if (!mt)
                 return NULL;
         closer_ledger_close(mt->ledger);
+        free(mt->acc);
         free(mt);
         return NULL;
 }
@@ -58,6 +61,55 @@ static int append(closer_meter *mt, uint64_t start_ns, uint64_t end_ns, int64_t 
         mt->last_end_ns = end_ns;
         mt->intervals++;
         mt->rows += n;
+        return 0;
+}
+
+/* Add one tick's rows to the interval being summed. */
+static int accumulate(closer_meter *mt, const closer_manager *m, uint64_t start_ns, uint64_t end_ns,
+                      int64_t wall_end_ns) {
+        double dt_s = (double) (end_ns - start_ns) / 1e9;
+
+        for (int i = 0; i < m->n_rows; i++) {
+                const closer_domain *d = closer_snapshot_find_domain(m->snap, m->rows[i].domid);
+                if (!d || !closer_ledger_uuid_valid(d->uuid))
+                        continue;       /* billing needs a stable key; domids are reused */
+                closer_ledger_row *row = NULL;
+                for (size_t k = 0; k < mt->n_acc && !row; k++)
+                        if (strcmp(mt->acc[k].uuid, d->uuid) == 0)
+                                row = &mt->acc[k];
+                if (!row) {
+                        if (mt->n_acc == mt->cap_acc) {
+                                size_t cap = mt->cap_acc ? mt->cap_acc * 2 : 64;
+                                closer_ledger_row *n = realloc(mt->acc, cap * sizeof(*n));
+                                if (!n)
+                                        return -ENOMEM;
+                                mt->acc = n;
+                                mt->cap_acc = cap;
+                        }
+                        row = &mt->acc[mt->n_acc++];
+                        memset(row, 0, sizeof(*row));
+                        snprintf(row->uuid, sizeof(row->uuid), "%s", d->uuid);
+                }
+                row->acct.domid = d->domid;
+                closer_ledger_row_set_name(row, d->name);
+                row->acct.dom0_cpu_ns += m->rows[i].dom0_cpu_ns;
+                row->acct.mem_kib_s += m->rows[i].mem_kib_s;
+                row->io_ops += (uint64_t) (d->io_ops_per_s * dt_s + 0.5);
+                row->io_bytes += (uint64_t) (d->io_bytes_per_s * dt_s + 0.5);
+        }
+        mt->acc_end_ns = end_ns;
+        mt->acc_wall_end_ns = wall_end_ns;
+        return 0;
+}
+
+int closer_meter_flush(closer_meter *mt) {
+        if (!mt->acc_end_ns || mt->acc_end_ns <= mt->last_end_ns)
+                return 0;
+        int r = append(mt, mt->last_end_ns, mt->acc_end_ns, mt->acc_wall_end_ns, mt->acc, mt->n_acc);
+        if (r < 0)
+                return r;
+        mt->n_acc = 0;
+        mt->acc_end_ns = 0;
         return 0;
 }
 
@@ -84,28 +136,13 @@ int closer_meter_commit(closer_meter *mt, const closer_manager *m, uint64_t star
                 }
                 return 0;
         }
-        if (start_ns != mt->last_end_ns)
+        uint64_t expect = mt->acc_end_ns ? mt->acc_end_ns : mt->last_end_ns;
+        if (start_ns != expect)
                 return -ERANGE;         /* the caller lost track: never count twice */
-        if (m->n_rows <= 0)
-                return append(mt, start_ns, end_ns, wall_end_ns, NULL, 0);
-
-        closer_ledger_row *rows = calloc((size_t) m->n_rows, sizeof(*rows));
-        size_t n = 0;
-        if (!rows)
-                return -ENOMEM;
-        double dt_s = (double) (end_ns - start_ns) / 1e9;
-        for (int i = 0; i < m->n_rows; i++) {
-                const closer_domain *d = closer_snapshot_find_domain(m->snap, m->rows[i].domid);
-                if (!d || !closer_ledger_uuid_valid(d->uuid))
-                        continue;       /* billing needs a stable key; domids are reused */
-                closer_ledger_row *row = &rows[n++];
-                row->acct = m->rows[i];
-                snprintf(row->uuid, sizeof(row->uuid), "%s", d->uuid);
-                closer_ledger_row_set_name(row, d->name);
-                row->io_ops = (uint64_t) (d->io_ops_per_s * dt_s + 0.5);
-                row->io_bytes = (uint64_t) (d->io_bytes_per_s * dt_s + 0.5);
-        }
-        r = append(mt, start_ns, end_ns, wall_end_ns, rows, n);
-        free(rows);
-        return r;
+        r = accumulate(mt, m, start_ns, end_ns, wall_end_ns);
+        if (r < 0)
+                return r;
+        if (end_ns - mt->last_end_ns < mt->interval_ns)
+                return 0;
+        return closer_meter_flush(mt);
 }

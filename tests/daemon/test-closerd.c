@@ -81,8 +81,10 @@ static char *run(char *const argv[], int *ret_status, char **err_out) {
         return buf;
 }
 
+static const char *ledger_interval = "0";
+
 static pid_t start_daemon(const char *extra_conf) {
-        char *argv[16];
+        char *argv[20];
         int n = 0;
         argv[n++] = getenv("CLOSERD");
         argv[n++] = (char *) "--hypervisor";
@@ -95,6 +97,8 @@ static pid_t start_daemon(const char *extra_conf) {
         argv[n++] = sock;
         argv[n++] = (char *) "--ledger";
         argv[n++] = ledger;
+        argv[n++] = (char *) "--ledger-interval";
+        argv[n++] = (char *) ledger_interval;
         if (extra_conf) {
                 argv[n++] = (char *) "--config";
                 argv[n++] = (char *) extra_conf;
@@ -232,6 +236,35 @@ static void test_kill9_resume(void **state_) {
         assert_true(empty >= 1);        /* the down time is recorded as unmetered */
 }
 
+/* 50 ms ticks summed into 1 s ledger intervals; a clean stop flushes the
+ * interval being summed. */
+static void test_ledger_interval(void **state_) {
+        (void) state_;
+        unsigned before, after, empty;
+        check_ledger_contiguous(&before, &empty);
+        ledger_interval = "1";
+        pid_t pid = start_daemon(NULL);
+        sleep_ms(2600);
+        assert_int_equal(stop(pid, SIGTERM), 0);
+        ledger_interval = "0";
+        check_ledger_contiguous(&after, &empty);
+        /* bridge + 2 full intervals + the flushed rest; 52 ticks would be 52 */
+        assert_true(after - before >= 3);
+        assert_true(after - before <= 5);
+        sqlite3 *db;
+        sqlite3_stmt *q;
+        assert_int_equal(sqlite3_open_v2(ledger, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "SELECT end_ns - start_ns, n_rows FROM ticks ORDER BY start_ns DESC "
+                                                "LIMIT 3", -1, &q, NULL), SQLITE_OK);
+        int full = 0;
+        while (sqlite3_step(q) == SQLITE_ROW)
+                if (sqlite3_column_int64(q, 0) >= 1000000000 && sqlite3_column_int(q, 1) == 12)
+                        full++;
+        sqlite3_finalize(q);
+        sqlite3_close(db);
+        assert_true(full >= 1);
+}
+
 static void test_bad_config(void **state_) {
         (void) state_;
         FILE *f = fopen(conf, "we");
@@ -295,6 +328,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_serve_and_stop),
                 cmocka_unit_test(test_kill9_resume),
+                cmocka_unit_test(test_ledger_interval),
                 cmocka_unit_test(test_bad_config),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
