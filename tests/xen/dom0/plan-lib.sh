@@ -1,0 +1,65 @@
+# Helpers for the dom0 test plans (sourced, bash). Every line meant for the
+# host starts with "XENLAB: " so tests/xen/run can pick it out of the serial log.
+OUT=/xenlab/out
+mkdir -p "$OUT"
+XENLAB_FAILS=0
+
+up() { cut -d' ' -f1 /proc/uptime; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+section() { printf '\n==================== %s (dom0 uptime %s)\n' "$*" "$(up)"; }
+# Show a command and its exit code, transcript style.
+run() { echo "### \$ $*"; "$@"; local rc=$?; echo "### rc=$rc"; return $rc; }
+pass() { echo "XENLAB: CHECK $1 PASS"; }
+fail() { echo "XENLAB: FAIL $*"; XENLAB_FAILS=$((XENLAB_FAILS + 1)); }
+# check NAME COMMAND...: a named check, PASS or FAIL with the command shown.
+check() {
+    local name=$1; shift
+    if "$@"; then pass "$name"; else fail "$name (command: $*)"; fi
+}
+timing() { echo "XENLAB: TIME $1 $2"; echo "$1 $2" >> "$OUT/timings"; }
+
+# wait_for SECONDS COMMAND...: poll every 0.5 s until the command succeeds.
+wait_for() {
+    local limit=$1 t0; shift
+    t0=$(now)
+    while ! "$@" >/dev/null 2>&1; do
+        awk -v a="$t0" -v b="$(now)" -v l="$limit" 'BEGIN { exit !(b - a > l) }' && return 1
+        sleep 0.5
+    done
+}
+
+domid_of() { xl domid "$1" 2>/dev/null; }
+domu_ready() { grep -q "READY" "/var/log/xen/console/guest-$1.log" 2>/dev/null; }
+
+# create_domu NAME [xl key=value...]: create from /xenlab/NAME.cfg, time the
+# create and the boot to READY (disk written and read, dom0 pinged).
+create_domu() {
+    local name=$1 t0; shift
+    section "create $name"
+    t0=$(now)
+    if ! run xl create "/xenlab/$name.cfg" "$@"; then
+        fail "xl create $name"
+        return 1
+    fi
+    timing "create_$name" "$(since "$t0")"
+    if wait_for 120 domu_ready "$name"; then
+        timing "create_to_ready_$name" "$(since "$t0")"
+    else
+        fail "$name did not print READY within 120 s"
+        tail -n 20 "/var/log/xen/console/guest-$name.log"
+        return 1
+    fi
+}
+
+# Disk images: du1 through a loop device (kernel blkback), du2 as a file
+# (qdisk backend in a QEMU process).
+prepare_disks() {
+    truncate -s 256M /var/lib/xen/images/du1.img /var/lib/xen/images/du2.img
+    losetup /dev/loop0 /var/lib/xen/images/du1.img || fail "losetup du1"
+}
+
+plan_end() {
+    section "plan end: $XENLAB_FAILS failed checks"
+    [ "$XENLAB_FAILS" -eq 0 ]
+}
