@@ -10,9 +10,10 @@ XENLAB_SECURITY=${CLOSER_XENLAB_SECURITY:-http://deb.debian.org/debian-security}
 XENLAB_SUITE=bookworm
 XENLAB_XEN_PKG=xen-hypervisor-4.17-amd64
 # What dom0 runs on top of minbase (XEN-LAB.md), plus the shared libraries
-# closer's binaries link against so host-built binaries run in dom0.
+# closer's binaries link against so host-built binaries run in dom0, and jq
+# for the plans to read closer's JSON.
 XENLAB_DOM0_PKGS="xen-utils-4.17 xenstore-utils qemu-system-xen iproute2 procps
-bridge-utils kmod iputils-ping e2fsprogs psmisc util-linux mount bash
+bridge-utils kmod iputils-ping e2fsprogs psmisc util-linux mount bash jq
 libjansson4 libinih1 libsqlite3-0 libsystemd0"
 # Built into the shared busybox initramfs: enough for dom0 to find its root
 # disk and for the domUs to see their PV disk and network.
@@ -20,11 +21,6 @@ XENLAB_INITRD_MODULES="virtio_pci virtio_blk ext4 xen-blkfront xen-netfront"
 
 xenlab_log() { printf 'xenlab: %s\n' "$*" >&2; }
 xenlab_die() { printf 'xenlab: error: %s\n' "$*" >&2; exit 1; }
-
-# Candidate version of a package in the host's apt index.
-xenlab_pkg_version() {
-    apt-cache show --no-all-versions "$1" 2>/dev/null | sed -n 's/^Version: //p' | head -n1
-}
 
 # Sets XENLAB_KVER_PKG (linux-image-6.1.0-N-amd64) and XENLAB_KEY/XENLAB_KEYDIR.
 xenlab_compute_key() {
@@ -36,13 +32,14 @@ xenlab_compute_key() {
         sed -n 's/^Depends: .*\(linux-image-[0-9][^ ,]*-amd64\).*/\1/p' | head -n1)
     [ -n "$XENLAB_KVER_PKG" ] || xenlab_die "cannot resolve linux-image-amd64 in the apt index"
     local v
-    v="kernel=$XENLAB_KVER_PKG=$(xenlab_pkg_version "$XENLAB_KVER_PKG")"
-    v="$v xen=$(xenlab_pkg_version "$XENLAB_XEN_PKG")"
-    v="$v utils=$(xenlab_pkg_version xen-utils-4.17)"
-    v="$v qemu=$(xenlab_pkg_version qemu-system-xen)"
-    v="$v busybox=$(xenlab_pkg_version busybox-static)"
-    v="$v pkgs=$XENLAB_DOM0_PKGS mods=$XENLAB_INITRD_MODULES"
-    v="$v inputs=$(cat "$XENLAB_DIR/build" "$XENLAB_DIR/lib.sh" "$XENLAB_DIR/initramfs-init" | sha256sum | cut -c1-16)"
+    # One apt-cache call: each one parses the whole index (seconds on a busy host).
+    v=$(apt-cache show --no-all-versions "$XENLAB_KVER_PKG" "$XENLAB_XEN_PKG" xen-utils-4.17 \
+            qemu-system-xen busybox-static |
+        awk '/^Package: / { p = $2 } /^Version: / { printf "%s=%s ", p, $2 }')
+    # What in this file shapes the build is named here; the rest of it (run-time
+    # helpers) may change without a rebuild.
+    v="$v suite=$XENLAB_SUITE mirror=$XENLAB_MIRROR pkgs=$XENLAB_DOM0_PKGS mods=$XENLAB_INITRD_MODULES"
+    v="$v inputs=$(cat "$XENLAB_DIR/build" "$XENLAB_DIR/initramfs-init" | sha256sum | cut -c1-16)"
     XENLAB_KEY_TEXT=$v
     XENLAB_KEY=$(printf '%s' "$v" | sha256sum | cut -c1-16)
     XENLAB_KEYDIR=$XENLAB_CACHE/$XENLAB_KEY
