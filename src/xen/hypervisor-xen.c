@@ -192,12 +192,22 @@ out:
         return r;
 }
 
+static int xs_reconnect(xen_host *h);
+
+/* Whether a failed xenstore call means the connection is gone (libxenstore
+ * closes it on any transport error) rather than "no such node". */
+static bool xs_conn_lost(int e) {
+        return e != ENOENT && e != EACCES && e != EPERM && e != E2BIG && e != EAGAIN;
+}
+
 /* The name the toolstack wrote: display text only, never an identifier. */
 static void read_name(xen_host *h, int domid, char *buf, size_t size) {
         char path[64];
         unsigned len = 0;
         snprintf(path, sizeof(path), "/local/domain/%d/name", domid);
         char *v = xs_read(h->xsh, XBT_NULL, path, &len);
+        if (!v && xs_conn_lost(errno) && xs_reconnect(h) >= 0)
+                v = xs_read(h->xsh, XBT_NULL, path, &len);
         if (!v) {
                 snprintf(buf, size, "domain-%d", domid);
                 return;
@@ -694,6 +704,27 @@ static int watch(xen_host *h) {
         return 0;
 }
 
+/* Replace a dead xenstore connection, and its watches if there were any.
+ * event_fd (the epoll fd) stays the same; the new watches fire at once, so
+ * the caller wakes up and re-plans even when the loss was noticed while
+ * reading. */
+static int xs_reconnect(xen_host *h) {
+        struct xs_handle *nx = xs_open(0);
+        if (!nx)
+                return neg_errno();
+        if (h->watching) {
+                int old = xs_fileno(h->xsh);
+                if (old >= 0 && h->epfd >= 0)
+                        (void) epoll_ctl(h->epfd, EPOLL_CTL_DEL, old, NULL);
+        }
+        xs_close(h->xsh);
+        h->xsh = nx;
+        if (!h->watching)
+                return 0;
+        h->watching = false;
+        return watch(h);
+}
+
 static int op_event_fd(void *data) {
         xen_host *h = data;
         int r = watch(h);
@@ -715,18 +746,10 @@ static int op_process_events(void *data, bool *ret_changed) {
                 }
                 if (errno == EAGAIN || errno == 0)
                         break;
-                /* The connection died (xenstored restarted): reconnect and
-                 * watch again; event_fd (the epoll fd) stays the same. */
-                struct xs_handle *nx = xs_open(0);
-                if (!nx)
-                        return neg_errno();
-                int old = xs_fileno(h->xsh);
-                if (old >= 0 && h->epfd >= 0)
-                        (void) epoll_ctl(h->epfd, EPOLL_CTL_DEL, old, NULL);
-                xs_close(h->xsh);
-                h->xsh = nx;
-                h->watching = false;
-                int r = watch(h);
+                /* The connection died (xenstored restarted): libxenstore
+                 * reports it as EINVAL with nothing queued. Domains may have
+                 * come and gone meanwhile: re-plan. */
+                int r = xs_reconnect(h);
                 if (r < 0)
                         return r;
                 changed = true;

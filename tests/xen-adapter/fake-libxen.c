@@ -339,6 +339,10 @@ void xs_close(struct xs_handle *xsh) {
 }
 
 void *xs_read(struct xs_handle *h, xs_transaction_t t, const char *path, unsigned int *len) {
+        if (fake.xs_dead) {
+                errno = EBADF;          /* libxenstore closed the dead connection */
+                return NULL;
+        }
         int i = key_index(path);
         if (i < 0) {
                 errno = ENOENT;
@@ -428,7 +432,7 @@ int xs_fileno(struct xs_handle *h) {
 
 char **xs_check_watch(struct xs_handle *h) {
         if (fake.xs_dead) {
-                errno = EPIPE;
+                errno = EINVAL;         /* what libxenstore says: fd gone, nothing queued */
                 return NULL;
         }
         if (fake.pending == 0) {

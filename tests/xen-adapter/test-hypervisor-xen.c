@@ -294,6 +294,19 @@ static void test_events(void **state) {
         assert_int_equal(hv->ops->process_events(hv->data, &changed), 0);
         assert_true(changed);
         assert_int_equal(poll(&p, 1, 0), 0);
+
+        /* the loss noticed while reading (no wakeup from a dead
+         * connection): read_host reconnects, names stay right, and the
+         * new watches wake the caller up */
+        fake.xs_dead = true;
+        closer_snapshot *s = read_host(hv, false);
+        assert_string_equal(closer_snapshot_find_domain(s, 1)->name, "du1");
+        closer_snapshot_free(s);
+        assert_int_equal(fake.opens, opens + 2);
+        assert_int_equal(fake.watches, 6);
+        assert_int_equal(poll(&p, 1, 0), 1);
+        assert_int_equal(hv->ops->process_events(hv->data, &changed), 0);
+        assert_true(changed);
 }
 
 /* A host OS whose IRQ affinity writes rebind the fake's ports, the way
