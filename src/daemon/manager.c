@@ -64,7 +64,12 @@ void closer_manager_set_config(closer_manager *m, const closer_config *cfg) {
         m->cfg = *cfg;
 }
 
-static closer_dom_track *track_of(closer_manager *m, int domid, const char *uuid) {
+static closer_dom_track *track_of(closer_manager *m, int domid, const char *uuid, unsigned hint) {
+        /* Tracks are created in the hypervisor's domain order and that order
+         * rarely changes: try the same index first (1000 domains would
+         * otherwise cost a million compares a tick). */
+        if (hint < m->n_dom && m->dom[hint].domid == domid && strcmp(m->dom[hint].uuid, uuid) == 0)
+                return &m->dom[hint];
         for (unsigned i = 0; i < m->n_dom; i++)
                 if (m->dom[i].domid == domid) {
                         if (strcmp(m->dom[i].uuid, uuid) == 0)
@@ -156,13 +161,14 @@ static int sense(closer_manager *m, uint64_t now_ns, closer_snapshot **ret, clos
                 m->dom[i].seen = false;
         for (unsigned i = 0; i < s->n_domains; i++) {
                 closer_domain *d = &s->domains[i];
-                closer_dom_track *t = track_of(m, d->domid, d->uuid);
+                closer_dom_track *t = track_of(m, d->domid, d->uuid, i);
                 if (!t) {
                         r = closer_error_set(err, -ENOMEM, "out of memory");
                         goto fail;
                 }
                 t->seen = true;
-                for (unsigned k = 0; k < n_io; k++) {
+                for (unsigned j = 0; j < n_io; j++) {
+                        unsigned k = (i + j) % n_io;   /* same order as the domains, usually */
                         if (io[k].domid != d->domid)
                                 continue;
                         /* A counter that went backwards was reset (backend
@@ -175,6 +181,7 @@ static int sense(closer_manager *m, uint64_t now_ns, closer_snapshot **ret, clos
                         }
                         t->io_ops = io[k].ops;
                         t->io_bytes = io[k].bytes;
+                        break;
                 }
                 d->io_ops_per_s = t->io_ops_per_s;
                 d->io_bytes_per_s = t->io_bytes_per_s;
@@ -366,10 +373,14 @@ static void set_dom0_target(closer_manager *m, const closer_plan *p, bool planne
                 uint64_t target = t->applied_target_kib;
                 if (!t->seen || t->balloon_stuck || !sm)
                         continue;
-                if (planned_shrink_only)
-                        for (unsigned k = 0; k < p->n_domains; k++)
-                                if (p->domains[k].domid == t->domid)
+                if (planned_shrink_only) {
+                        unsigned k = i < p->n_domains && p->domains[i].domid == t->domid ? i : 0;
+                        for (; k < p->n_domains; k++)
+                                if (p->domains[k].domid == t->domid) {
                                         target = p->domains[k].mem_target_kib;
+                                        break;
+                                }
+                }
                 if (target && sm->target_kib > target)
                         reserve_kib += sm->target_kib - target;
         }
@@ -408,7 +419,7 @@ static void reconcile_memory(closer_manager *m, uint64_t now_ns) {
                 for (unsigned i = 0; i < p->n_domains; i++) {
                         const closer_plan_domain *pd = &p->domains[i];
                         const closer_domain *d = &m->snap->domains[i];
-                        closer_dom_track *t = track_of(m, d->domid, d->uuid);
+                        closer_dom_track *t = track_of(m, d->domid, d->uuid, i);
                         if (!t || t->balloon_stuck)
                                 continue;
                         t->io_level = pd->io_level;
@@ -483,20 +494,32 @@ static void prune_state(closer_manager *m) {
                         closer_state_drop_thread(st, st->threads[i].tid);
         free(alive);
 
-        for (unsigned i = st->n_irqs; i-- > 0;) {
-                bool found = false;
-                for (unsigned k = 0; k < s->n_irqs && !found; k++)
-                        found = s->irqs[k].irq == st->irqs[i].irq;
-                if (!found) {
-                        st->irqs[i] = st->irqs[--st->n_irqs];
-                        st->dirty = true;
-                }
+        unsigned *live = malloc((s->n_irqs ? s->n_irqs : 1) * sizeof(unsigned));
+        if (live) {
+                for (unsigned k = 0; k < s->n_irqs; k++)
+                        live[k] = s->irqs[k].irq;
+                qsort(live, s->n_irqs, sizeof(unsigned), cmp_unsigned);
+                for (unsigned i = st->n_irqs; i-- > 0;)
+                        if (!bsearch(&st->irqs[i].irq, live, s->n_irqs, sizeof(unsigned), cmp_unsigned)) {
+                                st->irqs[i] = st->irqs[--st->n_irqs];
+                                st->dirty = true;
+                        }
+                free(live);
         }
-        for (unsigned i = st->n_mem; i-- > 0;) {
-                const closer_domain *d = closer_snapshot_find_domain(s, st->mem[i].domid);
-                if (st->mem[i].domid != 0 && (!d || strcmp(d->uuid, st->mem[i].uuid) != 0))
+        /* saved targets of domains that left, or whose domid now names
+         * another domain (uuid differs): keep those a live track vouches for */
+        bool *keep = calloc(st->n_mem ? st->n_mem : 1, sizeof(bool));
+        if (!keep)
+                return;
+        for (unsigned k = 0; k < m->n_dom; k++) {
+                const closer_saved_mem *sm = m->dom[k].seen ? closer_state_find_mem(st, m->dom[k].domid) : NULL;
+                if (sm && strcmp(sm->uuid, m->dom[k].uuid) == 0)
+                        keep[sm - st->mem] = true;
+        }
+        for (unsigned i = st->n_mem; i-- > 0;)
+                if (!keep[i] && st->mem[i].domid != 0)
                         closer_state_drop_mem(st, st->mem[i].domid);
-        }
+        free(keep);
 }
 
 /* Domains that left: nothing to put back for them; forget them. */

@@ -102,32 +102,46 @@ int closer_state_add_irq(closer_state *st, unsigned irq, const closer_cpuset *cp
         return 1;
 }
 
+/* mem is kept sorted by domid: first index with domid >= key */
+static unsigned mem_pos(const closer_state *st, int domid) {
+        unsigned lo = 0, hi = st->n_mem;
+        while (lo < hi) {
+                unsigned mid = (lo + hi) / 2;
+                if (st->mem[mid].domid < domid)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
 const closer_saved_mem *closer_state_find_mem(const closer_state *st, int domid) {
-        for (unsigned i = 0; i < st->n_mem; i++)
-                if (st->mem[i].domid == domid)
-                        return &st->mem[i];
-        return NULL;
+        unsigned i = mem_pos(st, domid);
+        return i < st->n_mem && st->mem[i].domid == domid ? &st->mem[i] : NULL;
 }
 
 int closer_state_add_mem(closer_state *st, int domid, const char *uuid, uint64_t target_kib) {
-        if (closer_state_find_mem(st, domid))
+        unsigned i = mem_pos(st, domid);
+        if (i < st->n_mem && st->mem[i].domid == domid)
                 return 0;
         if (grow((void **) &st->mem, &st->cap_mem, st->n_mem + 1, sizeof(*st->mem)) < 0)
                 return -ENOMEM;
-        closer_saved_mem *m = &st->mem[st->n_mem++];
+        memmove(&st->mem[i + 1], &st->mem[i], (st->n_mem - i) * sizeof(*st->mem));
+        closer_saved_mem *m = &st->mem[i];
         *m = (closer_saved_mem) {.domid = domid, .target_kib = target_kib};
         snprintf(m->uuid, sizeof(m->uuid), "%s", uuid ? uuid : "");
+        st->n_mem++;
         st->dirty = true;
         return 1;
 }
 
 void closer_state_drop_mem(closer_state *st, int domid) {
-        for (unsigned i = 0; i < st->n_mem; i++)
-                if (st->mem[i].domid == domid) {
-                        st->mem[i] = st->mem[--st->n_mem];
-                        st->dirty = true;
-                        return;
-                }
+        unsigned i = mem_pos(st, domid);
+        if (i >= st->n_mem || st->mem[i].domid != domid)
+                return;
+        memmove(&st->mem[i], &st->mem[i + 1], (st->n_mem - i - 1) * sizeof(*st->mem));
+        st->n_mem--;
+        st->dirty = true;
 }
 
 static json_t *cpus_json(const closer_cpuset *s) {

@@ -79,18 +79,30 @@ static sh_dom *find_dom(const closer_simhost *h, int domid) {
         return NULL;
 }
 
+/* Threads and IRQs are kept in ascending tid / irq order (they are appended
+ * with growing numbers and removed with memmove), so lookups bisect. */
 static sh_thread *find_thr(const closer_simhost *h, int tid) {
-        for (unsigned i = 0; i < h->n_thr; i++)
-                if (h->thr[i].tid == tid)
-                        return &h->thr[i];
-        return NULL;
+        unsigned lo = 0, hi = h->n_thr;
+        while (lo < hi) {
+                unsigned mid = (lo + hi) / 2;
+                if (h->thr[mid].tid < tid)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo < h->n_thr && h->thr[lo].tid == tid ? &h->thr[lo] : NULL;
 }
 
 static sh_irq *find_irq(const closer_simhost *h, unsigned irq) {
-        for (unsigned i = 0; i < h->n_irq; i++)
-                if (h->irq[i].irq == irq)
-                        return &h->irq[i];
-        return NULL;
+        unsigned lo = 0, hi = h->n_irq;
+        while (lo < hi) {
+                unsigned mid = (lo + hi) / 2;
+                if (h->irq[mid].irq < irq)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo < h->n_irq && h->irq[lo].irq == irq ? &h->irq[lo] : NULL;
 }
 
 static void all_cpus(const closer_simhost *h, closer_cpuset *s) {
@@ -331,24 +343,32 @@ void closer_simhost_advance(closer_simhost *h, uint64_t dt_ns) {
                 double ops = d->io_ops_per_s * dt;
                 d->ops += ops;
                 d->bytes += ops * 65536.0;
-                unsigned n_backend = 0;
-                for (unsigned k = 0; k < h->n_thr; k++)
-                        if (h->thr[k].domid == d->domid && h->thr[k].kernel)
-                                n_backend++;
-                for (unsigned k = 0; k < h->n_thr; k++)
-                        if (h->thr[k].domid == d->domid && h->thr[k].kernel)
-                                h->thr[k].cpu_ns += ops * SH_BACKEND_NS_PER_OP / n_backend;
-                for (unsigned k = 0; k < h->n_irq; k++) {
-                        sh_irq *q = &h->irq[k];
-                        int cpu = closer_cpuset_first(&q->aff);
-                        if (q->domid == d->domid && cpu >= 0 && (unsigned) cpu < h->n_cpus)
-                                q->counts[cpu] += ops / (3.0 * d->queues);
-                }
                 if (!d->broken) {
                         double step = SH_BALLOON_KIB_PER_S * dt;
                         double gap = d->target_kib - d->actual_kib;
                         d->actual_kib += gap > step ? step : (gap < -step ? -step : gap);
                 }
+        }
+        /* Each domain has 3 kernel backend threads and 3 IRQs per queue: the
+         * I/O of the tick is spread over them. */
+        const sh_dom *d = NULL;
+        for (unsigned k = 0; k < h->n_thr; k++) {
+                sh_thread *t = &h->thr[k];
+                if (!t->domid || !t->kernel)
+                        continue;
+                if (!d || d->domid != t->domid)
+                        d = find_dom(h, t->domid);
+                if (d)
+                        t->cpu_ns += d->io_ops_per_s * dt * SH_BACKEND_NS_PER_OP / (3.0 * d->queues);
+        }
+        d = NULL;
+        for (unsigned k = 0; k < h->n_irq; k++) {
+                sh_irq *q = &h->irq[k];
+                int cpu = closer_cpuset_first(&q->aff);
+                if (!d || d->domid != q->domid)
+                        d = find_dom(h, q->domid);
+                if (d && cpu >= 0 && (unsigned) cpu < h->n_cpus)
+                        q->counts[cpu] += d->io_ops_per_s * dt / (3.0 * d->queues);
         }
         /* the base OS and the agent burn a little CPU */
         for (unsigned k = 0; k < 5 && k < h->n_thr; k++)
@@ -566,7 +586,7 @@ static int os_read_threads(void *data, closer_thread **ret, unsigned *ret_n, uns
                 t[i].tid = s->tid;
                 t[i].pid = s->pid;
                 t[i].ppid = s->ppid;
-                snprintf(t[i].comm, sizeof(t[i].comm), "%s", s->comm);
+                memcpy(t[i].comm, s->comm, sizeof(t[i].comm));
                 t[i].kernel = s->kernel;
                 t[i].cpu_ns = (uint64_t) s->cpu_ns;
                 t[i].start_time = s->start_time;
@@ -602,8 +622,8 @@ static int os_read_irqs(void *data, closer_irq **ret, unsigned *ret_n) {
         for (unsigned i = 0; i < h->n_irq; i++) {
                 const sh_irq *s = &h->irq[i];
                 q[i].irq = s->irq;
-                snprintf(q[i].chip, sizeof(q[i].chip), "xen-dyn-lateeoi");
-                snprintf(q[i].name, sizeof(q[i].name), "%s", s->name);
+                memcpy(q[i].chip, "xen-dyn-lateeoi", sizeof("xen-dyn-lateeoi"));
+                memcpy(q[i].name, s->name, sizeof(q[i].name));
                 q[i].per_cpu_counts = calloc(h->n_cpus, sizeof(uint64_t));
                 if (!q[i].per_cpu_counts) {
                         closer_hostos_irqs_free(q, i);
