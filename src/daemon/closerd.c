@@ -25,6 +25,8 @@
 #include "daemon/log.h"
 #include "daemon/manager.h"
 #include "daemon/meter.h"
+#include "daemon/metrics-http.h"
+#include "daemon/metrics.h"
 #include "simhost/simhost.h"
 
 #define DEFAULT_CONFIG "/etc/closer/closer.conf"
@@ -39,6 +41,7 @@ typedef struct daemon_ctx {
         sd_event_source *tick_src;
         closer_manager *m;
         closer_meter *meter;            /* NULL in dry-run */
+        closer_metrics_http *metrics;   /* NULL unless --metrics */
         closer_hypervisor *hv;
         closer_hostos *host;
         closer_simhost *sim;
@@ -77,6 +80,8 @@ static void help(void) {
                "                      (default 60; 0: one interval per tick)\n"
                "  --socket PATH       control socket (default " DEFAULT_SOCKET ")\n"
                "  --cgroup-base NAME  cgroup v2 subtree closer owns (default closer)\n"
+               "  --metrics ADDR:PORT serve Prometheus metrics on GET /metrics (off by default;\n"
+               "                      loopback addresses only, e.g. 127.0.0.1:9633)\n"
                "  -v, --verbose       log debug messages\n"
                "  -h, --help          this text\n"
                "\n"
@@ -340,6 +345,45 @@ static json_t *handle(void *userdata, const json_t *req) {
         return json_pack("{s:b, s:s}", "ok", 0, "error", "unknown command");
 }
 
+static int render_metrics(void *userdata, char **ret_text) {
+        daemon_ctx *d = userdata;
+        const closer_manager *m = d->m;
+        closer_metrics_domain *doms = calloc(m->n_dom ? m->n_dom : 1, sizeof(*doms));
+        if (!doms)
+                return -ENOMEM;
+        size_t n = 0;
+        for (unsigned i = 0; i < m->n_dom; i++) {
+                const closer_domain *dom = m->snap ? closer_snapshot_find_domain(m->snap, m->dom[i].domid) : NULL;
+                doms[n++] = (closer_metrics_domain) {.domid = m->dom[i].domid, .uuid = m->dom[i].uuid,
+                                                     .name = dom ? dom->name : "",
+                                                     .dom0_cpu_ns_total = m->dom[i].dom0_cpu_ns_total,
+                                                     .dom0_mem_kib = m->dom[i].dom0_reserve_kib};
+        }
+        const closer_metrics_count actions[] = {
+                {"thread", m->stats.actions[CLOSER_ACT_THREAD]}, {"irq", m->stats.actions[CLOSER_ACT_IRQ]},
+                {"cgroup", m->stats.actions[CLOSER_ACT_CGROUP]}, {"memory", m->stats.actions[CLOSER_ACT_MEMORY]},
+        };
+        const closer_metrics_count errors[] = {
+                {"transient", m->stats.errors_transient}, {"permanent", m->stats.errors_permanent},
+                {"fatal", m->stats.errors_fatal},
+        };
+        closer_metrics mx = {.domains = doms, .n_domains = n, .main_load = m->stats.main_load,
+                             .main_cpus = m->plan ? closer_cpuset_count(&m->plan->main.dom0_cpus) : 0,
+                             .actions = actions, .n_actions = 4, .errors = errors, .n_errors = 3};
+        int r = closer_metrics_render(&mx, ret_text);
+        free(doms);
+        return r;
+}
+
+static int on_metrics(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        daemon_ctx *d = userdata;
+        (void) s, (void) fd, (void) revents;
+        int r = closer_metrics_http_process(d->metrics);
+        if (r < 0)
+                log_debug("metrics: %s", strerror(-r));
+        return 0;
+}
+
 static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         (void) s, (void) revents;
         int r = closer_control_serve_one(fd, geteuid(), handle, userdata);
@@ -371,12 +415,14 @@ int main(int argc, char **argv) {
                 {"cgroup-base", required_argument, NULL, 'g'}, {"verbose", no_argument, NULL, 'v'},
                 {"ledger", required_argument, NULL, 'L'},
                 {"ledger-interval", required_argument, NULL, 'I'},
+                {"metrics", required_argument, NULL, 'M'},
                 {"help", no_argument, NULL, 'h'},           {0},
         };
         daemon_ctx d = {.config_path = DEFAULT_CONFIG, .tick_usec = 1000000, .ticks_left = -1};
         const char *root = "/", *state_path = DEFAULT_STATE, *socket_path = DEFAULT_SOCKET, *cgroup_base = NULL;
         const char *ledger_path = NULL;
         unsigned long ledger_interval_s = 60;
+        const char *metrics_listen = NULL;
         bool state_given = false;
         bool dry_run = false;
         int verbosity = LOG_INFO, o;
@@ -434,6 +480,9 @@ int main(int argc, char **argv) {
                         break;
                 case 'L':
                         ledger_path = optarg;
+                        break;
+                case 'M':
+                        metrics_listen = optarg;
                         break;
                 case 'I':
                         errno = 0;
@@ -552,6 +601,34 @@ int main(int argc, char **argv) {
         }
         if (d.hv->ops->event_fd && d.hv->ops->event_fd(d.hv->data) >= 0)
                 sd_event_add_io(d.ev, NULL, d.hv->ops->event_fd(d.hv->data), EPOLLIN, on_hv_event, &d);
+        if (metrics_listen) {
+                char addr[64];
+                const char *colon = strrchr(metrics_listen, ':');
+                unsigned long port = 0;
+                if (colon) {
+                        errno = 0;
+                        port = strtoul(colon + 1, &end, 10);
+                }
+                if (!colon || errno || *end || colon[1] == '\0' || port > 65535 ||
+                    (size_t) (colon - metrics_listen) >= sizeof(addr)) {
+                        fprintf(stderr, "closerd: --metrics: expected ADDRESS:PORT, got '%s'\n", metrics_listen);
+                        return 2;
+                }
+                snprintf(addr, sizeof(addr), "%.*s", (int) (colon - metrics_listen), metrics_listen);
+                /* [::1]:9633 */
+                if (addr[0] == '[' && addr[strlen(addr) - 1] == ']') {
+                        memmove(addr, addr + 1, strlen(addr));
+                        addr[strlen(addr) - 1] = '\0';
+                }
+                r = closer_metrics_http_start(addr, (uint16_t) port, render_metrics, &d, &d.metrics);
+                if (r < 0) {
+                        fprintf(stderr, "closerd: --metrics %s: %s\n", metrics_listen,
+                                r == -EPERM ? "only loopback addresses are served" : strerror(-r));
+                        return r == -EPERM || r == -EINVAL ? 2 : 1;
+                }
+                sd_event_add_io(d.ev, NULL, closer_metrics_http_fd(d.metrics), EPOLLIN, on_metrics, &d);
+                log_info("metrics on http://%s/metrics", metrics_listen);
+        }
         int cfd = closer_control_listen(socket_path);
         if (cfd < 0)
                 log_warning("control socket %s: %s (closerctl will not reach this daemon)", socket_path,
@@ -580,6 +657,7 @@ int main(int argc, char **argv) {
         sd_event_unref(d.ev);
         closer_manager_free(d.m);
         closer_meter_free(d.meter);
+        closer_metrics_http_stop(d.metrics);
         closer_hypervisor_free(d.hv);
         closer_hostos_free(d.host);
         closer_simhost_free(d.sim);

@@ -535,6 +535,38 @@ static void forget_gone(closer_manager *m) {
         }
 }
 
+/* Running totals per domain (for metrics), and the main container's load:
+ * all dom0 CPU of the interval minus what was billed to domains. Threads
+ * that exited since the last tick take their CPU with them, so the load is
+ * a lower bound, clamped at zero. */
+static void account_totals(closer_manager *m, uint64_t prev_ns, uint64_t now_ns) {
+        uint64_t total = 0, billed = 0;
+
+        for (unsigned i = 0; i < m->snap->n_threads; i++)
+                total += m->snap->threads[i].cpu_ns;
+        for (int i = 0; i < m->n_rows; i++) {
+                billed += m->rows[i].dom0_cpu_ns;
+                for (unsigned k = 0; k < m->n_dom; k++)
+                        if (m->dom[(i + k) % m->n_dom].domid == m->rows[i].domid) {
+                                m->dom[(i + k) % m->n_dom].dom0_cpu_ns_total += m->rows[i].dom0_cpu_ns;
+                                break;
+                        }
+        }
+        for (unsigned i = 0; i < m->plan->n_domains; i++) {
+                unsigned k = i < m->n_dom && m->dom[i].domid == m->plan->domains[i].domid ? i : 0;
+                for (; k < m->n_dom; k++)
+                        if (m->dom[k].domid == m->plan->domains[i].domid) {
+                                m->dom[k].dom0_reserve_kib = m->plan->domains[i].dom0_reserve_kib;
+                                break;
+                        }
+        }
+        if (prev_ns && now_ns > prev_ns && total >= m->cpu_total_ns) {
+                uint64_t delta = total - m->cpu_total_ns;
+                m->stats.main_load = delta > billed ? (double) (delta - billed) / (double) (now_ns - prev_ns) : 0.0;
+        }
+        m->cpu_total_ns = total;
+}
+
 int closer_manager_tick(closer_manager *m, uint64_t now_ns, closer_error *err) {
         closer_snapshot *s = NULL;
         closer_plan *p = NULL;
@@ -562,11 +594,13 @@ int closer_manager_tick(closer_manager *m, uint64_t now_ns, closer_error *err) {
 
         free(m->rows);
         m->rows = NULL;
+        uint64_t prev_ns = m->acct.primed ? m->acct.time_ns : 0;
         m->n_rows = closer_acct_step(&m->acct, s, p, &m->rows);
         if (m->n_rows < 0) {
                 m->n_rows = 0;
                 log_warning("accounting: out of memory, interval skipped");
         }
+        account_totals(m, prev_ns, now_ns);
         if (m->state->dirty && m->state_path) {
                 r = closer_state_save(m->state, m->state_path);
                 if (r < 0)

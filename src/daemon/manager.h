@@ -29,6 +29,8 @@ typedef struct closer_dom_track {
         uint64_t target_set_ns;         /* when we last moved it */
         uint64_t actual_at_set_kib;
         bool balloon_stuck;             /* its balloon did not follow: stop moving its memory */
+        uint64_t dom0_cpu_ns_total;     /* dom0 CPU spent for it since this closerd tracks it */
+        uint64_t dom0_reserve_kib;      /* dom0 memory held for it (plan) */
         bool seen;                      /* present in this tick's snapshot */
 } closer_dom_track;
 
@@ -46,6 +48,7 @@ typedef struct closer_manager_stats {
         uint64_t actions[_CLOSER_ACT_MAX];
         uint64_t errors_transient, errors_permanent, errors_fatal;
         uint64_t last_tick_ns;          /* wall time the last tick took */
+        double main_load;               /* CPUs' worth of dom0 work outside every domain's account, last interval */
 } closer_manager_stats;
 
 typedef struct closer_manager {
@@ -70,6 +73,7 @@ typedef struct closer_manager {
         unsigned n_skip, cap_skip;
         struct closer_skip { bool is_irq; int id; uint64_t start_time; } *skip;
 
+        uint64_t cpu_total_ns;          /* sum of all dom0 threads' CPU at the last tick */
         uint64_t dom0_base_kib;         /* dom0's target as found */
         uint64_t dom0_applied_kib;
         closer_manager_stats stats;
