@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * `closerctl plan` as a user runs it: every bad snapshot in
+ * tests/data/snapshots/bad gives exit 2 and exactly one stderr line naming
+ * the file; the reference host plans, and its JSON keeps the closer-plan/1
+ * invariants (never a main CPU for a domain, never an empty set, target +
+ * reserve == the domain's memory, every T3 thread inside its domain's CPUs).
+ */
+#include <dirent.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "closer/cpuset.h"
+#include "closer/snapshot.h"
+
+extern char **environ;
+
+/* Runs closerctl with args; returns exit status, stdout and stderr (both
+ * drained together: a big plan must not block on a full pipe). */
+static int run(char *const argv[], char **out, char **err) {
+        int o[2], e[2];
+        assert_int_equal(pipe(o), 0);
+        assert_int_equal(pipe(e), 0);
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_adddup2(&fa, o[1], 1);
+        posix_spawn_file_actions_adddup2(&fa, e[1], 2);
+        pid_t pid;
+        assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
+        posix_spawn_file_actions_destroy(&fa);
+        close(o[1]);
+        close(e[1]);
+        size_t cap[2] = {1 << 16, 1 << 16}, len[2] = {0, 0};
+        char *buf[2] = {malloc(cap[0]), malloc(cap[1])};
+        struct pollfd p[2] = {{.fd = o[0], .events = POLLIN}, {.fd = e[0], .events = POLLIN}};
+        int open_fds = 2;
+        while (open_fds > 0 && poll(p, 2, 30000) > 0)
+                for (int k = 0; k < 2; k++) {
+                        if (p[k].fd < 0 || !p[k].revents)
+                                continue;
+                        if (len[k] + 1 >= cap[k])
+                                buf[k] = realloc(buf[k], cap[k] *= 2);
+                        ssize_t n = read(p[k].fd, buf[k] + len[k], cap[k] - 1 - len[k]);
+                        if (n <= 0) {
+                                p[k].fd = -1;
+                                open_fds--;
+                        } else
+                                len[k] += (size_t) n;
+                }
+        buf[0][len[0]] = '\0';
+        buf[1][len[1]] = '\0';
+        close(o[0]);
+        close(e[0]);
+        int st;
+        waitpid(pid, &st, 0);
+        *out = buf[0];
+        *err = buf[1];
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static void test_bad_snapshots(void **state) {
+        (void) state;
+        char dir[4096];
+        snprintf(dir, sizeof(dir), "%s/snapshots/bad", getenv("CLOSER_TEST_DATA"));
+        DIR *d = opendir(dir);
+        assert_non_null(d);
+        struct dirent *de;
+        unsigned n = 0;
+        while ((de = readdir(d))) {
+                if (!strstr(de->d_name, ".json"))
+                        continue;
+                char path[8192], *out, *err;
+                snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+                char *argv[] = {getenv("CLOSERCTL"), "plan", "--snapshot", path, NULL};
+                int st = run(argv, &out, &err);
+                if (st != 2)
+                        fail_msg("%s: exit %d, expected 2", de->d_name, st);
+                if (!strstr(err, de->d_name))
+                        fail_msg("%s: error does not name the file: %s", de->d_name, err);
+                char *nl = strchr(err, '\n');
+                if (!nl || nl[1] != '\0')
+                        fail_msg("%s: expected exactly one error line, got: %s", de->d_name, err);
+                assert_string_equal(out, "");
+                free(out);
+                free(err);
+                n++;
+        }
+        closedir(d);
+        assert_true(n >= 30);
+}
+
+static void test_usage_errors(void **state) {
+        (void) state;
+        char *out, *err;
+        char *a1[] = {getenv("CLOSERCTL"), "plan", NULL};
+        assert_int_equal(run(a1, &out, &err), 2);
+        free(out), free(err);
+        char *a2[] = {getenv("CLOSERCTL"), "plan", "--snapshot", "/nonexistent/x.json", NULL};
+        assert_int_equal(run(a2, &out, &err), 2);
+        assert_non_null(strstr(err, "/nonexistent/x.json"));
+        free(out), free(err);
+        char *a3[] = {getenv("CLOSERCTL"), "frobnicate", NULL};
+        assert_int_equal(run(a3, &out, &err), 2);
+        free(out), free(err);
+        char *a4[] = {getenv("CLOSERCTL"), "plan", "--help", NULL};
+        assert_int_equal(run(a4, &out, &err), 0);
+        assert_non_null(strstr(out, "--snapshot"));
+        free(out), free(err);
+}
+
+static void cpus_of(json_t *o, const char *key, closer_cpuset *ret) {
+        const char *s = json_string_value(json_object_get(o, key));
+        assert_non_null(s);
+        assert_int_equal(closer_cpuset_parse(s, ret), 0);
+}
+
+static void test_reference_plan(void **state) {
+        (void) state;
+        char path[4096], *out, *err;
+        snprintf(path, sizeof(path), "%s/data/reference-host.json", getenv("CLOSER_SOURCE_ROOT"));
+        char *argv[] = {getenv("CLOSERCTL"), "plan", "--snapshot", path, "--json", NULL};
+        assert_int_equal(run(argv, &out, &err), 0);
+        json_error_t je;
+        json_t *plan = json_loads(out, 0, &je);
+        assert_non_null(plan);
+        assert_string_equal(json_string_value(json_object_get(plan, "format")), "closer-plan/1");
+
+        /* the snapshot, to check memory conservation against M */
+        char *text = NULL;
+        FILE *f = fopen(path, "re");
+        assert_non_null(f);
+        fseek(f, 0, SEEK_END);
+        long len = ftell(f);
+        rewind(f);
+        text = calloc(1, (size_t) len + 1);
+        assert_int_equal(fread(text, 1, (size_t) len, f), (size_t) len);
+        fclose(f);
+        closer_snapshot *snap = NULL;
+        closer_error e;
+        assert_int_equal(closer_snapshot_from_json(text, path, &snap, &e), 0);
+
+        closer_cpuset main_cpus, b;
+        cpus_of(json_object_get(plan, "main"), "dom0_cpus", &main_cpus);
+        size_t i;
+        json_t *d, *t;
+        json_array_foreach(json_object_get(plan, "domains"), i, d) {
+                cpus_of(d, "backend_dom0_cpus", &b);
+                assert_false(closer_cpuset_is_empty(&b));
+                assert_false(closer_cpuset_intersects(&b, &main_cpus));
+                assert_true(closer_cpuset_test(&b, (unsigned) json_integer_value(json_object_get(d, "admin_dom0_cpu"))));
+                const closer_domain *sd = closer_snapshot_find_domain(snap, (int) json_integer_value(json_object_get(d, "domid")));
+                assert_non_null(sd);
+                assert_int_equal(json_integer_value(json_object_get(d, "mem_target_kib")) +
+                                         json_integer_value(json_object_get(d, "dom0_reserve_kib")),
+                                 sd->mem_kib);
+                assert_non_null(json_string_value(json_object_get(d, "why")));
+        }
+        unsigned t3 = 0;
+        json_array_foreach(json_object_get(plan, "threads"), i, t) {
+                const char *cls = json_string_value(json_object_get(t, "class"));
+                closer_cpuset c;
+                cpus_of(t, "dom0_cpus", &c);
+                assert_false(closer_cpuset_is_empty(&c));
+                if (strcmp(cls, "T3") == 0 && strncmp(json_string_value(json_object_get(t, "container")), "node", 4) == 0) {
+                        t3++;
+                        assert_false(closer_cpuset_intersects(&c, &main_cpus));
+                }
+                if (strcmp(json_string_value(json_object_get(t, "container")), "main") == 0)
+                        assert_true(closer_cpuset_equal(&c, &main_cpus));
+        }
+        assert_true(t3 > 50);
+        json_decref(plan);
+        closer_snapshot_free(snap);
+        free(text);
+        free(out);
+        free(err);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_bad_snapshots),
+                cmocka_unit_test(test_usage_errors),
+                cmocka_unit_test(test_reference_plan),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
