@@ -56,6 +56,11 @@ int closer_root_openat(const closer_root *r, const char *path, int flags, int mo
 static ssize_t read_all(int fd, char *buf, size_t len) {
         size_t got = 0;
         while (got < len) {
+                /* A short read that ends a line is the end of a /proc or
+                 * sysfs file (they hand out whole records): skip the read()
+                 * that would only return 0. A scan is mostly these syscalls. */
+                if (got > 0 && buf[got - 1] == '\n')
+                        break;
                 ssize_t n = read(fd, buf + got, len - got);
                 if (n < 0) {
                         if (errno == EINTR)

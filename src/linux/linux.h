@@ -25,6 +25,7 @@ typedef struct closer_proc_stat {
         unsigned flags;
         uint64_t utime_ticks, stime_ticks;
         uint64_t start_time_ticks;
+        unsigned num_threads;           /* field 20; 0 if unknown */
         int processor;
 } closer_proc_stat;
 

@@ -103,6 +103,11 @@ int closer_proc_parse_stat(const char *text, closer_proc_stat *ret) {
                         if (next_u64(&p, &st.stime_ticks) < 0)
                                 return -EINVAL;
                         break;
+                case 20:
+                        if (next_u64(&p, &v) < 0 || v > UINT32_MAX)
+                                return -EINVAL;
+                        st.num_threads = (unsigned) v;
+                        break;
                 case 22:
                         if (next_u64(&p, &st.start_time_ticks) < 0)
                                 return -EINVAL;
@@ -214,18 +219,72 @@ static void free_argv(char **a, unsigned n) {
         free(a);
 }
 
-/* Read the threads of one process through its /proc/PID dir fd. */
-static int read_process(int pidfd, int pid, uint64_t ns_per_tick, char *cmdbuf, thread_vec *v,
-                        unsigned *vanished) {
+/* Append one thread from its parsed stat. comm: stat carries the same text
+ * as the comm file (proc_task_name() for both) except that stat escapes '\n'
+ * and '\\': the file (comm_path relative to dirfd) is read only then. One
+ * open per thread instead of two: a scan of 10k threads is mostly opens. */
+static int add_thread(thread_vec *v, int pid, const closer_proc_stat *st, int dirfd, const char *comm_path,
+                      char **argv, unsigned argc, uint64_t ns_per_tick) {
+        closer_thread *t = vec_push(v);
+        if (!t)
+                return -ENOMEM;
+        t->tid = st->pid;
+        t->pid = pid;
+        t->ppid = st->ppid;
+        t->kernel = (st->flags & CLOSER_PF_KTHREAD) != 0;
+        t->cpu_ns = (st->utime_ticks + st->stime_ticks) * ns_per_tick;
+        t->start_time = st->start_time_ticks;
+        t->last_cpu = st->processor;
+        if (strchr(st->comm, '\\')) {
+                char buf[256];
+                int cn = closer_read_small_at(dirfd, comm_path, buf, sizeof(buf));
+                if (cn > 0 && buf[cn - 1] == '\n')
+                        buf[--cn] = '\0';
+                snprintf(t->comm, sizeof(t->comm), "%.*s", (int) sizeof(t->comm) - 1, cn > 0 ? buf : st->comm);
+        } else {
+                snprintf(t->comm, sizeof(t->comm), "%s", st->comm);
+        }
+        if (!t->kernel && argc > 0) {
+                int r = dup_argv(argv, argc, &t->cmdline);
+                if (r < 0) {
+                        v->n--;
+                        return r;
+                }
+                t->n_cmdline = argc;
+        }
+        return 0;
+}
+
+/* Read the threads of one user process through its /proc/PID dir fd. */
+static int read_process(int pidfd, int pid, const closer_proc_stat *first, uint64_t ns_per_tick, char *cmdbuf,
+                        thread_vec *v, unsigned *vanished) {
         char **argv = NULL;
         unsigned argc = 0;
         int r = 0;
+        char buf[1024];
+        closer_proc_stat st;
 
+        /* A single-threaded process is its own thread: read its stat again
+         * through the fd, so that stat and cmdline surely belong to the same
+         * process even if the pid was reused since the caller's look. (For
+         * more threads, each thread's stat is read through the fd below.) */
+        if (first->num_threads == 1 &&
+            (closer_read_small_at(pidfd, "stat", buf, sizeof(buf)) <= 0 || closer_proc_parse_stat(buf, &st) < 0 ||
+             st.pid != pid)) {
+                (*vanished)++;
+                return 0;
+        }
         int n = closer_read_small_at(pidfd, "cmdline", cmdbuf, CMDLINE_MAX);
         if (n > 0) {
                 r = closer_proc_split_cmdline(cmdbuf, (size_t) n, CMDLINE_ARGS_MAX, &argv, &argc);
                 if (r < 0)
                         return r;
+        }
+        if (first->num_threads == 1 && st.num_threads == 1) {
+                /* single-threaded: the process's stat is its thread's */
+                r = add_thread(v, pid, &st, pidfd, "comm", argv, argc, ns_per_tick);
+                free_argv(argv, argc);
+                return r;
         }
 
         int tfd = openat(pidfd, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -243,8 +302,7 @@ static int read_process(int pidfd, int pid, uint64_t ns_per_tick, char *cmdbuf, 
         struct dirent *de;
         while ((de = readdir(d))) {
                 int tid;
-                char path[64], buf[1024];
-                closer_proc_stat st;
+                char path[64];
 
                 if (parse_pid(de->d_name, &tid) < 0)
                         continue;
@@ -254,37 +312,10 @@ static int read_process(int pidfd, int pid, uint64_t ns_per_tick, char *cmdbuf, 
                         (*vanished)++;          /* gone, or a torn read: not an error */
                         continue;
                 }
-                closer_thread *t = vec_push(v);
-                if (!t) {
-                        r = -ENOMEM;
-                        break;
-                }
-                t->tid = tid;
-                t->pid = pid;
-                t->ppid = st.ppid;
-                t->kernel = (st.flags & CLOSER_PF_KTHREAD) != 0;
-                t->cpu_ns = (st.utime_ticks + st.stime_ticks) * ns_per_tick;
-                t->start_time = st.start_time_ticks;
-                t->last_cpu = st.processor;
-                /* comm: the file is authoritative (stat's copy is the same
-                 * text, but kernels differ in how they cut kthread names) */
                 snprintf(path, sizeof(path), "%d/comm", tid);
-                int cn = closer_read_small_at(dirfd(d), path, buf, sizeof(buf));
-                if (cn > 0) {
-                        if (buf[cn - 1] == '\n')
-                                buf[--cn] = '\0';
-                        snprintf(t->comm, sizeof(t->comm), "%.*s", (int) sizeof(t->comm) - 1, buf);
-                } else {
-                        snprintf(t->comm, sizeof(t->comm), "%s", st.comm);
-                }
-                if (!t->kernel && argc > 0) {
-                        r = dup_argv(argv, argc, &t->cmdline);
-                        if (r < 0) {
-                                v->n--;
-                                break;
-                        }
-                        t->n_cmdline = argc;
-                }
+                r = add_thread(v, pid, &st, dirfd(d), path, argv, argc, ns_per_tick);
+                if (r < 0)
+                        break;
         }
         closedir(d);
         free_argv(argv, argc);
@@ -317,12 +348,29 @@ int closer_proc_read_threads(const closer_root *root, closer_thread **ret, unsig
                 int pid;
                 if (parse_pid(de->d_name, &pid) < 0)
                         continue;
+                /* Kernel threads (most of a dom0's threads) are single
+                 * processes with no cmdline: one read of /proc/PID/stat. */
+                char path[64], buf[1024];
+                closer_proc_stat st;
+                snprintf(path, sizeof(path), "%d/stat", pid);
+                if (closer_read_small_at(dirfd(d), path, buf, sizeof(buf)) <= 0 ||
+                    closer_proc_parse_stat(buf, &st) < 0 || st.pid != pid) {
+                        vanished++;
+                        continue;
+                }
+                if (st.flags & CLOSER_PF_KTHREAD) {
+                        snprintf(path, sizeof(path), "%d/comm", pid);
+                        r = add_thread(&v, pid, &st, dirfd(d), path, NULL, 0, ns_per_tick);
+                        if (r < 0)
+                                break;
+                        continue;
+                }
                 int pidfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (pidfd < 0) {
                         vanished++;
                         continue;
                 }
-                r = read_process(pidfd, pid, ns_per_tick, cmdbuf, &v, &vanished);
+                r = read_process(pidfd, pid, &st, ns_per_tick, cmdbuf, &v, &vanished);
                 close(pidfd);
                 if (r < 0)
                         break;

@@ -48,6 +48,28 @@ affinity() {
         printf '%s\n' "$4" > "$1/proc/irq/$2/effective_affinity_list"
 }
 
+# Field 20 of stat (num_threads) as the kernel would show it: the number of
+# entries in the process's task directory. Run once a tree is complete.
+fix_nthreads() {
+        for p in "$1"/proc/[0-9]*; do
+                [ -d "$p/task" ] || continue
+                n=$(ls "$p/task" | wc -l)
+                for f in "$p/stat" "$p"/task/*/stat; do
+                        [ -f "$f" ] || continue
+                        awk -v n="$n" '{
+                                i = match($0, /\)[^)]*$/)
+                                if (i == 0) { print; next }
+                                nf = split(substr($0, i + 1), a, " ")
+                                if (nf < 20) { printf "%s", $0; next }
+                                a[18] = n
+                                out = substr($0, 1, i)
+                                for (k = 1; k <= nf; k++) out = out " " a[k]
+                                print out
+                        }' "$f" > "$f.tmp" && mv "$f.tmp" "$f"
+                done
+        done
+}
+
 cgroup2() {
         mkdir -p "$1/proc/self" "$1/sys/fs/cgroup"
         cat > "$1/proc/self/mountinfo" <<'MI'
@@ -171,6 +193,7 @@ affinity $R 24 0 0
 cgroup2 $R
 cpus $R 0-3
 backends $R console-1-0 console-2-0 qdisk-2-51712 vbd-1-51712 vif-1-0 vif-2-0
+fix_nthreads $R
 
 # ---------------------------------------------------------------------------
 # linux-odd: threads that vanish mid-scan, a process without a task dir, a
@@ -188,6 +211,7 @@ mkdir -p $R/proc/600                   # vanished process: no task directory any
 printf '700 (half' > "$R/proc/600/stat"
 thread $R 700 700 1 u 1 torn 100 1 1
 printf '700 (torn) S' > $R/proc/700/task/700/stat   # cut short: treated as vanished
+printf '700 (torn) S' > $R/proc/700/stat
 thread $R 800 800 1 u 1 '1.xvda-0' 100 1 1          # a user process posing as blkback
 cmdline $R 800 ./1.xvda-0
 thread $R 801 801 1 k 2 'vif99999.0-q0-guest-rx' 100 0 1   # domid out of range
@@ -214,6 +238,7 @@ mkdir -p $R/proc/irq/92; printf 'garbage\n' > $R/proc/irq/92/smp_affinity_list
 cgroup2 $R
 cpus $R 0,2
 backends $R vif-3-0 vbd-0-1 vif-x-0
+fix_nthreads $R
 
 # ---------------------------------------------------------------------------
 # linux-512cpu: /proc/interrupts with 512 CPU columns.
