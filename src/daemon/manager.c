@@ -585,6 +585,18 @@ int closer_manager_tick(closer_manager *m, uint64_t now_ns, closer_error *err) {
         m->snap = s;
         m->plan = p;
 
+        if (!m->warned_unpinned)
+                for (unsigned i = 0; i < s->dom0.n_vcpus; i++)
+                        if (s->dom0.vcpus[i].has_affinity && closer_cpuset_count(&s->dom0.vcpus[i].affinity) > 1) {
+                                /* The thesis' design needs one dom0 vCPU pinned per pCPU: without it
+                                 * "the dom0 CPU under a VM's vCPU" moves with Xen's scheduler. */
+                                log_warning("dom0 vCPU %u is not pinned to one pCPU (boot Xen with dom0_max_vcpus=<all "
+                                            "pCPUs> dom0_vcpus_pin, or `xl vcpu-pin 0 all` per vCPU): closer places "
+                                            "work by where dom0 vCPUs run now, which Xen may change",
+                                            s->dom0.vcpus[i].id);
+                                m->warned_unpinned = true;
+                                break;
+                        }
         reconcile_cgroups(m);
         reconcile_threads(m);
         reconcile_irqs(m);

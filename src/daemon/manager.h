@@ -77,6 +77,7 @@ typedef struct closer_manager {
         uint64_t dom0_base_kib;         /* dom0's target as found */
         uint64_t dom0_applied_kib;
         closer_manager_stats stats;
+        bool warned_unpinned;           /* said once that dom0 vCPUs are not pinned */
         uint64_t balloon_grace_ns;      /* how long a balloon may take to follow */
 } closer_manager;
 
