@@ -57,6 +57,9 @@ typedef struct closer_hypervisor_ops {
         int (*get_mem_actual)(void *data, int domid, uint64_t *ret_kib);
         /* Scheduler cap in % of one pCPU (0 = none) (optional). */
         int (*set_cap)(void *data, int domid, unsigned cap_pct);
+        /* The cap in force now, to put it back as found (optional; without
+         * it closerd does not cap: `charge = cap` needs both). */
+        int (*get_cap)(void *data, int domid, unsigned *ret_cap_pct);
 
         /* Events (optional): an fd that becomes readable when domains appear
          * or leave (xenstore watches on @introduceDomain/@releaseDomain), and

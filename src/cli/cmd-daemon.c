@@ -130,11 +130,12 @@ int closer_cmd_status(int argc, char **argv) {
                 printf("domains         %lld in %lld secondary containers\n",
                        (long long) json_integer_value(json_object_get(ans, "domains")),
                        (long long) json_integer_value(json_object_get(ans, "secondary_containers")));
-                printf("actions         %lld thread, %lld IRQ, %lld cgroup, %lld memory\n",
+                printf("actions         %lld thread, %lld IRQ, %lld cgroup, %lld memory, %lld cap\n",
                        (long long) json_integer_value(json_object_get(ac, "thread")),
                        (long long) json_integer_value(json_object_get(ac, "irq")),
                        (long long) json_integer_value(json_object_get(ac, "cgroup")),
-                       (long long) json_integer_value(json_object_get(ac, "memory")));
+                       (long long) json_integer_value(json_object_get(ac, "memory")),
+                       (long long) json_integer_value(json_object_get(ac, "cap")));
                 printf("errors          %lld transient (retried), %lld permanent (object left alone), %lld other\n",
                        (long long) json_integer_value(json_object_get(er, "transient")),
                        (long long) json_integer_value(json_object_get(er, "permanent")),

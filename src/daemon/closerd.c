@@ -310,7 +310,7 @@ static json_t *status(daemon_ctx *d) {
         const closer_manager_stats *st = &d->m->stats;
         char main_cpus[256];
         (void) closer_cpuset_format(&d->m->plan->main.dom0_cpus, main_cpus, sizeof(main_cpus));
-        return json_pack("{s:b, s:s, s:b, s:I, s:I, s:i, s:i, s:{s:s, s:i, s:I}, s:{s:I, s:I, s:I, s:I}, "
+        return json_pack("{s:b, s:s, s:b, s:I, s:I, s:i, s:i, s:{s:s, s:i, s:I}, s:{s:I, s:I, s:I, s:I, s:I}, "
                          "s:{s:I, s:I, s:I}}",
                          "ok", 1, "hypervisor", d->hypervisor, "dry_run", d->m->dry_run, "ticks",
                          (json_int_t) st->ticks, "last_tick_ns", (json_int_t) st->last_tick_ns, "domains",
@@ -319,7 +319,8 @@ static json_t *status(daemon_ctx *d) {
                          (json_int_t) d->m->plan->main.mem_kib, "actions", "thread",
                          (json_int_t) st->actions[CLOSER_ACT_THREAD], "irq", (json_int_t) st->actions[CLOSER_ACT_IRQ],
                          "cgroup", (json_int_t) st->actions[CLOSER_ACT_CGROUP], "memory",
-                         (json_int_t) st->actions[CLOSER_ACT_MEMORY], "errors", "transient",
+                         (json_int_t) st->actions[CLOSER_ACT_MEMORY], "cap", (json_int_t) st->actions[CLOSER_ACT_CAP],
+                         "errors", "transient",
                          (json_int_t) st->errors_transient, "permanent", (json_int_t) st->errors_permanent, "fatal",
                          (json_int_t) st->errors_fatal);
 }
@@ -362,6 +363,7 @@ static int render_metrics(void *userdata, char **ret_text) {
         const closer_metrics_count actions[] = {
                 {"thread", m->stats.actions[CLOSER_ACT_THREAD]}, {"irq", m->stats.actions[CLOSER_ACT_IRQ]},
                 {"cgroup", m->stats.actions[CLOSER_ACT_CGROUP]}, {"memory", m->stats.actions[CLOSER_ACT_MEMORY]},
+                {"cap", m->stats.actions[CLOSER_ACT_CAP]},
         };
         const closer_metrics_count errors[] = {
                 {"transient", m->stats.errors_transient}, {"permanent", m->stats.errors_permanent},
@@ -369,7 +371,7 @@ static int render_metrics(void *userdata, char **ret_text) {
         };
         closer_metrics mx = {.domains = doms, .n_domains = n, .main_load = m->stats.main_load,
                              .main_cpus = m->plan ? closer_cpuset_count(&m->plan->main.dom0_cpus) : 0,
-                             .actions = actions, .n_actions = 4, .errors = errors, .n_errors = 3};
+                             .actions = actions, .n_actions = 5, .errors = errors, .n_errors = 3};
         int r = closer_metrics_render(&mx, ret_text);
         free(doms);
         return r;

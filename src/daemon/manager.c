@@ -38,7 +38,8 @@ int closer_manager_new(const closer_config *cfg, closer_hypervisor *hv, closer_h
                 closer_manager_free(m);
                 return r;
         }
-        if (m->state->n_threads || m->state->n_irqs || m->state->n_mem || m->state->have_dom0_target)
+        if (m->state->n_threads || m->state->n_irqs || m->state->n_mem || m->state->n_caps ||
+            m->state->have_dom0_target)
                 log_notice("resuming: %u thread, %u IRQ and %u memory changes of a previous run are recorded in %s",
                            m->state->n_threads, m->state->n_irqs, m->state->n_mem, state_path);
         *ret = m;
@@ -520,6 +521,74 @@ static void prune_state(closer_manager *m) {
                 if (!keep[i] && st->mem[i].domid != 0)
                         closer_state_drop_mem(st, st->mem[i].domid);
         free(keep);
+        for (unsigned i = st->n_caps; i-- > 0;) {
+                const closer_domain *d = closer_snapshot_find_domain(s, st->caps[i].domid);
+                if (!d || strcmp(d->uuid, st->caps[i].uuid) != 0)
+                        closer_state_drop_cap(st, st->caps[i].domid);
+        }
+}
+
+/* charge = cap: "the resources consumed by the secondary containers are
+ * taken from the resource quota of the domU" (§3.3), enforced. A VM's quota
+ * is its cap as found (or all its vCPUs when uncapped); it is capped at that
+ * quota minus the dom0 CPU spent for it in the last interval, never below
+ * 10 % of a pCPU, and only moved by 5 points or more (no churn). With
+ * charge = meter (also after a SIGHUP to it) the caps go back as found. */
+static void reconcile_caps(closer_manager *m) {
+        const closer_hypervisor_ops *hv = m->hv->ops;
+
+        if (m->dry_run)
+                return;
+        if (m->cfg.charge != CLOSER_CHARGE_CAP) {
+                for (unsigned i = m->state->n_caps; i-- > 0;) {
+                        const closer_saved_cap *sc = &m->state->caps[i];
+                        if (hv->set_cap)
+                                (void) hv->set_cap(m->hv->data, sc->domid, sc->cap_pct);
+                        for (unsigned k = 0; k < m->n_dom; k++)
+                                if (m->dom[k].domid == sc->domid)
+                                        m->dom[k].applied_cap_pct = 0;
+                        closer_state_drop_cap(m->state, sc->domid);
+                }
+                return;
+        }
+        if (!hv->set_cap || !hv->get_cap) {
+                if (!m->warned_no_caps)
+                        log_warning("charge = cap: the %s hypervisor adapter cannot read and set caps; metering only",
+                                    hv->name);
+                m->warned_no_caps = true;
+                return;
+        }
+        for (int i = 0; i < m->n_rows; i++) {
+                const closer_acct_row *row = &m->rows[i];
+                const closer_domain *d = (unsigned) i < m->snap->n_domains && m->snap->domains[i].domid == row->domid
+                                                 ? &m->snap->domains[i]
+                                                 : closer_snapshot_find_domain(m->snap, row->domid);
+                closer_dom_track *t = d ? track_of(m, d->domid, d->uuid, (unsigned) i) : NULL;
+                if (!t || row->interval_ns == 0)
+                        continue;
+                const closer_saved_cap *sc = closer_state_find_cap(m->state, d->domid);
+                unsigned found;
+                if (!sc) {
+                        if (hv->get_cap(m->hv->data, d->domid, &found) < 0)
+                                continue;
+                } else
+                        found = sc->cap_pct;
+                unsigned quota = found ? found : d->n_vcpus * 100u;
+                unsigned dom0_pct = (unsigned) ((row->dom0_cpu_ns * 100 + row->interval_ns - 1) / row->interval_ns);
+                unsigned cap = quota > dom0_pct + 10 ? quota - dom0_pct : 10;
+                if (t->applied_cap_pct && (cap > t->applied_cap_pct ? cap - t->applied_cap_pct
+                                                                    : t->applied_cap_pct - cap) < 5)
+                        continue;
+                if (!sc && closer_state_add_cap(m->state, d->domid, d->uuid, found) < 0)
+                        continue;
+                int r = hv->set_cap(m->hv->data, d->domid, cap);
+                if (r < 0) {
+                        act_failed(m, r, false, -1, 0, "scheduler cap");
+                        continue;
+                }
+                t->applied_cap_pct = cap;
+                m->stats.actions[CLOSER_ACT_CAP]++;
+        }
 }
 
 /* Domains that left: nothing to put back for them; forget them. */
@@ -613,6 +682,7 @@ int closer_manager_tick(closer_manager *m, uint64_t now_ns, closer_error *err) {
                 log_warning("accounting: out of memory, interval skipped");
         }
         account_totals(m, prev_ns, now_ns);
+        reconcile_caps(m);
         if (m->state->dirty && m->state_path) {
                 r = closer_state_save(m->state, m->state_path);
                 if (r < 0)
@@ -653,6 +723,15 @@ int closer_manager_restore(closer_manager *m) {
                 if (!d || strcmp(d->uuid, sm->uuid) != 0)
                         continue;
                 r = m->hv->ops->set_mem_target(m->hv->data, sm->domid, sm->target_kib);
+                if (r < 0 && first == 0)
+                        first = r;
+        }
+        for (unsigned i = 0; i < m->state->n_caps && m->hv->ops->set_cap; i++) {
+                const closer_saved_cap *sc = &m->state->caps[i];
+                const closer_domain *d = m->snap ? closer_snapshot_find_domain(m->snap, sc->domid) : NULL;
+                if (!d || strcmp(d->uuid, sc->uuid) != 0)
+                        continue;
+                r = m->hv->ops->set_cap(m->hv->data, sc->domid, sc->cap_pct);
                 if (r < 0 && first == 0)
                         first = r;
         }

@@ -31,6 +31,7 @@ typedef struct closer_dom_track {
         bool balloon_stuck;             /* its balloon did not follow: stop moving its memory */
         uint64_t dom0_cpu_ns_total;     /* dom0 CPU spent for it since this closerd tracks it */
         uint64_t dom0_reserve_kib;      /* dom0 memory held for it (plan) */
+        unsigned applied_cap_pct;       /* cap we set (charge = cap), 0: none set */
         bool seen;                      /* present in this tick's snapshot */
 } closer_dom_track;
 
@@ -40,6 +41,7 @@ typedef enum closer_action_kind {
         CLOSER_ACT_CGROUP,
         CLOSER_ACT_MEMORY,
         CLOSER_ACT_DOM0_PIN,
+        CLOSER_ACT_CAP,
         _CLOSER_ACT_MAX,
 } closer_action_kind;
 
@@ -78,6 +80,7 @@ typedef struct closer_manager {
         uint64_t dom0_applied_kib;
         closer_manager_stats stats;
         bool warned_unpinned;           /* said once that dom0 vCPUs are not pinned */
+        bool warned_no_caps;            /* said once that the hypervisor cannot cap */
         uint64_t balloon_grace_ns;      /* how long a balloon may take to follow */
 } closer_manager;
 

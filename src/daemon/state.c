@@ -21,6 +21,7 @@ closer_state *closer_state_free(closer_state *st) {
         free(st->threads);
         free(st->irqs);
         free(st->mem);
+        free(st->caps);
         free(st);
         return NULL;
 }
@@ -144,6 +145,35 @@ void closer_state_drop_mem(closer_state *st, int domid) {
         st->dirty = true;
 }
 
+/* Caps are few (only with charge = cap) and change rarely: a plain list. */
+const closer_saved_cap *closer_state_find_cap(const closer_state *st, int domid) {
+        for (unsigned i = 0; i < st->n_caps; i++)
+                if (st->caps[i].domid == domid)
+                        return &st->caps[i];
+        return NULL;
+}
+
+int closer_state_add_cap(closer_state *st, int domid, const char *uuid, unsigned cap_pct) {
+        if (closer_state_find_cap(st, domid))
+                return 0;
+        if (grow((void **) &st->caps, &st->cap_caps, st->n_caps + 1, sizeof(*st->caps)) < 0)
+                return -ENOMEM;
+        closer_saved_cap *c = &st->caps[st->n_caps++];
+        *c = (closer_saved_cap) {.domid = domid, .cap_pct = cap_pct};
+        snprintf(c->uuid, sizeof(c->uuid), "%s", uuid ? uuid : "");
+        st->dirty = true;
+        return 1;
+}
+
+void closer_state_drop_cap(closer_state *st, int domid) {
+        for (unsigned i = 0; i < st->n_caps; i++)
+                if (st->caps[i].domid == domid) {
+                        st->caps[i] = st->caps[--st->n_caps];
+                        st->dirty = true;
+                        return;
+                }
+}
+
 static json_t *cpus_json(const closer_cpuset *s) {
         char buf[CLOSER_CPULIST_MAX];
         if (closer_cpuset_format(s, buf, sizeof(buf)) < 0)
@@ -177,6 +207,11 @@ int closer_state_save(closer_state *st, const char *path) {
                                                      st->mem[i].uuid, "target_kib",
                                                      (json_int_t) st->mem[i].target_kib));
         json_object_set_new(root, "mem", arr);
+        arr = json_array();
+        for (unsigned i = 0; i < st->n_caps; i++)
+                json_array_append_new(arr, json_pack("{s:i, s:s, s:i}", "domid", st->caps[i].domid, "uuid",
+                                                     st->caps[i].uuid, "cap_pct", (int) st->caps[i].cap_pct));
+        json_object_set_new(root, "caps", arr);
 
         char *text = json_dumps(root, JSON_COMPACT);
         json_decref(root);
@@ -298,6 +333,17 @@ int closer_state_load(const char *path, closer_state **ret, closer_error *err) {
                         goto fail;
                 }
                 if (closer_state_add_mem(st, (int) domid, uuid, (uint64_t) target) < 0)
+                        goto nomem;
+        }
+        json_array_foreach(json_object_get(root, "caps"), i, v) {
+                json_int_t domid, cap;
+                const char *uuid;
+                if (json_unpack(v, "{s:I, s:s, s:I}", "domid", &domid, "uuid", &uuid, "cap_pct", &cap) < 0 ||
+                    domid <= 0 || domid > 0x7ff0 || cap < 0 || cap > 65535) {
+                        r = bad(err, path, "$.caps[]");
+                        goto fail;
+                }
+                if (closer_state_add_cap(st, (int) domid, uuid, (unsigned) cap) < 0)
                         goto nomem;
         }
         json_decref(root);

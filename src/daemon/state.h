@@ -32,6 +32,12 @@ typedef struct closer_saved_mem {
         uint64_t target_kib;
 } closer_saved_mem;
 
+typedef struct closer_saved_cap {
+        int domid;
+        char uuid[40];
+        unsigned cap_pct;               /* scheduler cap as found, 0 = none */
+} closer_saved_cap;
+
 typedef struct closer_state {
         bool have_dom0_target;
         uint64_t dom0_target_kib;
@@ -41,6 +47,8 @@ typedef struct closer_state {
         closer_saved_irq *irqs;         /* sorted by irq */
         unsigned n_mem, cap_mem;
         closer_saved_mem *mem;
+        unsigned n_caps, cap_caps;
+        closer_saved_cap *caps;
         bool dirty;                     /* changed since the last save */
 } closer_state;
 
@@ -63,3 +71,6 @@ int closer_state_add_irq(closer_state *st, unsigned irq, const closer_cpuset *cp
 const closer_saved_mem *closer_state_find_mem(const closer_state *st, int domid);
 int closer_state_add_mem(closer_state *st, int domid, const char *uuid, uint64_t target_kib);
 void closer_state_drop_mem(closer_state *st, int domid);
+const closer_saved_cap *closer_state_find_cap(const closer_state *st, int domid);
+int closer_state_add_cap(closer_state *st, int domid, const char *uuid, unsigned cap_pct);
+void closer_state_drop_cap(closer_state *st, int domid);

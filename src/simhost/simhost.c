@@ -30,6 +30,7 @@ typedef struct sh_dom {
         unsigned queues;
         double target_kib, actual_kib;
         bool broken;
+        unsigned cap_pct;
 } sh_dom;
 
 typedef struct sh_thread {
@@ -71,6 +72,8 @@ struct closer_simhost {
 };
 
 /* ---- the model ----------------------------------------------------------- */
+
+static int hv_get_cap(void *data, int domid, unsigned *ret_cap_pct);
 
 static sh_dom *find_dom(const closer_simhost *h, int domid) {
         for (unsigned i = 0; i < h->n_dom; i++)
@@ -404,6 +407,10 @@ int closer_simhost_mem(const closer_simhost *h, int domid, uint64_t *ret_target_
         return 0;
 }
 
+int closer_simhost_cap(const closer_simhost *h, int domid, unsigned *ret_cap_pct) {
+        return hv_get_cap((void *) h, domid, ret_cap_pct);
+}
+
 int closer_simhost_find_thread(const closer_simhost *h, const char *comm) {
         for (unsigned i = 0; i < h->n_thr; i++)
                 if (strcmp(h->thr[i].comm, comm) == 0)
@@ -529,8 +536,19 @@ static int hv_get_mem_actual(void *data, int domid, uint64_t *ret_kib) {
 }
 
 static int hv_set_cap(void *data, int domid, unsigned cap_pct) {
-        (void) cap_pct;
-        return find_dom(data, domid) ? 0 : -ENOENT;
+        sh_dom *d = find_dom(data, domid);
+        if (!d)
+                return -ENOENT;
+        d->cap_pct = cap_pct;
+        return 0;
+}
+
+static int hv_get_cap(void *data, int domid, unsigned *ret_cap_pct) {
+        const sh_dom *d = find_dom(data, domid);
+        if (!d)
+                return -ENOENT;
+        *ret_cap_pct = d->cap_pct;
+        return 0;
 }
 
 static int hv_event_fd(void *data) {
@@ -559,6 +577,7 @@ static const closer_hypervisor_ops sim_hv_ops = {
         .get_mem_target = hv_get_mem_target,
         .get_mem_actual = hv_get_mem_actual,
         .set_cap = hv_set_cap,
+        .get_cap = hv_get_cap,
         .event_fd = hv_event_fd,
         .process_events = hv_process_events,
         .free = wrapper_free,

@@ -51,6 +51,8 @@ void closer_simhost_advance(closer_simhost *h, uint64_t dt_ns);
 int closer_simhost_thread_affinity(const closer_simhost *h, int tid, closer_cpuset *ret);
 int closer_simhost_irq_affinity(const closer_simhost *h, unsigned irq, closer_cpuset *ret);
 int closer_simhost_mem(const closer_simhost *h, int domid, uint64_t *ret_target_kib, uint64_t *ret_actual_kib);
+/* The scheduler cap of a domain (% of a pCPU, 0 = none). */
+int closer_simhost_cap(const closer_simhost *h, int domid, unsigned *ret_cap_pct);
 /* A thread's tid by comm (first match), -1 if none. */
 int closer_simhost_find_thread(const closer_simhost *h, const char *comm);
 

@@ -680,6 +680,31 @@ static int op_set_cap(void *data, int domid, unsigned cap_pct) {
         return -EOPNOTSUPP;
 }
 
+static int op_get_cap(void *data, int domid, unsigned *ret_cap_pct) {
+        xen_host *h = data;
+        int sched;
+
+        if (domid < 0 || domid > (int) DOMID_MAX_VALID)
+                return -EINVAL;
+        if (xc_sched_id(h->xch, &sched) < 0)
+                return neg_errno();
+        if (sched == XEN_SCHEDULER_CREDIT2) {
+                struct xen_domctl_sched_credit2 p;
+                if (xc_sched_credit2_domain_get(h->xch, (uint32_t) domid, &p) < 0)
+                        return neg_errno();
+                *ret_cap_pct = p.cap;
+                return 0;
+        }
+        if (sched == XEN_SCHEDULER_CREDIT) {
+                struct xen_domctl_sched_credit p;
+                if (xc_sched_credit_domain_get(h->xch, (uint32_t) domid, &p) < 0)
+                        return neg_errno();
+                *ret_cap_pct = p.cap;
+                return 0;
+        }
+        return -EOPNOTSUPP;
+}
+
 /* ------------------------------------------------------------------ */
 /* Events */
 
@@ -784,6 +809,7 @@ static const closer_hypervisor_ops xen_ops = {
         .set_mem_target = op_set_mem_target,
         .get_mem_actual = op_get_mem_actual,
         .set_cap = op_set_cap,
+        .get_cap = op_get_cap,
         .event_fd = op_event_fd,
         .process_events = op_process_events,
         .free = op_free,

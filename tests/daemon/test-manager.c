@@ -217,6 +217,43 @@ static void test_crash_resume(void **state) {
         assert_int_equal(target_of(f->sim, 0), 1024u * 1024);
 }
 
+/* charge = cap: the VM is capped at its quota minus the dom0 work done for
+ * it; back to meter -> the cap as found. 20000 ops/s x 20 us of backend per
+ * op (simhost) = 40 % of a pCPU of dom0 work, quota 2 vCPUs = 200 %. */
+static void test_charge_cap(void **state) {
+        fixture *f = *state;
+        unsigned cap = 1;
+        f->cfg.charge = CLOSER_CHARGE_CAP;
+        closer_manager_set_config(f->m, &f->cfg);
+        assert_int_equal(closer_simhost_add_domain(f->sim, 3, "vm3", 1u << 20, 1, 2, (int[]) {5, 6}, 20000, 1), 0);
+        for (int i = 0; i < 4; i++)
+                tick(f);
+        assert_int_equal(closer_simhost_cap(f->sim, 3, &cap), 0);
+        assert_true(cap >= 155 && cap <= 165);
+        /* an idle VM keeps (nearly) all of its quota */
+        closer_simhost_set_io(f->sim, 3, 0);
+        for (int i = 0; i < 3; i++)
+                tick(f);
+        closer_simhost_cap(f->sim, 3, &cap);
+        assert_true(cap >= 195);
+        f->cfg.charge = CLOSER_CHARGE_METER;
+        closer_manager_set_config(f->m, &f->cfg);
+        tick(f);
+        closer_simhost_cap(f->sim, 3, &cap);
+        assert_int_equal(cap, 0);
+        /* and a restore after capping puts it back as found too */
+        f->cfg.charge = CLOSER_CHARGE_CAP;
+        closer_manager_set_config(f->m, &f->cfg);
+        closer_simhost_set_io(f->sim, 3, 20000);
+        tick(f);
+        tick(f);
+        closer_simhost_cap(f->sim, 3, &cap);
+        assert_true(cap > 0);
+        assert_int_equal(closer_manager_restore(f->m), 0);
+        closer_simhost_cap(f->sim, 3, &cap);
+        assert_int_equal(cap, 0);
+}
+
 /* Dry run: plans, changes nothing. */
 static void test_dry_run(void **state) {
         fixture *f = *state;
@@ -237,6 +274,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_broken_balloon, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restore, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_crash_resume, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_charge_cap, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
