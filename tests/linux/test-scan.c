@@ -192,10 +192,46 @@ static void test_bad_input(void **state) {
         rmdir(tmpl);
 }
 
+/* tools/closer-gather on a fixture tree (through --root), extracted again,
+ * scans exactly like the tree itself: the capture keeps what scan reads. */
+static void test_gather_roundtrip(void **state) {
+        (void) state;
+        const char *data = getenv("CLOSER_TEST_DATA");
+        char *gather = getenv("CLOSER_GATHER");
+        assert_non_null(gather);
+        char tmpl[] = "/tmp/closer-gather-test-XXXXXX";
+        assert_non_null(mkdtemp(tmpl));
+        char root[4096], tarball[4200], extracted[4200];
+        snprintf(root, sizeof(root), "%s/linux-xen-dom0", data);
+        snprintf(tarball, sizeof(tarball), "%s/cap.tar.gz", tmpl);
+        snprintf(extracted, sizeof(extracted), "%s/cap", tmpl);
+        int status;
+        char *argv1[] = {"/bin/sh", gather, "--root", root, tarball, NULL};
+        free(run(argv1, &status));
+        assert_int_equal(status, 0);
+        char *argv2[] = {"/bin/tar", "-C", tmpl, "-xzf", tarball, NULL};
+        free(run(argv2, &status));
+        assert_int_equal(status, 0);
+        char *argv3[] = {getenv("CLOSERCTL"), "scan", "--root", root, NULL};
+        char *want = run(argv3, &status);
+        assert_int_equal(status, 0);
+        char *argv4[] = {getenv("CLOSERCTL"), "scan", "--root", extracted, NULL};
+        char *got = run(argv4, &status);
+        assert_int_equal(status, 0);
+        assert_string_equal(got, want);
+        assert_non_null(strstr(got, "netback guest-rx queue 0 of vif1.0"));
+        free(want);
+        free(got);
+        char *argv5[] = {"/bin/rm", "-rf", "--", tmpl, NULL};
+        free(run(argv5, &status));
+        assert_int_equal(status, 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_fixture_trees),
                 cmocka_unit_test(test_bad_input),
+                cmocka_unit_test(test_gather_roundtrip),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
