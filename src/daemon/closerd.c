@@ -27,6 +27,7 @@
 #include "daemon/meter.h"
 #include "daemon/metrics-http.h"
 #include "daemon/metrics.h"
+#include "linux/procevents.h"
 #include "simhost/simhost.h"
 
 #define DEFAULT_CONFIG "/etc/closer/closer.conf"
@@ -42,6 +43,8 @@ typedef struct daemon_ctx {
         closer_manager *m;
         closer_meter *meter;            /* NULL in dry-run */
         closer_metrics_http *metrics;   /* NULL unless --metrics */
+        closer_procevents *procev;      /* exec notifications (real dom0 only) */
+        sd_event_source *soon_src;      /* a tick armed by an exec, coalesced */
         closer_hypervisor *hv;
         closer_hostos *host;
         closer_simhost *sim;
@@ -181,6 +184,36 @@ static int on_hv_event(sd_event_source *s, int fd, uint32_t revents, void *userd
                 log_warning("hypervisor events: %s", strerror(-r));
         if (changed)
                 do_tick(d);
+        return 0;
+}
+
+static int on_soon(sd_event_source *s, uint64_t usec, void *userdata) {
+        daemon_ctx *d = userdata;
+        (void) s, (void) usec;
+        do_tick(d);
+        return 0;
+}
+
+/* Something exec'd in dom0: it may be `xl save` or a libxl helper working
+ * on one domain. Plan within 10 ms (bursts of execs coalesce into one tick)
+ * so it runs in that domain's container from its first seconds. */
+static int on_procevents(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        daemon_ctx *d = userdata;
+        unsigned execs = 0;
+        int lost = 0;
+        (void) s, (void) fd, (void) revents;
+
+        if (closer_procevents_drain(d->procev, &execs, &lost) < 0 || (!execs && !lost))
+                return 0;
+        int enabled = SD_EVENT_OFF;
+        if (d->soon_src && sd_event_source_get_enabled(d->soon_src, &enabled) >= 0 && enabled != SD_EVENT_OFF)
+                return 0;       /* already armed */
+        if (!d->soon_src)
+                (void) sd_event_add_time_relative(d->ev, &d->soon_src, CLOCK_MONOTONIC, 10000, 1000, on_soon, d);
+        else {
+                (void) sd_event_source_set_time_relative(d->soon_src, 10000);
+                (void) sd_event_source_set_enabled(d->soon_src, SD_EVENT_ONESHOT);
+        }
         return 0;
 }
 
@@ -631,6 +664,14 @@ int main(int argc, char **argv) {
                 sd_event_add_io(d.ev, NULL, closer_metrics_http_fd(d.metrics), EPOLLIN, on_metrics, &d);
                 log_info("metrics on http://%s/metrics", metrics_listen);
         }
+        if (!d.sim && strcmp(root, "/") == 0) {
+                r = closer_procevents_open(&d.procev);
+                if (r < 0)
+                        log_warning("process events: %s; short-lived admin commands are placed at the next tick only",
+                                    strerror(-r));
+                else
+                        sd_event_add_io(d.ev, NULL, closer_procevents_fd(d.procev), EPOLLIN, on_procevents, &d);
+        }
         int cfd = closer_control_listen(socket_path);
         if (cfd < 0)
                 log_warning("control socket %s: %s (closerctl will not reach this daemon)", socket_path,
@@ -656,6 +697,8 @@ int main(int argc, char **argv) {
                 (void) unlink(socket_path);
         }
         sd_event_source_unref(d.tick_src);
+        sd_event_source_unref(d.soon_src);
+        closer_procevents_close(d.procev);
         sd_event_unref(d.ev);
         closer_manager_free(d.m);
         closer_meter_free(d.meter);
