@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "closer/snapshot.h"
+#include "closer/utf8.h"
 
 #define SNAPSHOT_FORMAT "closer-snapshot/1"
 
@@ -902,24 +903,6 @@ static json_t *u64(uint64_t v) {
         return json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t) v);
 }
 
-/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlong forms, no
- * surrogates, nothing above U+10FFFF), 0 if there is none. */
-static size_t utf8_len(const unsigned char *p) {
-        if (p[0] < 0x80)
-                return 1;
-        if (p[0] >= 0xC2 && p[0] <= 0xDF)
-                return (p[1] & 0xC0) == 0x80 ? 2 : 0;
-        if (p[0] >= 0xE0 && p[0] <= 0xEF) {
-                unsigned char lo = p[0] == 0xE0 ? 0xA0 : 0x80, hi = p[0] == 0xED ? 0x9F : 0xBF;
-                return p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 ? 3 : 0;
-        }
-        if (p[0] >= 0xF0 && p[0] <= 0xF4) {
-                unsigned char lo = p[0] == 0xF0 ? 0x90 : 0x80, hi = p[0] == 0xF4 ? 0x8F : 0xBF;
-                return p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 && (p[3] & 0xC0) == 0x80 ? 4 : 0;
-        }
-        return 0;
-}
-
 /* A JSON string. Names that came from a live host (comm, cmdline) are bytes,
  * not necessarily UTF-8, and JSON must be: invalid bytes become U+FFFD so
  * that a snapshot with an odd process name can still be written. Whatever the
@@ -933,8 +916,9 @@ static json_t *str(const char *s) {
         if (!clean)
                 return NULL;
         size_t o = 0;
+        const unsigned char *end = (const unsigned char *) s + n;
         for (const unsigned char *p = (const unsigned char *) s; *p;) {
-                size_t k = utf8_len(p);
+                size_t k = closer_utf8_seq_len(p, (size_t) (end - p));
                 if (k) {
                         memcpy(clean + o, p, k);
                         o += k;

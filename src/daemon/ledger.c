@@ -30,6 +30,7 @@
 
 #include <sqlite3.h>
 
+#include "closer/utf8.h"
 #include "daemon/ledger.h"
 
 #define LEDGER_APPLICATION_ID 0x436c7372        /* "Clsr" */
@@ -338,42 +339,12 @@ int closer_ledger_uuid_valid(const char *s) {
         return s[CLOSER_LEDGER_UUID_LEN] == '\0';
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid:
- * no overlong forms, no surrogates, nothing above U+10FFFF. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n) {
-        if (n == 0)
-                return 0;
-        unsigned char c = s[0];
-        if (c < 0x80)
-                return 1;
-        size_t len;
-        uint32_t cp, min;
-        if ((c & 0xe0) == 0xc0)
-                len = 2, cp = c & 0x1f, min = 0x80;
-        else if ((c & 0xf0) == 0xe0)
-                len = 3, cp = c & 0x0f, min = 0x800;
-        else if ((c & 0xf8) == 0xf0)
-                len = 4, cp = c & 0x07, min = 0x10000;
-        else
-                return 0;
-        if (len > n)
-                return 0;
-        for (size_t i = 1; i < len; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (s[i] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-                return 0;
-        return len;
-}
-
 void closer_ledger_row_set_name(closer_ledger_row *row, const char *name) {
         const unsigned char *s = (const unsigned char *) (name ? name : "");
         size_t n = strlen((const char *) s), keep = 0;
         /* Keep whole characters only; an invalid byte counts as one. */
         while (keep < n) {
-                size_t len = utf8_seq_len(s + keep, n - keep);
+                size_t len = closer_utf8_seq_len(s + keep, n - keep);
                 if (len == 0)
                         len = 1;
                 if (keep + len > CLOSER_LEDGER_NAME_MAX)
@@ -568,7 +539,7 @@ static void put_text(FILE *f, const char *str, bool json) {
         const unsigned char *s = (const unsigned char *) (str ? str : "");
         size_t n = strlen((const char *) s);
         for (size_t i = 0; i < n;) {
-                size_t len = utf8_seq_len(s + i, n - i);
+                size_t len = closer_utf8_seq_len(s + i, n - i);
                 if (len == 0) {
                         fputs("\xef\xbf\xbd", f);
                         i++;
