@@ -365,20 +365,24 @@ static int set_target(closer_manager *m, int domid, const char *uuid, uint64_t k
 /* dom0's share: its target as found plus what each VM gave, i.e. the
  * difference between the VM's target as found and the target it has (or,
  * with planned, will have) from us. Only_shrink: set it only if smaller. */
-static void set_dom0_target(closer_manager *m, const closer_plan *p, bool planned_shrink_only) {
+static int set_dom0_target(closer_manager *m, const closer_plan *p, bool planned_shrink_only) {
         uint64_t reserve_kib = 0;
 
         for (unsigned i = 0; i < m->n_dom; i++) {
                 const closer_dom_track *t = &m->dom[i];
                 const closer_saved_mem *sm = closer_state_find_mem(m->state, t->domid);
-                uint64_t target = t->applied_target_kib;
                 if (!t->seen || t->balloon_stuck || !sm)
                         continue;
+                /* what the VM has now: what we set, or what it had */
+                uint64_t target = t->applied_target_kib ? t->applied_target_kib : sm->target_kib;
                 if (planned_shrink_only) {
+                        /* ... and after pass 1, which only grows: a VM whose
+                         * shrink failed in pass 0 still holds its pages */
                         unsigned k = i < p->n_domains && p->domains[i].domid == t->domid ? i : 0;
                         for (; k < p->n_domains; k++)
                                 if (p->domains[k].domid == t->domid) {
-                                        target = p->domains[k].mem_target_kib;
+                                        if (p->domains[k].mem_target_kib > target)
+                                                target = p->domains[k].mem_target_kib;
                                         break;
                                 }
                 }
@@ -387,14 +391,15 @@ static void set_dom0_target(closer_manager *m, const closer_plan *p, bool planne
         }
         uint64_t want = m->dom0_base_kib + reserve_kib;
         if (want == m->dom0_applied_kib || (planned_shrink_only && want > m->dom0_applied_kib))
-                return;
+                return 0;
         int r = m->hv->ops->set_mem_target(m->hv->data, 0, want);
         if (r < 0) {
                 act_failed(m, r, false, -1, 0, "dom0 balloon target");
-                return;
+                return r;
         }
         m->dom0_applied_kib = want;
         m->stats.actions[CLOSER_ACT_MEMORY]++;
+        return 0;
 }
 
 /* Algorithm 1 through the balloons. What dom0 is given is exactly what the
@@ -466,12 +471,14 @@ static void reconcile_memory(closer_manager *m, uint64_t now_ns) {
                         t->target_set_ns = now_ns;
                         t->actual_at_set_kib = actual;
                 }
-                if (pass == 0)
-                        /* dom0 shrinks before the VMs grow back (pass 1) */
-                        set_dom0_target(m, p, true);
+                /* dom0 shrinks before the VMs grow back (pass 1); if it
+                 * could not, they do not grow this tick: growing them now
+                 * would promise the pages dom0 still holds a second time. */
+                if (pass == 0 && set_dom0_target(m, p, true) < 0)
+                        break;
         }
         /* ... and grows only after the VMs gave (pass 0) */
-        set_dom0_target(m, p, false);
+        (void) set_dom0_target(m, p, false);
 }
 
 /* What was saved for objects that no longer exist is dropped: a thread that
