@@ -194,6 +194,10 @@ static int hv_set_cap(void *data, int domid, unsigned pct) {
         int k = draw(f, -6);
         return k ? faulty_errno(k) : f->hv->ops->set_cap(f->hv->data, domid, pct);
 }
+static int hv_get_cap(void *data, int domid, unsigned *ret) {
+        faulty *f = data;
+        return f->hv->ops->get_cap ? f->hv->ops->get_cap(f->hv->data, domid, ret) : -EOPNOTSUPP;
+}
 static int hv_event_fd(void *data) {
         faulty *f = data;
         return f->hv->ops->event_fd(f->hv->data);
@@ -213,6 +217,7 @@ static const closer_hypervisor_ops faulty_hv_ops = {
         .get_mem_target = hv_get_mem_target,
         .get_mem_actual = hv_get_mem_actual,
         .set_cap = hv_set_cap,
+        .get_cap = hv_get_cap,
         .event_fd = hv_event_fd,
         .process_events = hv_process_events,
         .free = nop_free,
