@@ -25,6 +25,16 @@ typedef enum closer_err_kind {
 closer_err_kind closer_err_kind_of(int r);
 const char *closer_err_kind_to_string(closer_err_kind k);
 
+/* dom0's backend I/O counters of one domain, cumulative since its backends
+ * connected (the caller takes differences). */
+typedef struct closer_backend_io {
+        int domid;
+        uint64_t block_ops;             /* blkback rd_req + wr_req */
+        uint64_t block_bytes;           /* blkback (rd_sect + wr_sect) x 512 */
+        uint64_t net_packets;           /* netback vif rx + tx packets */
+        uint64_t net_bytes;             /* netback vif rx + tx bytes */
+} closer_backend_io;
+
 typedef struct closer_hostos_ops {
         const char *name;
 
@@ -47,6 +57,10 @@ typedef struct closer_hostos_ops {
          * "node<N>/vm<domid>" (domid < 0: the node's own level). */
         int (*cgroup_leaf)(void *data, int node, int domid, const closer_cpuset *cpus, const closer_cpuset *mems);
         int (*cgroup_move)(void *data, int node, int domid, int pid);
+
+        /* Backend I/O counters per domain, sorted by domid (optional).
+         * *ret is malloc'd (free()). */
+        int (*read_backend_io)(void *data, closer_backend_io **ret, unsigned *ret_n);
 
         /* Put back every remembered value; returns 0 or the first error
          * (continuing past it). */

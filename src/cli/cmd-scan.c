@@ -27,6 +27,8 @@ typedef struct scan {
         closer_irq_class *icls;
         closer_cpuset *aff, *eff;
         bool *has_aff, *has_eff;
+        closer_backend_io *io;
+        unsigned n_io;
         bool cgroup_ok;
         char cgroup[4096];              /* mount point, or the error */
 } scan;
@@ -41,6 +43,7 @@ static void scan_done(scan *s) {
         free(s->eff);
         free(s->has_aff);
         free(s->has_eff);
+        free(s->io);
         closer_root_free(s->root);
 }
 
@@ -115,6 +118,9 @@ static int scan_run(scan *s, const char *root, closer_error *err) {
         r = read_backend_domains(s);
         if (r < 0)
                 return closer_error_set(err, r, "%s/sys/bus/xen-backend/devices: %s", root, strerror(-r));
+        r = closer_backend_read_io(s->root, &s->io, &s->n_io);
+        if (r < 0)
+                return closer_error_set(err, r, "%s/sys/bus/xen-backend/devices: %s", root, strerror(-r));
         qsort(s->snap.threads, s->snap.n_threads, sizeof(*s->snap.threads), cmp_thread);
         qsort(s->snap.irqs, s->snap.n_irqs, sizeof(*s->snap.irqs), cmp_irq);
 
@@ -178,7 +184,16 @@ static int print_text(const scan *s) {
                 printf(" none");
         for (unsigned i = 0; i < s->snap.n_domains; i++)
                 printf(" %d", s->snap.domains[i].domid);
-        printf("\n\nTHREADS\n%7s %7s %-5s %5s %-5s %-4s %4s %-16s %-18s %s\n", "PID", "TID", "CLASS", "DOMID", "ADMIN",
+        printf("\n");
+        if (s->n_io > 0) {
+                printf("\nBACKEND I/O (cumulative)\n%6s %12s %16s %12s %16s\n", "DOMID", "BLOCK_OPS", "BLOCK_BYTES",
+                       "NET_PACKETS", "NET_BYTES");
+                for (unsigned i = 0; i < s->n_io; i++)
+                        printf("%6d %12llu %16llu %12llu %16llu\n", s->io[i].domid,
+                               (unsigned long long) s->io[i].block_ops, (unsigned long long) s->io[i].block_bytes,
+                               (unsigned long long) s->io[i].net_packets, (unsigned long long) s->io[i].net_bytes);
+        }
+        printf("\nTHREADS\n%7s %7s %-5s %5s %-5s %-4s %4s %-16s %-18s %s\n", "PID", "TID", "CLASS", "DOMID", "ADMIN",
                "KIND", "CPU", "COMM", "RULE", "WHY");
         for (unsigned i = 0; i < s->snap.n_threads; i++) {
                 const closer_thread *t = &s->snap.threads[i];
@@ -226,6 +241,17 @@ static int print_json(const scan *s) {
         for (unsigned i = 0; i < s->snap.n_domains; i++)
                 json_array_append_new(doms, json_integer(s->snap.domains[i].domid));
         json_object_set_new(root, "backend_domids", doms);
+        json_t *io = json_array();
+        for (unsigned i = 0; i < s->n_io; i++) {
+                json_t *o = json_object();
+                json_object_set_new(o, "domid", json_integer(s->io[i].domid));
+                json_object_set_new(o, "block_ops", json_integer((json_int_t) s->io[i].block_ops));
+                json_object_set_new(o, "block_bytes", json_integer((json_int_t) s->io[i].block_bytes));
+                json_object_set_new(o, "net_packets", json_integer((json_int_t) s->io[i].net_packets));
+                json_object_set_new(o, "net_bytes", json_integer((json_int_t) s->io[i].net_bytes));
+                json_array_append_new(io, o);
+        }
+        json_object_set_new(root, "backend_io", io);
         for (unsigned i = 0; i < s->snap.n_threads; i++) {
                 const closer_thread *t = &s->snap.threads[i];
                 const closer_classification *c = &s->tcls[i];

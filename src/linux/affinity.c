@@ -25,7 +25,8 @@ static closer_affinity_saved *journal_find(closer_affinity_journal *j, bool is_i
 }
 
 /* Remember `previous` unless we already hold an older value for the object. */
-static int journal_note(closer_affinity_journal *j, bool is_irq, int id, const closer_cpuset *previous) {
+static int journal_note(closer_affinity_journal *j, bool is_irq, int id, uint64_t start_time,
+                        const closer_cpuset *previous) {
         if (!j || journal_find(j, is_irq, id))
                 return 0;
         if (j->n == j->cap) {
@@ -36,7 +37,8 @@ static int journal_note(closer_affinity_journal *j, bool is_irq, int id, const c
                 j->saved = ns;
                 j->cap = cap;
         }
-        j->saved[j->n++] = (closer_affinity_saved) {.is_irq = is_irq, .id = id, .previous = *previous};
+        j->saved[j->n++] = (closer_affinity_saved) {
+                .is_irq = is_irq, .id = id, .start_time = start_time, .previous = *previous};
         return 0;
 }
 
@@ -101,7 +103,11 @@ int closer_affinity_set_thread(const closer_root *root, closer_affinity_journal 
         if (r < 0)
                 return r;
         bool known = j && journal_find(j, false, tid);
-        r = journal_note(j, false, tid, &prev);
+        uint64_t start = 0;
+        r = closer_proc_start_time(root, tid, &start);
+        if (r < 0)
+                return r;
+        r = journal_note(j, false, tid, start, &prev);
         if (r < 0)
                 return r;
         r = set_thread(tid, cpus);
@@ -136,7 +142,7 @@ int closer_affinity_set_irq(const closer_root *root, closer_affinity_journal *j,
         if (r < 0)
                 return r;
         bool known = j && journal_find(j, true, (int) irq);
-        r = journal_note(j, true, (int) irq, &prev);
+        r = journal_note(j, true, (int) irq, 0, &prev);
         if (r < 0)
                 return r;
         r = write_irq(root, irq, cpus);
@@ -154,8 +160,14 @@ int closer_affinity_restore(const closer_root *root, closer_affinity_journal *j)
                         continue;       /* never write an empty set, even if we read one */
                 if (s->is_irq)
                         r = write_irq(root, (unsigned) s->id, &s->previous);
-                else
-                        r = root->is_real ? set_thread(s->id, &s->previous) : -EOPNOTSUPP;
+                else {
+                        uint64_t start;
+                        r = closer_proc_start_time(root, s->id, &start);
+                        if (r == 0 && start != s->start_time)
+                                r = -ESRCH;     /* the tid now names another thread: leave it */
+                        if (r == 0)
+                                r = root->is_real ? set_thread(s->id, &s->previous) : -EOPNOTSUPP;
+                }
                 if (r == -ESRCH || r == -ENOENT)
                         continue;       /* gone since: nothing to put back */
                 if (r < 0 && first == 0)

@@ -7,11 +7,20 @@
 
 #include "linux/linux.h"
 
+/* A process we moved into one of our cgroups, and where it was before. */
+typedef struct moved_pid {
+        int pid;
+        uint64_t start_time;            /* a reused pid is another process: not ours to move back */
+        char previous[1024];            /* its cgroup v2 path before ("0::PATH") */
+} moved_pid;
+
 typedef struct linux_host {
         closer_root *root;
         char cgroup_base[256];
         char cgroup_mount[4096];        /* "" until first needed */
         closer_affinity_journal journal;
+        unsigned n_moved, cap_moved;
+        moved_pid *moved;
 } linux_host;
 
 static int op_read_threads(void *data, closer_thread **ret, unsigned *ret_n, unsigned *ret_vanished) {
@@ -70,17 +79,80 @@ static int op_cgroup_leaf(void *data, int node, int domid, const closer_cpuset *
         return closer_cgroup_make_leaf(h->root, h->cgroup_mount, h->cgroup_base, node, domid, cpus, mems);
 }
 
+static int op_read_backend_io(void *data, closer_backend_io **ret, unsigned *ret_n) {
+        linux_host *h = data;
+        return closer_backend_read_io(h->root, ret, ret_n);
+}
+
+static moved_pid *find_moved(linux_host *h, int pid) {
+        for (unsigned i = 0; i < h->n_moved; i++)
+                if (h->moved[i].pid == pid)
+                        return &h->moved[i];
+        return NULL;
+}
+
 static int op_cgroup_move(void *data, int node, int domid, int pid) {
         linux_host *h = data;
         int r = ensure_mount(h);
         if (r < 0)
                 return r;
-        return closer_cgroup_move(h->root, h->cgroup_mount, h->cgroup_base, node, domid, pid, false);
+        bool fresh = false;
+        if (!find_moved(h, pid)) {
+                moved_pid m = {.pid = pid};
+                r = closer_cgroup_of_pid(h->root, pid, m.previous, sizeof(m.previous));
+                if (r == -ENOENT)
+                        return -ESRCH;          /* gone, or on no cgroup v2: nothing to move */
+                if (r < 0)
+                        return r;
+                r = closer_proc_start_time(h->root, pid, &m.start_time);
+                if (r < 0)
+                        return r;
+                if (h->n_moved == h->cap_moved) {
+                        unsigned cap = h->cap_moved ? h->cap_moved * 2 : 16;
+                        moved_pid *nm = realloc(h->moved, cap * sizeof(*nm));
+                        if (!nm)
+                                return -ENOMEM;
+                        h->moved = nm;
+                        h->cap_moved = cap;
+                }
+                h->moved[h->n_moved++] = m;
+                fresh = true;
+        }
+        r = closer_cgroup_move(h->root, h->cgroup_mount, h->cgroup_base, node, domid, pid, false);
+        if (r < 0 && fresh)
+                h->n_moved--;           /* not moved: nothing to put back */
+        return r;
+}
+
+/* Move every process we moved back where it was, newest first. */
+static int restore_cgroups(linux_host *h) {
+        int first = 0;
+        for (unsigned i = h->n_moved; i-- > 0;) {
+                const moved_pid *m = &h->moved[i];
+                uint64_t start;
+                char path[4096 + 1024 + 32], text[24];
+                int r = closer_proc_start_time(h->root, m->pid, &start);
+                if (r < 0 || start != m->start_time)
+                        continue;       /* gone, or its pid now names another process */
+                snprintf(path, sizeof(path), "%s%s/cgroup.procs", h->cgroup_mount,
+                         strcmp(m->previous, "/") == 0 ? "" : m->previous);
+                snprintf(text, sizeof(text), "%d", m->pid);
+                r = closer_write_file_at(h->root->fd, path, text);
+                if (r == -ESRCH || r == -ENOENT)
+                        continue;       /* exited meanwhile, or its old group was removed */
+                if (r < 0 && first == 0)
+                        first = r;
+        }
+        if (first == 0)
+                h->n_moved = 0;
+        return first;
 }
 
 static int op_restore(void *data) {
         linux_host *h = data;
-        return closer_affinity_restore(h->root, &h->journal);
+        int r = closer_affinity_restore(h->root, &h->journal);
+        int c = restore_cgroups(h);
+        return r < 0 ? r : c;
 }
 
 static void op_free(void *data) {
@@ -88,6 +160,7 @@ static void op_free(void *data) {
         if (!h)
                 return;
         closer_affinity_journal_done(&h->journal);
+        free(h->moved);
         closer_root_free(h->root);
         free(h);
 }
@@ -102,6 +175,7 @@ static const closer_hostos_ops linux_ops = {
         .set_irq_affinity = op_set_irq_affinity,
         .cgroup_leaf = op_cgroup_leaf,
         .cgroup_move = op_cgroup_move,
+        .read_backend_io = op_read_backend_io,
         .restore = op_restore,
         .free = op_free,
 };

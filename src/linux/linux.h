@@ -42,6 +42,9 @@ int closer_proc_split_cmdline(const char *buf, size_t len, unsigned max_args, ch
  * being read are skipped and counted in *ret_vanished. Returns 0 or -errno
  * (only when /proc itself cannot be read, or ENOMEM). */
 int closer_proc_read_threads(const closer_root *root, closer_thread **ret, unsigned *ret_n, unsigned *ret_vanished);
+/* start_time (clock ticks since boot) of thread tid, from root/proc/TID/stat:
+ * tells a thread from a later one that reuses its tid. -ESRCH if gone. */
+int closer_proc_start_time(const closer_root *root, int tid, uint64_t *ret);
 
 /* ---- irq.c: interrupts -------------------------------------------------- */
 
@@ -54,6 +57,14 @@ int closer_irq_parse_interrupts(const char *text, closer_irq **ret, unsigned *re
 int closer_irq_read(const closer_root *root, closer_irq **ret, unsigned *ret_n, closer_error *err);
 /* /proc/irq/N/smp_affinity_list (effective: effective_affinity_list). */
 int closer_irq_read_affinity(const closer_root *root, unsigned irq, bool effective, closer_cpuset *ret);
+
+/* ---- backend.c: backend I/O counters ----------------------------------- */
+
+/* Per-domain sums of /sys/bus/xen-backend/devices/vbd-D-N/statistics and of
+ * the vifD.N net devices' statistics, sorted by domid. A device without
+ * counters (qdisk, console, one that just went away) adds nothing. Returns 0
+ * or -errno (ENOMEM; no xen-backend directory is an empty result). */
+int closer_backend_read_io(const closer_root *root, closer_backend_io **ret, unsigned *ret_n);
 
 /* ---- cgroup.c: the cgroup v2 tree --------------------------------------- */
 
@@ -80,6 +91,7 @@ int closer_cgroup_of_pid(const closer_root *root, int pid, char *ret, size_t len
 typedef struct closer_affinity_saved {
         bool is_irq;
         int id;                         /* tid or irq */
+        uint64_t start_time;            /* of the thread: a reused tid is another thread */
         closer_cpuset previous;
 } closer_affinity_saved;
 
@@ -99,6 +111,7 @@ int closer_affinity_set_thread(const closer_root *root, closer_affinity_journal 
 int closer_affinity_get_irq(const closer_root *root, unsigned irq, closer_cpuset *ret);
 int closer_affinity_set_irq(const closer_root *root, closer_affinity_journal *j, unsigned irq,
                             const closer_cpuset *cpus);
-/* Put back every saved value, newest first; objects that vanished are
- * skipped. Returns 0 or the first error other than a vanished object. */
+/* Put back every saved value, newest first; objects that vanished (or
+ * whose tid now names another thread) are skipped. Returns 0 or the first
+ * error other than a vanished object. */
 int closer_affinity_restore(const closer_root *root, closer_affinity_journal *j);

@@ -393,3 +393,21 @@ void closer_hostos_threads_free(closer_thread *t, unsigned n) {
                 free_argv(t[i].cmdline, t[i].n_cmdline);
         free(t);
 }
+
+int closer_proc_start_time(const closer_root *root, int tid, uint64_t *ret) {
+        char path[64], buf[1024];
+        closer_proc_stat st;
+        if (tid <= 0)
+                return -EINVAL;
+        /* /proc/TID works for any thread, even one not leading its group */
+        snprintf(path, sizeof(path), "proc/%d/stat", tid);
+        int n = closer_read_small_at(root->fd, path, buf, sizeof(buf));
+        if (n == -ENOENT)
+                return -ESRCH;
+        if (n < 0)
+                return n;
+        if (closer_proc_parse_stat(buf, &st) < 0 || st.pid != tid)
+                return -ESRCH;
+        *ret = st.start_time_ticks;
+        return 0;
+}

@@ -83,6 +83,15 @@ MI
         : > "$1/sys/fs/cgroup/cgroup.procs"
 }
 
+# counters ROOT DIR NAME=VALUE...
+counters() {
+        r=$1; d=$2; shift 2
+        mkdir -p "$r/$d"
+        for kv in "$@"; do
+                printf '%s\n' "${kv#*=}" > "$r/$d/${kv%%=*}"
+        done
+}
+
 cpus() {
         mkdir -p "$1/sys/devices/system/cpu"
         echo "$2" > "$1/sys/devices/system/cpu/online"
@@ -193,6 +202,11 @@ affinity $R 24 0 0
 cgroup2 $R
 cpus $R 0-3
 backends $R console-1-0 console-2-0 qdisk-2-51712 vbd-1-51712 vif-1-0 vif-2-0
+# I/O counters as xentop showed them for du1 / du2 (VBD_RD/WR, RSECT/WSECT, NET k)
+counters $R sys/bus/xen-backend/devices/vbd-1-51712/statistics rd_req=10243 wr_req=512 rd_sect=1376280 \
+        wr_sect=131072 oo_req=0 f_req=3
+counters $R sys/class/net/vif1.0/statistics rx_bytes=10240 tx_bytes=8192 rx_packets=120 tx_packets=96
+counters $R sys/class/net/vif2.0/statistics rx_bytes=7168 tx_bytes=5120 rx_packets=80 tx_packets=60
 fix_nthreads $R
 
 # ---------------------------------------------------------------------------
@@ -237,7 +251,8 @@ affinity $R 91 0,2 0
 mkdir -p $R/proc/irq/92; printf 'garbage\n' > $R/proc/irq/92/smp_affinity_list
 cgroup2 $R
 cpus $R 0,2
-backends $R vif-3-0 vbd-0-1 vif-x-0
+backends $R vif-3-0 vbd-0-1 vif-x-0 vbd-3-51712
+counters $R sys/bus/xen-backend/devices/vbd-3-51712/statistics rd_req=garbage wr_req=7 rd_sect=-1 wr_sect=8
 fix_nthreads $R
 
 # ---------------------------------------------------------------------------

@@ -3,6 +3,7 @@
  * leaves and moving processes, all through a root that is a temporary tree. */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -141,10 +142,71 @@ static void test_leaves(void **state) {
         assert_int_equal(rmdir(tmpdir), 0);
 }
 
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        (void) st;
+        (void) flag;
+        (void) ftw;
+        return remove(path);
+}
+
+/* Through the op table: leaf, move, and the host put back as found. */
+static void test_move_and_restore(void **state) {
+        (void) state;
+        strcpy(tmpdir, "/tmp/closer-cgroup-XXXXXX");
+        assert_non_null(mkdtemp(tmpdir));
+        put("proc/self/mountinfo", "35 23 0:30 / /sys/fs/cgroup rw,relatime - cgroup2 none rw\n");
+        put("proc/387/stat", "387 (xen-qemu-system) S 1 387 387 0 -1 4194560 0 0 0 0 30 60 0 0 20 0 28 0 5200 0\n");
+        put("proc/387/cgroup", "0::/system.slice/xen-qemu.service\n");
+        put("proc/368/stat", "368 (1.xvda-0) S 2 0 0 0 -1 2129984 0 0 0 0 0 800 0 0 20 0 1 0 3400 0\n");
+        put("proc/368/cgroup", "0::/\n");
+        put("sys/fs/cgroup/cgroup.subtree_control", "");
+        put("sys/fs/cgroup/cgroup.procs", "");
+        put("sys/fs/cgroup/system.slice/xen-qemu.service/cgroup.procs", "");
+        put("sys/fs/cgroup/closer/cgroup.subtree_control", "");
+        put("sys/fs/cgroup/closer/node1/cgroup.subtree_control", "");
+        put("sys/fs/cgroup/closer/node1/vm3/cpuset.cpus", "");
+        put("sys/fs/cgroup/closer/node1/vm3/cpuset.mems", "");
+        put("sys/fs/cgroup/closer/node1/vm3/cgroup.procs", "");
+
+        closer_hostos *h;
+        assert_int_equal(closer_linux_hostos_new(tmpdir, "closer", &h, NULL), 0);
+        closer_cpuset cpus, mems;
+        closer_cpuset_parse("2-3", &cpus);
+        closer_cpuset_parse("1", &mems);
+        assert_int_equal(h->ops->cgroup_leaf(h->data, 1, 3, &cpus, &mems), 0);
+        assert_string_equal(get("sys/fs/cgroup/closer/node1/cgroup.subtree_control"), "+cpuset +cpu");
+        assert_string_equal(get("sys/fs/cgroup/closer/node1/vm3/cpuset.cpus"), "2-3");
+        assert_int_equal(h->ops->cgroup_move(h->data, 1, 3, 387), 0);
+        assert_string_equal(get("sys/fs/cgroup/closer/node1/vm3/cgroup.procs"), "387");
+        assert_int_equal(h->ops->cgroup_move(h->data, 1, 3, 368), 0);
+        assert_string_equal(get("sys/fs/cgroup/closer/node1/vm3/cgroup.procs"), "368");
+        assert_int_equal(h->ops->cgroup_move(h->data, 1, 3, 4242), -ESRCH);      /* no such process */
+
+        assert_int_equal(h->ops->restore(h->data), 0);
+        assert_string_equal(get("sys/fs/cgroup/system.slice/xen-qemu.service/cgroup.procs"), "387");
+        assert_string_equal(get("sys/fs/cgroup/cgroup.procs"), "368");
+
+        /* a pid reused by another process is not moved back */
+        assert_int_equal(h->ops->cgroup_move(h->data, 1, 3, 387), 0);
+        put("proc/387/stat", "387 (other) S 1 387 387 0 -1 4194560 0 0 0 0 30 60 0 0 20 0 1 0 9999 0\n");
+        put("sys/fs/cgroup/system.slice/xen-qemu.service/cgroup.procs", "");
+        assert_int_equal(h->ops->restore(h->data), 0);
+        assert_string_equal(get("sys/fs/cgroup/system.slice/xen-qemu.service/cgroup.procs"), "");
+        closer_hostos_free(h);
+
+        /* cgroup v1 only: the op says so */
+        put("proc/self/mountinfo", "31 30 0:26 / /sys/fs/cgroup/cpuset rw - cgroup cgroup rw,cpuset\n");
+        assert_int_equal(closer_linux_hostos_new(tmpdir, "closer", &h, NULL), 0);
+        assert_int_equal(h->ops->cgroup_leaf(h->data, 1, 3, &cpus, &mems), -EMEDIUMTYPE);
+        closer_hostos_free(h);
+        assert_int_equal(nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_find_mount),
                 cmocka_unit_test(test_leaves),
+                cmocka_unit_test(test_move_and_restore),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -137,6 +137,12 @@ static void test_read_dom0_tree(void **state) {
         assert_non_null(x);
         assert_int_equal(x->ppid, 984);
         assert_int_equal(x->start_time, 9002);
+        uint64_t start = 0;
+        assert_int_equal(closer_proc_start_time(r, 985, &start), 0);
+        assert_int_equal(start, 9002);
+        start = 7;
+        assert_int_equal(closer_proc_start_time(r, 99999, &start), -ESRCH);
+        assert_int_equal(start, 7);
         closer_hostos_threads_free(t, n);
         closer_root_free(r);
 }
@@ -179,6 +185,9 @@ static void test_real_proc(void **state) {
         assert_string_equal(me->comm, "test-proc");
         assert_true(me->n_cmdline >= 1);
         assert_true(me->start_time > 0);
+        uint64_t start = 0;
+        assert_int_equal(closer_proc_start_time(r, getpid(), &start), 0);
+        assert_int_equal(start, me->start_time);
         closer_hostos_threads_free(t, n);
         closer_root_free(r);
 }
