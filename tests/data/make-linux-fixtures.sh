@@ -101,7 +101,9 @@ cpus() {
 backends() {
         r=$1; shift
         for b in "$@"; do
+                # a file in each, as in sysfs (and so that git keeps the directory)
                 mkdir -p "$r/sys/bus/xen-backend/devices/$b"
+                : > "$r/sys/bus/xen-backend/devices/$b/uevent"
         done
 }
 
@@ -285,6 +287,8 @@ backends $R vbd-5-51728 vif-5-0
 # linux-cgroup1: a host with only cgroup v1 mounted (closer needs v2).
 R=linux-cgroup1
 rm -rf "$R"; mkdir -p "$R/proc/self" "$R/sys/fs/cgroup/cpuset" "$R/sys/fs/cgroup/cpu,cpuacct"
+: > "$R/sys/fs/cgroup/cpuset/tasks"
+: > "$R/sys/fs/cgroup/cpu,cpuacct/tasks"
 thread $R 1 1 0 u 0 init 10 1 1
 cmdline $R 1 /sbin/init
 cat > $R/proc/self/mountinfo <<'MI'
