@@ -72,9 +72,11 @@ static int read_line(int fd, char *buf, size_t max, int timeout_ms) {
         return (int) len;
 }
 
+/* send(MSG_NOSIGNAL): a peer that hung up is -EPIPE for this connection,
+ * not a SIGPIPE that kills the daemon (or closerctl). */
 static int write_all(int fd, const char *s, size_t len) {
         while (len > 0) {
-                ssize_t k = write(fd, s, len);
+                ssize_t k = send(fd, s, len, MSG_NOSIGNAL);
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -166,10 +168,13 @@ int closer_control_call(const char *path, const json_t *request, json_t **ret) {
                 return r;
         }
         r = send_json(fd, (json_t *) request);
-        if (r < 0) {
+        /* The daemon may answer and close before reading all of it (a
+         * refused peer): its answer is still there to read. */
+        if (r < 0 && r != -EPIPE) {
                 close(fd);
                 return r;
         }
+        r = 0;
         /* answers (a snapshot of a big host) can be large: read to EOF */
         size_t cap = 1 << 16, len = 0;
         char *buf = malloc(cap);
@@ -194,6 +199,11 @@ int closer_control_call(const char *path, const json_t *request, json_t **ret) {
                 ssize_t k = read(fd, buf + len, cap - 1 - len);
                 if (k < 0 && errno == EINTR)
                         continue;
+                /* A daemon that refused us closed with our request unread:
+                 * Linux then reports ECONNRESET after its answer instead of
+                 * EOF. The answer is complete if it parses. */
+                if (k < 0 && errno == ECONNRESET && len > 0)
+                        break;
                 if (k < 0) {
                         r = -errno;
                         break;
