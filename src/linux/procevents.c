@@ -3,6 +3,8 @@
 #include <linux/cn_proc.h>
 #include <linux/connector.h>
 #include <linux/netlink.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -88,8 +90,11 @@ int closer_procevents_drain(closer_procevents *p, unsigned *ret_execs, int *ret_
                             cn->id.val != CN_VAL_PROC || cn->len < sizeof(struct proc_event) ||
                             h->nlmsg_len < NLMSG_LENGTH(sizeof(*cn) + cn->len))
                                 continue;       /* not ours, or truncated */
-                        const struct proc_event *ev = (const struct proc_event *) cn->data;
-                        if (ev->what == PROC_EVENT_EXEC)
+                        /* cn->data sits at offset 36 of the datagram: not aligned
+                         * for struct proc_event, so copy the field out */
+                        uint32_t what;
+                        memcpy(&what, cn->data + offsetof(struct proc_event, what), sizeof(what));
+                        if (what == PROC_EVENT_EXEC)
                                 execs++;
                 }
         }
