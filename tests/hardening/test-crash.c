@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Crash durability: closerd (--hypervisor sim, 10 ms ticks, one ledger
+ * interval per tick) is killed with SIGKILL at a hundred random points,
+ * from before its first tick to well into its run, and restarted each
+ * time. After every restart the ledger's intervals tile time: each starts
+ * where the previous one ended (no gap, no duplicate, no overlap), and the
+ * down time is an interval with no rows. At the end the daemon comes up,
+ * places every domain at its first tick and stops cleanly.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "daemon/control.h"
+
+extern char **environ;
+
+static char dir[64], sock[128], state_path[128], ledger[128];
+
+static pid_t start(void) {
+        char *argv[] = {getenv("CLOSERD"), "--hypervisor", "sim", "--tick-ms", "10", "--state", state_path,
+                        "--socket", sock, "--ledger", ledger, "--ledger-interval", "0", NULL};
+        posix_spawn_file_actions_t fa;
+        pid_t pid;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+        assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
+        posix_spawn_file_actions_destroy(&fa);
+        return pid;
+}
+
+static void sleep_us(long us) {
+        struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+        nanosleep(&ts, NULL);
+}
+
+/* Intervals tile time; returns how many, and how many have no rows. */
+static void check_ledger(unsigned *ret_n, unsigned *ret_empty) {
+        sqlite3 *db;
+        sqlite3_stmt *q;
+        unsigned n = 0, empty = 0;
+        int64_t prev_end = 0;
+        if (access(ledger, F_OK) < 0) {
+                *ret_n = *ret_empty = 0;
+                return;
+        }
+        assert_int_equal(sqlite3_open_v2(ledger, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        sqlite3_busy_timeout(db, 2000);
+        int r = sqlite3_prepare_v2(db, "SELECT start_ns, end_ns, n_rows FROM ticks ORDER BY start_ns", -1, &q, NULL);
+        if (r != SQLITE_OK) {
+                /* killed before the schema was committed: nothing billed yet */
+                sqlite3_close(db);
+                *ret_n = *ret_empty = 0;
+                return;
+        }
+        while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+                int64_t s = sqlite3_column_int64(q, 0), e = sqlite3_column_int64(q, 1);
+                if (e <= s)
+                        fail_msg("interval %u: [%lld, %lld) is empty or backwards", n, (long long) s, (long long) e);
+                if (n > 0 && s != prev_end)
+                        fail_msg("interval %u starts at %lld, the previous one ended at %lld (%s)", n, (long long) s,
+                                 (long long) prev_end, s > prev_end ? "gap" : "overlap");
+                if (sqlite3_column_int(q, 2) == 0)
+                        empty++;
+                prev_end = e;
+                n++;
+        }
+        assert_int_equal(r, SQLITE_DONE);
+        sqlite3_finalize(q);
+        sqlite3_close(db);
+        *ret_n = n;
+        *ret_empty = empty;
+}
+
+static void test_kill9_hundred_times(void **state_) {
+        (void) state_;
+        unsigned n = 0, empty = 0, prev_n = 0, kills_after_commit = 0;
+        srand(0xc105e);
+        for (int i = 0; i < 100; i++) {
+                pid_t pid = start();
+                /* 0 to 150 ms: before the first tick, mid-tick, mid-commit */
+                sleep_us(rand() % 150000);
+                int st;
+                kill(pid, SIGKILL);
+                assert_int_equal(waitpid(pid, &st, 0), pid);
+                if (WIFEXITED(st))
+                        fail_msg("closerd exited %d on its own (run %d)", WEXITSTATUS(st), i);
+                check_ledger(&n, &empty);
+                assert_true(n >= prev_n);       /* nothing committed is lost */
+                if (n > prev_n)
+                        kills_after_commit++;
+                prev_n = n;
+        }
+        /* the kills did land in the middle of billing, not only at start */
+        assert_true(kills_after_commit >= 20);
+        /* down time between runs that had billed is there, unmetered */
+        assert_true(empty >= kills_after_commit / 2);
+
+        /* up again: every domain placed at its first tick, clean stop */
+        pid_t pid = start();
+        json_t *req = json_pack("{s:s}", "command", "status"), *ans = NULL;
+        int ok = 0;
+        for (int i = 0; i < 400 && !ok; i++) {
+                sleep_us(10000);
+                if (closer_control_call(sock, req, &ans) == 0) {
+                        ok = json_is_true(json_object_get(ans, "ok"));
+                        if (ok) {
+                                assert_int_equal(json_integer_value(json_object_get(ans, "domains")), 12);
+                                /* the first tick moved every domain's backends */
+                                json_t *acts = json_object_get(ans, "actions");
+                                assert_true(json_integer_value(json_object_get(acts, "thread")) >= 12);
+                                assert_true(json_integer_value(json_object_get(acts, "irq")) >= 12);
+                        }
+                        json_decref(ans);
+                }
+        }
+        json_decref(req);
+        assert_true(ok);
+        int st;
+        kill(pid, SIGTERM);
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+        check_ledger(&n, &empty);
+        assert_true(n > prev_n);
+}
+
+static int setup(void **state_) {
+        (void) state_;
+        snprintf(dir, sizeof(dir), "/tmp/closer-crash-XXXXXX");
+        assert_non_null(mkdtemp(dir));
+        snprintf(sock, sizeof(sock), "%s/sock", dir);
+        snprintf(state_path, sizeof(state_path), "%s/state.json", dir);
+        snprintf(ledger, sizeof(ledger), "%s/ledger.db", dir);
+        return 0;
+}
+
+static int teardown(void **state_) {
+        (void) state_;
+        char p[192];
+        static const char *const files[] = {"sock", "state.json", "state.json.tmp", "ledger.db", "ledger.db-wal",
+                                            "ledger.db-shm"};
+        for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+                snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
+                unlink(p);
+        }
+        rmdir(dir);
+        return 0;
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_kill9_hundred_times, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
