@@ -2,7 +2,7 @@
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps demo check check-asan bench fuzz clean
+.PHONY: all deps demo check check-asan check-valgrind bench fuzz clean
 
 all: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -28,6 +28,13 @@ check-asan: deps
 	ninja -C $(ASAN_BUILD)
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
 		meson test -C $(ASAN_BUILD) --print-errorlogs
+
+# Every test under valgrind (memcheck) on the normal build: invalid reads and
+# writes, uninitialised values and definite leaks fail the test. Programs the
+# tests spawn (closerd, closer-sim) run natively.
+check-valgrind: all
+	meson test -C $(BUILD) --print-errorlogs --timeout-multiplier 10 \
+		--wrap='valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --track-origins=no -q'
 
 # A short libFuzzer run of each fuzz target (clang build in build-fuzz/).
 fuzz: deps
