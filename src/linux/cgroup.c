@@ -98,6 +98,42 @@ static int mkdir_at_root(const closer_root *root, const char *path) {
         return 0;
 }
 
+/* Write to a cgroup.subtree_control only the "+ctl" words it lacks: closerd
+ * calls this every tick, and a write is not free (nor always allowed: "+cpu"
+ * is refused while realtime threads sit outside the root group). */
+static int enable_missing(const closer_root *root, const char *path, const char *wanted) {
+        char cur[512], text[256];
+        size_t o = 0;
+        int n = closer_read_small_at(root->fd, path, cur, sizeof(cur));
+        if (n < 0)
+                cur[0] = '\0';
+        for (const char *p = wanted; *p;) {
+                while (*p == ' ')
+                        p++;
+                if (*p != '+')
+                        break;
+                const char *e = strchr(p, ' ');
+                size_t l = e ? (size_t) (e - p) : strlen(p);
+                bool have = false;
+                for (const char *c = cur; *c;) {
+                        while (*c == ' ' || *c == '\n')
+                                c++;
+                        size_t cl = strcspn(c, " \n");
+                        if (cl == l - 1 && memcmp(c, p + 1, cl) == 0)
+                                have = true;
+                        c += cl;
+                }
+                if (!have) {
+                        int k = snprintf(text + o, sizeof(text) - o, "%s%.*s", o ? " " : "", (int) l, p);
+                        if (k < 0 || (size_t) k >= sizeof(text) - o)
+                                return -E2BIG;
+                        o += (size_t) k;
+                }
+                p += l;
+        }
+        return o == 0 ? 0 : closer_write_file_at(root->fd, path, text);
+}
+
 int closer_cgroup_enable(const closer_root *root, const char *mount, const char *base, const char *controllers) {
         char path[4096], text[256];
         size_t o = 0;
@@ -121,7 +157,7 @@ int closer_cgroup_enable(const closer_root *root, const char *mount, const char 
 
         /* enable at the mount root, then at each level of base (creating it) */
         snprintf(path, sizeof(path), "%s/cgroup.subtree_control", mount);
-        int r = closer_write_file_at(root->fd, path, text);
+        int r = enable_missing(root, path, text);
         if (r < 0)
                 return r;
         char level[4096];
@@ -141,7 +177,7 @@ int closer_cgroup_enable(const closer_root *root, const char *mount, const char 
                 if (r < 0)
                         return r;
                 snprintf(path, sizeof(path), "%s/cgroup.subtree_control", level);
-                r = closer_write_file_at(root->fd, path, text);
+                r = enable_missing(root, path, text);
                 if (r < 0)
                         return r;
                 p += l;

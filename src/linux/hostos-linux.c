@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "linux/linux.h"
 
@@ -21,7 +24,53 @@ typedef struct linux_host {
         closer_affinity_journal journal;
         unsigned n_moved, cap_moved;
         moved_pid *moved;
+        unsigned n_created, cap_created;
+        char (*created)[512];           /* cgroup directories we made, to remove at restore */
 } linux_host;
+
+static bool dir_exists(const linux_host *h, const char *path) {
+        struct stat st;
+        return fstatat(h->root->fd, closer_root_rel(path), &st, 0) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The directories a leaf op may create, parents first. Returns how many. */
+static unsigned leaf_dirs(const linux_host *h, int node, int domid, char dirs[][512], unsigned max) {
+        unsigned n = 0;
+        char level[512];
+        snprintf(level, sizeof(level), "%s", h->cgroup_mount);
+        for (const char *p = h->cgroup_base; *p && n < max;) {
+                const char *e = strchr(p, '/');
+                size_t l = e ? (size_t) (e - p) : strlen(p);
+                size_t ll = strlen(level);
+                if (l > 0) {
+                        snprintf(level + ll, sizeof(level) - ll, "/%.*s", (int) l, p);
+                        snprintf(dirs[n++], 512, "%s", level);
+                }
+                p += l;
+                while (*p == '/')
+                        p++;
+        }
+        if (n < max)
+                snprintf(dirs[n++], 512, "%s/node%d", level, node);
+        if (domid >= 0 && n < max)
+                snprintf(dirs[n++], 512, "%s/node%d/vm%d", level, node, domid);
+        return n;
+}
+
+static void note_created(linux_host *h, const char *path) {
+        for (unsigned i = 0; i < h->n_created; i++)
+                if (strcmp(h->created[i], path) == 0)
+                        return;
+        if (h->n_created == h->cap_created) {
+                unsigned cap = h->cap_created ? h->cap_created * 2 : 16;
+                char (*nc)[512] = realloc(h->created, cap * sizeof(*nc));
+                if (!nc)
+                        return;         /* then it stays behind at restore: harmless */
+                h->created = nc;
+                h->cap_created = cap;
+        }
+        snprintf(h->created[h->n_created++], 512, "%s", path);
+}
 
 static int op_read_threads(void *data, closer_thread **ret, unsigned *ret_n, unsigned *ret_vanished) {
         linux_host *h = data;
@@ -59,24 +108,37 @@ static int ensure_mount(linux_host *h) {
         return closer_cgroup_find_mount(h->root, h->cgroup_mount, sizeof(h->cgroup_mount), NULL);
 }
 
+static int cgroup_leaf(linux_host *h, int node, int domid, const closer_cpuset *cpus, const closer_cpuset *mems) {
+        int r = closer_cgroup_enable(h->root, h->cgroup_mount, h->cgroup_base, "cpuset");
+        if (r < 0)
+                return r;
+        if (domid >= 0) {
+                /* the leaf's controllers come from its node's subtree_control */
+                char node_rel[300];
+                snprintf(node_rel, sizeof(node_rel), "%s%snode%d", h->cgroup_base, h->cgroup_base[0] ? "/" : "", node);
+                r = closer_cgroup_enable(h->root, h->cgroup_mount, node_rel, "cpuset");
+                if (r < 0)
+                        return r;
+        }
+        return closer_cgroup_make_leaf(h->root, h->cgroup_mount, h->cgroup_base, node, domid, cpus, mems);
+}
+
 static int op_cgroup_leaf(void *data, int node, int domid, const closer_cpuset *cpus, const closer_cpuset *mems) {
         linux_host *h = data;
         int r = ensure_mount(h);
         if (r < 0)
                 return r;
-        r = closer_cgroup_enable(h->root, h->cgroup_mount, h->cgroup_base, "cpuset cpu");
-        if (r < 0)
-                return r;
-        if (domid >= 0) {
-                /* the node level must hold a cpuset before the leaf can; it
-                 * gets the leaf's CPUs at least (the caller sets it wider) */
-                char node_rel[300];
-                snprintf(node_rel, sizeof(node_rel), "%s%snode%d", h->cgroup_base, h->cgroup_base[0] ? "/" : "", node);
-                r = closer_cgroup_enable(h->root, h->cgroup_mount, node_rel, "cpuset cpu");
-                if (r < 0)
-                        return r;
-        }
-        return closer_cgroup_make_leaf(h->root, h->cgroup_mount, h->cgroup_base, node, domid, cpus, mems);
+        char dirs[8][512];
+        bool had[8];
+        unsigned n = leaf_dirs(h, node, domid, dirs, 8);
+        for (unsigned i = 0; i < n; i++)
+                had[i] = dir_exists(h, dirs[i]);
+        r = cgroup_leaf(h, node, domid, cpus, mems);
+        /* even after a failure: what was made must go at restore */
+        for (unsigned i = 0; i < n; i++)
+                if (!had[i] && dir_exists(h, dirs[i]))
+                        note_created(h, dirs[i]);
+        return r;
 }
 
 static int op_read_backend_io(void *data, closer_backend_io **ret, unsigned *ret_n) {
@@ -152,6 +214,13 @@ static int op_restore(void *data) {
         linux_host *h = data;
         int r = closer_affinity_restore(h->root, &h->journal);
         int c = restore_cgroups(h);
+        /* then the groups we made, deepest first; one still in use (EBUSY,
+         * ENOTEMPTY) stays: removing it is not worth failing the restore */
+        if (c == 0) {
+                for (unsigned i = h->n_created; i-- > 0;)
+                        (void) unlinkat(h->root->fd, closer_root_rel(h->created[i]), AT_REMOVEDIR);
+                h->n_created = 0;
+        }
         return r < 0 ? r : c;
 }
 
@@ -161,6 +230,7 @@ static void op_free(void *data) {
                 return;
         closer_affinity_journal_done(&h->journal);
         free(h->moved);
+        free(h->created);
         closer_root_free(h->root);
         free(h);
 }

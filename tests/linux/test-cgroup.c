@@ -97,6 +97,12 @@ static void test_leaves(void **state) {
         assert_int_equal(closer_cgroup_enable(r, mnt, "closer", "cpuset cpu"), 0);
         assert_string_equal(get("sys/fs/cgroup v2/cgroup.subtree_control"), "+cpuset +cpu");
         assert_string_equal(get("sys/fs/cgroup v2/closer/cgroup.subtree_control"), "+cpuset +cpu");
+        /* the kernel lists enabled controllers without '+': write only what lacks */
+        put("sys/fs/cgroup v2/cgroup.subtree_control", "cpuset cpu io memory pids\n");
+        put("sys/fs/cgroup v2/closer/cgroup.subtree_control", "cpu\n");
+        assert_int_equal(closer_cgroup_enable(r, mnt, "closer", "cpuset cpu"), 0);
+        assert_string_equal(get("sys/fs/cgroup v2/cgroup.subtree_control"), "cpuset cpu io memory pids\n");
+        assert_string_equal(get("sys/fs/cgroup v2/closer/cgroup.subtree_control"), "+cpuset");
 
         closer_cpuset cpus, mems, empty;
         closer_cpuset_parse("14-15", &cpus);
@@ -174,7 +180,7 @@ static void test_move_and_restore(void **state) {
         closer_cpuset_parse("2-3", &cpus);
         closer_cpuset_parse("1", &mems);
         assert_int_equal(h->ops->cgroup_leaf(h->data, 1, 3, &cpus, &mems), 0);
-        assert_string_equal(get("sys/fs/cgroup/closer/node1/cgroup.subtree_control"), "+cpuset +cpu");
+        assert_string_equal(get("sys/fs/cgroup/closer/node1/cgroup.subtree_control"), "+cpuset");
         assert_string_equal(get("sys/fs/cgroup/closer/node1/vm3/cpuset.cpus"), "2-3");
         assert_int_equal(h->ops->cgroup_move(h->data, 1, 3, 387), 0);
         assert_string_equal(get("sys/fs/cgroup/closer/node1/vm3/cgroup.procs"), "387");
@@ -192,6 +198,17 @@ static void test_move_and_restore(void **state) {
         put("sys/fs/cgroup/system.slice/xen-qemu.service/cgroup.procs", "");
         assert_int_equal(h->ops->restore(h->data), 0);
         assert_string_equal(get("sys/fs/cgroup/system.slice/xen-qemu.service/cgroup.procs"), "");
+
+        /* groups the adapter made go at restore, parents after children */
+        assert_int_equal(h->ops->cgroup_leaf(h->data, 0, 5, &cpus, &mems), -ENOENT);    /* no kernel to fill them */
+        char path[4200];
+        struct stat st;
+        snprintf(path, sizeof(path), "%s/sys/fs/cgroup/closer/node0", tmpdir);
+        assert_int_equal(stat(path, &st), 0);   /* made before the failure */
+        assert_int_equal(h->ops->restore(h->data), 0);
+        assert_int_equal(stat(path, &st), -1);
+        snprintf(path, sizeof(path), "%s/sys/fs/cgroup/closer/node1/vm3", tmpdir);
+        assert_int_equal(stat(path, &st), 0);                   /* was there before: kept */
         closer_hostos_free(h);
 
         /* cgroup v1 only: the op says so */
