@@ -25,8 +25,8 @@ typedef struct scan {
         unsigned vanished;
         closer_classification *tcls;
         closer_irq_class *icls;
-        closer_cpuset *aff, *eff;
-        bool *has_aff, *has_eff;
+        closer_cpuset *aff, *eff, *tallowed;
+        bool *has_aff, *has_eff, *has_tallowed;
         closer_backend_io *io;
         unsigned n_io;
         bool cgroup_ok;
@@ -43,6 +43,8 @@ static void scan_done(scan *s) {
         free(s->eff);
         free(s->has_aff);
         free(s->has_eff);
+        free(s->tallowed);
+        free(s->has_tallowed);
         free(s->io);
         closer_root_free(s->root);
 }
@@ -131,10 +133,16 @@ static int scan_run(scan *s, const char *root, closer_error *err) {
         s->eff = calloc(ni, sizeof(*s->eff));
         s->has_aff = calloc(ni, sizeof(*s->has_aff));
         s->has_eff = calloc(ni, sizeof(*s->has_eff));
-        if (!s->tcls || !s->icls || !s->aff || !s->eff || !s->has_aff || !s->has_eff)
+        s->tallowed = calloc(nt, sizeof(*s->tallowed));
+        s->has_tallowed = calloc(nt, sizeof(*s->has_tallowed));
+        if (!s->tcls || !s->icls || !s->aff || !s->eff || !s->has_aff || !s->has_eff || !s->tallowed ||
+            !s->has_tallowed)
                 return closer_error_set(err, -ENOMEM, "out of memory");
-        for (unsigned i = 0; i < s->snap.n_threads; i++)
-                closer_classify_thread(&s->snap, &s->snap.threads[i], &s->tcls[i]);
+        for (unsigned i = 0; i < s->snap.n_threads; i++) {
+                const closer_thread *t = &s->snap.threads[i];
+                closer_classify_thread(&s->snap, t, &s->tcls[i]);
+                s->has_tallowed[i] = closer_proc_read_allowed(s->root, t->pid, t->tid, &s->tallowed[i]) == 0;
+        }
         for (unsigned i = 0; i < s->snap.n_irqs; i++) {
                 closer_classify_irq(&s->snap.irqs[i], &s->icls[i]);
                 s->has_aff[i] = closer_irq_read_affinity(s->root, s->snap.irqs[i].irq, false, &s->aff[i]) == 0;
@@ -193,8 +201,8 @@ static int print_text(const scan *s) {
                                (unsigned long long) s->io[i].block_ops, (unsigned long long) s->io[i].block_bytes,
                                (unsigned long long) s->io[i].net_packets, (unsigned long long) s->io[i].net_bytes);
         }
-        printf("\nTHREADS\n%7s %7s %-5s %5s %-5s %-4s %4s %-16s %-18s %s\n", "PID", "TID", "CLASS", "DOMID", "ADMIN",
-               "KIND", "CPU", "COMM", "RULE", "WHY");
+        printf("\nTHREADS\n%7s %7s %-5s %5s %-5s %-4s %4s %-10s %-16s %-18s %s\n", "PID", "TID", "CLASS", "DOMID",
+               "ADMIN", "KIND", "CPU", "ALLOWED", "COMM", "RULE", "WHY");
         for (unsigned i = 0; i < s->snap.n_threads; i++) {
                 const closer_thread *t = &s->snap.threads[i];
                 const closer_classification *c = &s->tcls[i];
@@ -203,9 +211,11 @@ static int print_text(const scan *s) {
                         snprintf(dom, sizeof(dom), "-");
                 else
                         snprintf(dom, sizeof(dom), "%d", c->domid);
-                printf("%7d %7d %-5s %5s %-5s %-4s %4d %-16s %-18s %s\n", t->pid, t->tid,
+                char allowed[CLOSER_CPULIST_MAX];
+                fmt_set(&s->tallowed[i], s->has_tallowed[i], allowed, sizeof(allowed));
+                printf("%7d %7d %-5s %5s %-5s %-4s %4d %-10s %-16s %-18s %s\n", t->pid, t->tid,
                        closer_class_to_string(c->cls), dom, c->admin_for_domain ? "yes" : "-",
-                       t->kernel ? "kthr" : "user", t->last_cpu, t->comm, c->rule, c->what);
+                       t->kernel ? "kthr" : "user", t->last_cpu, allowed, t->comm, c->rule, c->what);
         }
         printf("\nIRQS\n%6s %-18s %-26s %5s %5s %-12s %-10s %-10s %12s %s\n", "IRQ", "CHIP", "NAME", "DOMID", "QUEUE",
                "KIND", "AFFINITY", "EFFECTIVE", "COUNT", "WHY");
@@ -265,6 +275,8 @@ static int print_json(const scan *s) {
                 json_object_set_new(o, "cpu_ns", json_integer((json_int_t) t->cpu_ns));
                 json_object_set_new(o, "start_time", json_integer((json_int_t) t->start_time));
                 json_object_set_new(o, "last_cpu", json_integer(t->last_cpu));
+                fmt_set(&s->tallowed[i], s->has_tallowed[i], buf, sizeof(buf));
+                json_object_set_new(o, "allowed_cpus", s->has_tallowed[i] ? json_string(buf) : json_null());
                 for (unsigned k = 0; k < t->n_cmdline; k++) {
                         /* argv is arbitrary bytes: keep it valid UTF-8 for JSON */
                         json_t *a = json_string(t->cmdline[k]);

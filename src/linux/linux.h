@@ -42,6 +42,10 @@ int closer_proc_split_cmdline(const char *buf, size_t len, unsigned max_args, ch
  * being read are skipped and counted in *ret_vanished. Returns 0 or -errno
  * (only when /proc itself cannot be read, or ENOMEM). */
 int closer_proc_read_threads(const closer_root *root, closer_thread **ret, unsigned *ret_n, unsigned *ret_vanished);
+/* The CPUs thread tid of process pid may run on, from the
+ * Cpus_allowed_list line of root/proc/PID/task/TID/status: through the root,
+ * so it works on captured trees too. -ENOENT if gone or not there. */
+int closer_proc_read_allowed(const closer_root *root, int pid, int tid, closer_cpuset *ret);
 /* start_time (clock ticks since boot) of thread tid, from root/proc/TID/stat:
  * tells a thread from a later one that reuses its tid. -ESRCH if gone. */
 int closer_proc_start_time(const closer_root *root, int tid, uint64_t *ret);

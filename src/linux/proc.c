@@ -411,3 +411,31 @@ int closer_proc_start_time(const closer_root *root, int tid, uint64_t *ret) {
         *ret = st.start_time_ticks;
         return 0;
 }
+
+int closer_proc_read_allowed(const closer_root *root, int pid, int tid, closer_cpuset *ret) {
+        char path[96], buf[8192];
+        snprintf(path, sizeof(path), "proc/%d/task/%d/status", pid, tid);
+        int n = closer_read_small_at(root->fd, path, buf, sizeof(buf));
+        if (n < 0)
+                return n;
+        static const char key[] = "Cpus_allowed_list:";
+        for (char *line = buf; line && *line;) {
+                char *nl = strchr(line, '\n');
+                if (nl)
+                        *nl = '\0';
+                if (strncmp(line, key, sizeof(key) - 1) == 0) {
+                        closer_cpuset s;
+                        /* the value follows a tab; cpuset_parse skips blanks */
+                        const char *v = line + sizeof(key) - 1;
+                        while (*v == '\t')
+                                v++;
+                        int r = closer_cpuset_parse(v, &s);
+                        if (r < 0)
+                                return r;
+                        *ret = s;
+                        return 0;
+                }
+                line = nl ? nl + 1 : NULL;
+        }
+        return -ENOENT;
+}

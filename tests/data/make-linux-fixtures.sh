@@ -14,6 +14,7 @@ cd "$(dirname "$0")"
 
 KFLAGS=2129984   # 0x208040: PF_KTHREAD | PF_NOFREEZE | PF_FORKNOEXEC
 UFLAGS=4194560   # 0x400100: PF_RANDOMIZE | PF_SUPERPRIV
+ALLOWED=         # Cpus_allowed_list of new threads' status files ("" = no status file)
 
 # thread ROOT PID TID PSR k|u PPID COMM START UTIME STIME
 thread() {
@@ -23,10 +24,21 @@ thread() {
         printf '%s\n' "$7" > "$d/comm"
         printf '%s (%s) S %s %s %s 0 -1 %s 0 0 0 0 %s %s 0 0 20 0 1 0 %s 0 0 18446744073709551615 0 0 0 0 0 0 0 2147483647 0 0 0 0 17 %s 0 0 0 0 0\n' \
                 "$3" "$7" "$6" "$2" "$2" "$fl" "$9" "${10}" "$8" "$4" > "$d/stat"
+        if [ -n "$ALLOWED" ]; then
+                printf 'Name:\t%s\nState:\tS (sleeping)\nTgid:\t%s\nPid:\t%s\nPPid:\t%s\nCpus_allowed:\tf\nCpus_allowed_list:\t%s\nvoluntary_ctxt_switches:\t10\n' \
+                        "$7" "$2" "$3" "$6" "$ALLOWED" > "$d/status"
+        fi
         if [ "$2" = "$3" ]; then
                 cp "$d/comm" "$d/stat" "$1/proc/$2/"
+                [ -z "$ALLOWED" ] || cp "$d/status" "$1/proc/$2/"
                 : > "$1/proc/$2/cmdline"
         fi
+}
+
+# pinned ROOT PID TID CPULIST: a thread placed by sched_setaffinity
+pinned() {
+        sed "s/^Cpus_allowed_list:.*/Cpus_allowed_list:\t$4/" "$1/proc/$2/task/$3/status" > "$1/proc/$2/task/$3/status.new"
+        mv "$1/proc/$2/task/$3/status.new" "$1/proc/$2/task/$3/status"
 }
 
 # cmdline ROOT PID ARG...: NUL-separated, as the kernel prints it
@@ -114,6 +126,7 @@ QEMU_DOM0='/usr/libexec/xen-qemu-system-i386 -xen-domid 0 -xen-attach -name dom0
 # linux-xen-dom0: the transcript's dom0 with du1 (domid 1: blkback + netback)
 # and du2 (domid 2: qdisk QEMU + netback), during `xl save du1`.
 R=linux-xen-dom0
+ALLOWED=0-3
 rm -rf "$R"; mkdir -p "$R"
 thread $R 1 1 0 u 0 init 10 50 30
 cmdline $R 1 /sbin/init
@@ -204,6 +217,8 @@ affinity $R 24 0 0
 cgroup2 $R
 cpus $R 0-3
 backends $R console-1-0 console-2-0 qdisk-2-51712 vbd-1-51712 vif-1-0 vif-2-0
+pinned $R 368 368 2             # as closer would place du1's ring 0 (under its vCPU 0)
+pinned $R 371 371 2-3
 # I/O counters as xentop showed them for du1 / du2 (VBD_RD/WR, RSECT/WSECT, NET k)
 counters $R sys/bus/xen-backend/devices/vbd-1-51712/statistics rd_req=10243 wr_req=512 rd_sect=1376280 \
         wr_sect=131072 oo_req=0 f_req=3
@@ -216,6 +231,7 @@ fix_nthreads $R
 # stat torn by a rename, IRQs with no name, an offline CPU column, garbage
 # names that must not be taken for backends.
 R=linux-odd
+ALLOWED=
 rm -rf "$R"; mkdir -p "$R"
 thread $R 1 1 0 u 0 init 10 1 1
 cmdline $R 1 /sbin/init
@@ -260,6 +276,7 @@ fix_nthreads $R
 # ---------------------------------------------------------------------------
 # linux-512cpu: /proc/interrupts with 512 CPU columns.
 R=linux-512cpu
+ALLOWED=0-511
 rm -rf "$R"; mkdir -p "$R"
 thread $R 1 1 511 u 0 init 10 1 1
 cmdline $R 1 /sbin/init
@@ -286,6 +303,7 @@ backends $R vbd-5-51728 vif-5-0
 # ---------------------------------------------------------------------------
 # linux-cgroup1: a host with only cgroup v1 mounted (closer needs v2).
 R=linux-cgroup1
+ALLOWED=
 rm -rf "$R"; mkdir -p "$R/proc/self" "$R/sys/fs/cgroup/cpuset" "$R/sys/fs/cgroup/cpu,cpuacct"
 : > "$R/sys/fs/cgroup/cpuset/tasks"
 : > "$R/sys/fs/cgroup/cpu,cpuacct/tasks"

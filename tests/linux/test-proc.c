@@ -143,6 +143,15 @@ static void test_read_dom0_tree(void **state) {
         start = 7;
         assert_int_equal(closer_proc_start_time(r, 99999, &start), -ESRCH);
         assert_int_equal(start, 7);
+        /* where each thread may run (status, through the root) */
+        closer_cpuset allowed, want;
+        assert_int_equal(closer_proc_read_allowed(r, 368, 368, &allowed), 0);
+        closer_cpuset_parse("2", &want);
+        assert_true(closer_cpuset_equal(&allowed, &want));
+        assert_int_equal(closer_proc_read_allowed(r, 387, 452, &allowed), 0);
+        closer_cpuset_parse("0-3", &want);
+        assert_true(closer_cpuset_equal(&allowed, &want));
+        assert_int_equal(closer_proc_read_allowed(r, 387, 99999, &allowed), -ENOENT);
         closer_hostos_threads_free(t, n);
         closer_root_free(r);
 }
@@ -188,6 +197,9 @@ static void test_real_proc(void **state) {
         uint64_t start = 0;
         assert_int_equal(closer_proc_start_time(r, getpid(), &start), 0);
         assert_int_equal(start, me->start_time);
+        closer_cpuset allowed;
+        assert_int_equal(closer_proc_read_allowed(r, getpid(), getpid(), &allowed), 0);
+        assert_true(closer_cpuset_count(&allowed) >= 1);
         closer_hostos_threads_free(t, n);
         closer_root_free(r);
 }
