@@ -180,6 +180,19 @@ static void fmt_set(const closer_cpuset *set, bool has, char *buf, size_t len) {
                 snprintf(buf, len, "-");
 }
 
+/* Thread and IRQ names are chosen by whoever runs the process (or by a
+ * guest, for some backend names): never send their control bytes to the
+ * operator's terminal. */
+static const char *printable(const char *in, size_t max, char *buf, size_t len) {
+        size_t o = 0;
+        for (size_t i = 0; i < max && in[i] && o + 1 < len; i++) {
+                unsigned char c = (unsigned char) in[i];
+                buf[o++] = c < 0x20 || c == 0x7f ? '?' : (char) c;
+        }
+        buf[o] = '\0';
+        return buf;
+}
+
 static int print_text(const scan *s) {
         unsigned by_class[4] = {0};
         for (unsigned i = 0; i < s->snap.n_threads; i++)
@@ -213,9 +226,12 @@ static int print_text(const scan *s) {
                         snprintf(dom, sizeof(dom), "%d", c->domid);
                 char allowed[CLOSER_CPULIST_MAX];
                 fmt_set(&s->tallowed[i], s->has_tallowed[i], allowed, sizeof(allowed));
+                char comm[CLOSER_NAME_MAX], what[sizeof(c->what)];
                 printf("%7d %7d %-5s %5s %-5s %-4s %4d %-10s %-16s %-18s %s\n", t->pid, t->tid,
                        closer_class_to_string(c->cls), dom, c->admin_for_domain ? "yes" : "-",
-                       t->kernel ? "kthr" : "user", t->last_cpu, allowed, t->comm, c->rule, c->what);
+                       t->kernel ? "kthr" : "user", t->last_cpu, allowed,
+                       printable(t->comm, sizeof(t->comm), comm, sizeof(comm)), c->rule,
+                       printable(c->what, sizeof(c->what), what, sizeof(what)));
         }
         printf("\nIRQS\n%6s %-18s %-26s %5s %5s %-12s %-10s %-10s %12s %s\n", "IRQ", "CHIP", "NAME", "DOMID", "QUEUE",
                "KIND", "AFFINITY", "EFFECTIVE", "COUNT", "WHY");
@@ -227,9 +243,12 @@ static int print_text(const scan *s) {
                 snprintf(q, sizeof(q), c->queue < 0 ? "-" : "%d", c->queue);
                 fmt_set(&s->aff[i], s->has_aff[i], aff, sizeof(aff));
                 fmt_set(&s->eff[i], s->has_eff[i], eff, sizeof(eff));
-                printf("%6u %-18s %-26s %5s %5s %-12s %-10s %-10s %12llu %s\n", irq->irq, irq->chip,
-                       irq->name[0] ? irq->name : "-", dom, q, kind_str(c->kind), aff, eff,
-                       (unsigned long long) irq_total(irq), c->what);
+                char chip[CLOSER_NAME_MAX], name[CLOSER_NAME_MAX], what[sizeof(c->what)];
+                printf("%6u %-18s %-26s %5s %5s %-12s %-10s %-10s %12llu %s\n", irq->irq,
+                       printable(irq->chip, sizeof(irq->chip), chip, sizeof(chip)),
+                       irq->name[0] ? printable(irq->name, sizeof(irq->name), name, sizeof(name)) : "-", dom, q,
+                       kind_str(c->kind), aff, eff, (unsigned long long) irq_total(irq),
+                       printable(c->what, sizeof(c->what), what, sizeof(what)));
         }
         return 0;
 }

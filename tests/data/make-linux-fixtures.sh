@@ -248,6 +248,8 @@ thread $R 800 800 1 u 1 '1.xvda-0' 100 1 1          # a user process posing as b
 cmdline $R 800 ./1.xvda-0
 thread $R 801 801 1 k 2 'vif99999.0-q0-guest-rx' 100 0 1   # domid out of range
 thread $R 802 802 1 k 2 'a) S 1 (b' 100 0 1                # comm with ') S ' inside
+thread $R 805 805 0 u 1 "$(printf 'evil\033]0;pwn\a')" 100 0 1   # terminal escapes in a name
+cmdline $R 805 evil
 thread $R 803 803 0 u 1 xl 100 0 1
 cmdline $R 803 xl shutdown 7                               # no such live domain: not resolved
 thread $R 804 804 0 u 1 qemu-system-x86 100 0 1
