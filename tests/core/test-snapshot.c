@@ -568,7 +568,9 @@ static void test_large(void **state) {
         clock_gettime(CLOCK_MONOTONIC, &b);
         double ms = (double) (b.tv_sec - a.tv_sec) * 1e3 + (double) (b.tv_nsec - a.tv_nsec) / 1e6;
         print_message("parse of %zu bytes (1000 domains, 10000 threads): %.1f ms\n", strlen(j), ms);
-        assert_true(ms < 2000);
+        /* a time bound means nothing under valgrind (make check-valgrind) */
+        if (!getenv("CLOSER_UNDER_VALGRIND"))
+                assert_true(ms < 2000);
         assert_snapshots_equal(s, t);
         free(j);
         closer_snapshot_free(t);

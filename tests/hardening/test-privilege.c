@@ -47,11 +47,14 @@ static int as_nobody(const char *path) {
                         _exit(13);
                 json_t *req = json_pack("{s:s}", "command", "status"), *ans = NULL;
                 int r = closer_control_call(path, req, &ans);
+                json_decref(req);
                 if (r < 0)
                         _exit(r == -EACCES ? 12 : 20 + (-r & 63));
                 const char *e = json_string_value(json_object_get(ans, "error"));
-                _exit(json_is_false(json_object_get(ans, "ok")) && e && strstr(e, "permission denied") &&
-                      !json_object_get(ans, "secret") ? 10 : 11);
+                int code = json_is_false(json_object_get(ans, "ok")) && e && strstr(e, "permission denied") &&
+                           !json_object_get(ans, "secret") ? 10 : 11;
+                json_decref(ans);       /* valgrind checks the child's leaks too */
+                _exit(code);
         }
         return pid;
 }
@@ -96,7 +99,10 @@ static void test_control_refuses_non_root(void **state) {
         assert_true(pid >= 0);
         if (pid == 0) {
                 json_t *ans = NULL, *req = json_pack("{s:s}", "command", "status");
-                _exit(closer_control_call(path, req, &ans) == 0 && json_is_true(json_object_get(ans, "ok")) ? 0 : 1);
+                int code = closer_control_call(path, req, &ans) == 0 && json_is_true(json_object_get(ans, "ok")) ? 0 : 1;
+                json_decref(req);
+                json_decref(ans);
+                _exit(code);
         }
         assert_int_equal(poll(&p, 1, 5000), 1);
         assert_int_equal(closer_control_serve_one(lfd, 0, handler, NULL), 0);
