@@ -57,6 +57,19 @@ typedef struct closer_hostos_ops {
          * "node<N>/vm<domid>" (domid < 0: the node's own level). */
         int (*cgroup_leaf)(void *data, int node, int domid, const closer_cpuset *cpus, const closer_cpuset *mems);
         int (*cgroup_move)(void *data, int node, int domid, int pid);
+        /* Where a process is now, as a cgroup v2 path ("/system.slice/x.service"),
+         * and moving it to one: what closerd records before cgroup_move and
+         * uses to put it back, across its own restarts (optional; without
+         * them closerd does not move processes). -ESRCH: no such process. */
+        int (*cgroup_of)(void *data, int pid, char *ret, size_t len);
+        int (*cgroup_move_to)(void *data, int pid, const char *path);
+        /* Remove a leaf (domid < 0: the node level) once it is empty:
+         * 0 (also when it is not there), -EBUSY while processes remain. */
+        int (*cgroup_remove)(void *data, int node, int domid);
+        /* Remove every node<N>/vm<D> and node<N> under closer's subtree,
+         * also those a previous (crashed) run made: 0, or -EBUSY when some
+         * still hold processes (they stay). */
+        int (*cgroup_clear)(void *data);
 
         /* Backend I/O counters per domain, sorted by domid (optional).
          * *ret is malloc'd (free()). */

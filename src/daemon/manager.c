@@ -55,6 +55,7 @@ closer_manager *closer_manager_free(closer_manager *m) {
         free(m->rows);
         free(m->dom);
         free(m->skip);
+        free(m->moved);
         closer_state_free(m->state);
         free(m->state_path);
         free(m);
@@ -77,6 +78,7 @@ static closer_dom_track *track_of(closer_manager *m, int domid, const char *uuid
                                 return &m->dom[i];
                         /* domid reused by another domain: start over */
                         memset(&m->dom[i], 0, sizeof(m->dom[i]));
+                        m->dom[i].leaf_node = -1;
                         m->dom[i].domid = domid;
                         snprintf(m->dom[i].uuid, sizeof(m->dom[i].uuid), "%s", uuid);
                         return &m->dom[i];
@@ -91,6 +93,7 @@ static closer_dom_track *track_of(closer_manager *m, int domid, const char *uuid
         }
         closer_dom_track *t = &m->dom[m->n_dom++];
         memset(t, 0, sizeof(*t));
+        t->leaf_node = -1;
         t->domid = domid;
         snprintf(t->uuid, sizeof(t->uuid), "%s", uuid);
         log_info("domain %d (%s) appeared", domid, uuid[0] ? uuid : "no uuid");
@@ -243,10 +246,27 @@ static bool manage_thread(const closer_thread *t, const closer_plan_thread *pt) 
         return !(t->kernel && pt->cls == CLOSER_T0);
 }
 
+/* Write-ahead: what is about to change is on disk, with the value found,
+ * before it changes. A crash between the two leaves a record of something
+ * not yet changed (restoring it is harmless); the other order would lose
+ * the value found forever. Returns 0, or -errno when the record could not
+ * be written: the caller then changes nothing this tick. */
+static int persist(closer_manager *m) {
+        if (!m->state->dirty || !m->state_path)
+                return 0;
+        int r = closer_state_save(m->state, m->state_path);
+        if (r < 0)
+                log_error("saving %s: %s; changing nothing until it can be saved", m->state_path, strerror(-r));
+        return r;
+}
+
 static void reconcile_threads(closer_manager *m) {
         const closer_snapshot *s = m->snap;
+        unsigned *todo = malloc((m->plan->n_threads ? m->plan->n_threads : 1) * sizeof(unsigned)), n = 0;
         char what[96];
 
+        if (!todo)
+                return;
         for (unsigned i = 0; i < m->plan->n_threads; i++) {
                 const closer_thread *t = &s->threads[i];
                 const closer_plan_thread *pt = &m->plan->threads[i];
@@ -259,26 +279,37 @@ static void reconcile_threads(closer_manager *m) {
                         continue;       /* gone since the scan: normal */
                 if (closer_cpuset_equal(&cur, pt->dom0_cpus))
                         continue;
-                snprintf(what, sizeof(what), "thread %d (%s)", t->tid, t->comm);
                 if (m->dry_run) {
                         char buf[64];
                         (void) closer_cpuset_format(pt->dom0_cpus, buf, sizeof(buf));
-                        log_info("dry run: would move %s to dom0 CPUs %s", what, buf);
+                        log_info("dry run: would move thread %d (%s) to dom0 CPUs %s", t->tid, t->comm, buf);
                         continue;
                 }
                 if (closer_state_add_thread(m->state, t->tid, t->start_time, &cur) < 0)
                         continue;       /* cannot remember the original: do not touch */
-                r = m->host->ops->set_thread_affinity(m->host->data, t->tid, pt->dom0_cpus);
-                if (r < 0)
+                todo[n++] = i;
+        }
+        if (persist(m) < 0)
+                n = 0;
+        for (unsigned k = 0; k < n; k++) {
+                const closer_thread *t = &s->threads[todo[k]];
+                const closer_plan_thread *pt = &m->plan->threads[todo[k]];
+                int r = m->host->ops->set_thread_affinity(m->host->data, t->tid, pt->dom0_cpus);
+                if (r < 0) {
+                        snprintf(what, sizeof(what), "thread %d (%s)", t->tid, t->comm);
                         act_failed(m, r, false, t->tid, t->start_time, what);
-                else
+                } else
                         m->stats.actions[CLOSER_ACT_THREAD]++;
         }
+        free(todo);
 }
 
 static void reconcile_irqs(closer_manager *m) {
+        unsigned *todo = malloc((m->plan->n_irqs ? m->plan->n_irqs : 1) * sizeof(unsigned)), n = 0;
         char what[64];
 
+        if (!todo)
+                return;
         for (unsigned i = 0; i < m->plan->n_irqs; i++) {
                 const closer_plan_irq *pi = &m->plan->irqs[i];
                 closer_cpuset want, cur;
@@ -291,61 +322,139 @@ static void reconcile_irqs(closer_manager *m) {
                 int r = m->host->ops->get_irq_affinity(m->host->data, pi->irq, &cur);
                 if (r < 0 || closer_cpuset_equal(&cur, &want))
                         continue;
-                snprintf(what, sizeof(what), "IRQ %u of domain %d", pi->irq, pi->domid);
                 if (m->dry_run) {
-                        log_info("dry run: would bind %s to dom0 CPU %d", what, pi->dom0_cpu);
+                        log_info("dry run: would bind IRQ %u of domain %d to dom0 CPU %d", pi->irq, pi->domid,
+                                 pi->dom0_cpu);
                         continue;
                 }
                 if (closer_state_add_irq(m->state, pi->irq, &cur) < 0)
                         continue;
-                r = m->host->ops->set_irq_affinity(m->host->data, pi->irq, &want);
-                if (r < 0)
+                todo[n++] = i;
+        }
+        if (persist(m) < 0)
+                n = 0;
+        for (unsigned k = 0; k < n; k++) {
+                const closer_plan_irq *pi = &m->plan->irqs[todo[k]];
+                closer_cpuset want;
+                closer_cpuset_zero(&want);
+                (void) closer_cpuset_set(&want, (unsigned) pi->dom0_cpu);
+                int r = m->host->ops->set_irq_affinity(m->host->data, pi->irq, &want);
+                if (r < 0) {
+                        snprintf(what, sizeof(what), "IRQ %u of domain %d", pi->irq, pi->domid);
                         act_failed(m, r, true, (int) pi->irq, 0, what);
-                else
+                } else
                         m->stats.actions[CLOSER_ACT_IRQ]++;
         }
+        free(todo);
 }
 
+/* A process moved into a domain's leaf by this run (not moved again while
+ * it stays there). */
+static bool moved_already(const closer_manager *m, int pid, uint64_t start_time, int node, int domid) {
+        for (unsigned i = 0; i < m->n_moved; i++)
+                if (m->moved[i].pid == pid)
+                        return m->moved[i].start_time == start_time && m->moved[i].node == node &&
+                               m->moved[i].domid == domid;
+        return false;
+}
+
+static void note_moved(closer_manager *m, int pid, uint64_t start_time, int node, int domid) {
+        for (unsigned i = 0; i < m->n_moved; i++)
+                if (m->moved[i].pid == pid) {
+                        m->moved[i] = (struct closer_moved) {pid, start_time, node, domid};
+                        return;
+                }
+        if (m->n_moved == m->cap_moved) {
+                unsigned cap = m->cap_moved ? m->cap_moved * 2 : 16;
+                struct closer_moved *n = realloc(m->moved, cap * sizeof(*n));
+                if (!n)
+                        return;
+                m->moved = n;
+                m->cap_moved = cap;
+        }
+        m->moved[m->n_moved++] = (struct closer_moved) {pid, start_time, node, domid};
+}
+
+/* The secondary containers as cgroup v2 leaves, node<N>/vm<domid>, and the
+ * user-space processes working for a domain (QEMU device models, xl and
+ * libxl helpers acting on it) moved into its leaf. Kernel backend threads
+ * keep their affinity only. A process is moved only once its cgroup as
+ * found is on disk (write-ahead, like everything else). */
 static void reconcile_cgroups(closer_manager *m) {
         const closer_plan *p = m->plan;
-        int last_pid = -1;
+        const closer_hostos_ops *os = m->host->ops;
 
-        if (!m->host->ops->cgroup_leaf || m->dry_run)
+        if (!os->cgroup_leaf || !os->cgroup_move || !os->cgroup_of || !os->cgroup_move_to || m->dry_run)
                 return;
         for (unsigned i = 0; i < p->n_secondary; i++) {
+                const closer_plan_secondary *sec = &p->secondary[i];
                 closer_cpuset mems;
-                closer_cpuset_zero(&mems);
-                (void) closer_cpuset_set(&mems, (unsigned) p->secondary[i].node);
-                if (closer_cpuset_is_empty(&p->secondary[i].dom0_cpus))
+                if (closer_cpuset_is_empty(&sec->dom0_cpus) || sec->node < 0 || sec->node >= (int) CLOSER_NODES_MAX ||
+                    closer_cpuset_equal(&m->node_leaf_cpus[sec->node], &sec->dom0_cpus))
                         continue;
-                int r = m->host->ops->cgroup_leaf(m->host->data, p->secondary[i].node, -1,
-                                                  &p->secondary[i].dom0_cpus, &mems);
+                closer_cpuset_zero(&mems);
+                (void) closer_cpuset_set(&mems, (unsigned) sec->node);
+                int r = os->cgroup_leaf(m->host->data, sec->node, -1, &sec->dom0_cpus, &mems);
                 if (r < 0)
                         act_failed(m, r, false, -1, 0, "secondary container");
+                else
+                        m->node_leaf_cpus[sec->node] = sec->dom0_cpus;
         }
         for (unsigned i = 0; i < p->n_domains; i++) {
+                const closer_plan_domain *pd = &p->domains[i];
+                closer_dom_track *t = track_of(m, pd->domid, m->snap->domains[i].uuid, i);
                 closer_cpuset mems;
+                if (!t || (t->leaf_node == pd->node && closer_cpuset_equal(&t->leaf_cpus, &pd->backend_dom0_cpus)))
+                        continue;
                 closer_cpuset_zero(&mems);
-                (void) closer_cpuset_set(&mems, (unsigned) p->domains[i].node);
-                int r = m->host->ops->cgroup_leaf(m->host->data, p->domains[i].node, p->domains[i].domid,
-                                                  &p->domains[i].backend_dom0_cpus, &mems);
-                if (r < 0)
+                (void) closer_cpuset_set(&mems, (unsigned) pd->node);
+                int r = os->cgroup_leaf(m->host->data, pd->node, pd->domid, &pd->backend_dom0_cpus, &mems);
+                if (r < 0) {
                         act_failed(m, r, false, -1, 0, "domain container");
+                        continue;
+                }
+                t->leaf_node = pd->node;
+                t->leaf_cpus = pd->backend_dom0_cpus;
+                m->stats.actions[CLOSER_ACT_CGROUP]++;
         }
-        /* Move user-space processes working for a domain (QEMU backends,
-         * save helpers) into its leaf; kernel threads keep their affinity only. */
+
+        unsigned *todo = malloc((p->n_threads ? p->n_threads : 1) * sizeof(unsigned)), n = 0;
+        int last_pid = -1;
+        if (!todo)
+                return;
         for (unsigned i = 0; i < p->n_threads; i++) {
                 const closer_plan_thread *pt = &p->threads[i];
                 const closer_thread *t = &m->snap->threads[i];
-                if (pt->domain_index < 0 || t->kernel || t->pid == last_pid || pt->admin)
-                        continue;
+                char found[512];
+                if (pt->domain_index < 0 || t->kernel || t->pid == last_pid || t->tid != t->pid)
+                        continue;       /* one entry per process: its main thread */
                 last_pid = t->pid;
-                int r = m->host->ops->cgroup_move(m->host->data, pt->node, pt->domid, t->pid);
+                if (moved_already(m, t->pid, t->start_time, pt->node, pt->domid) ||
+                    skipped(m, false, t->pid, t->start_time))
+                        continue;
+                const closer_saved_cgroup *sc = closer_state_find_cgroup(m->state, t->pid);
+                if (!sc || sc->start_time != t->start_time) {
+                        if (os->cgroup_of(m->host->data, t->pid, found, sizeof(found)) < 0)
+                                continue;
+                        if (closer_state_add_cgroup(m->state, t->pid, t->start_time, found) < 0)
+                                continue;
+                }
+                todo[n++] = i;
+        }
+        if (persist(m) < 0)
+                n = 0;
+        for (unsigned k = 0; k < n; k++) {
+                const closer_plan_thread *pt = &p->threads[todo[k]];
+                const closer_thread *t = &m->snap->threads[todo[k]];
+                int r = os->cgroup_move(m->host->data, pt->node, pt->domid, t->pid);
                 if (r < 0)
                         act_failed(m, r, false, t->pid, t->start_time, "moving a backend process");
-                else
+                else {
+                        note_moved(m, t->pid, t->start_time, pt->node, pt->domid);
                         m->stats.actions[CLOSER_ACT_CGROUP]++;
+                }
         }
+        free(todo);
 }
 
 static int set_target(closer_manager *m, int domid, const char *uuid, uint64_t kib) {
@@ -355,6 +464,8 @@ static int set_target(closer_manager *m, int domid, const char *uuid, uint64_t k
                         return -EIO;    /* cannot know what to put back: do not move it */
                 if (closer_state_add_mem(m->state, domid, uuid, found) < 0)
                         return -ENOMEM;
+                if (persist(m) < 0)
+                        return -EIO;
         }
         int r = m->hv->ops->set_mem_target(m->hv->data, domid, kib);
         if (r >= 0)
@@ -420,6 +531,19 @@ static void reconcile_memory(closer_manager *m, uint64_t now_ns) {
                 m->state->dirty = true;
         }
         m->dom0_base_kib = m->state->dom0_target_kib;
+
+        /* Write-ahead: every VM target we may move is recorded first, in one
+         * save (set_target() below then finds it recorded). */
+        for (unsigned i = 0; i < p->n_domains && m->hv->ops->get_mem_target; i++) {
+                const closer_domain *d = &m->snap->domains[i];
+                uint64_t found;
+                if (closer_state_find_mem(m->state, d->domid) || p->domains[i].mem_target_kib == d->mem_kib)
+                        continue;
+                if (m->hv->ops->get_mem_target(m->hv->data, d->domid, &found) == 0)
+                        (void) closer_state_add_mem(m->state, d->domid, d->uuid, found);
+        }
+        if (persist(m) < 0)
+                return;
 
         for (int pass = 0; pass < 2; pass++) {
                 for (unsigned i = 0; i < p->n_domains; i++) {
@@ -528,6 +652,19 @@ static void prune_state(closer_manager *m) {
                 if (!keep[i] && st->mem[i].domid != 0)
                         closer_state_drop_mem(st, st->mem[i].domid);
         free(keep);
+        for (unsigned i = st->n_cgroups; i-- > 0;) {
+                bool same = false;
+                for (unsigned k = 0; k < s->n_threads; k++)
+                        if (s->threads[k].tid == st->cgroups[i].pid) {
+                                same = s->threads[k].start_time == st->cgroups[i].start_time;
+                                break;
+                        }
+                if (!same)
+                        closer_state_drop_cgroup(st, st->cgroups[i].pid);
+        }
+        for (unsigned i = m->n_moved; i-- > 0;)
+                if (!closer_state_find_cgroup(st, m->moved[i].pid))
+                        m->moved[i] = m->moved[--m->n_moved];
         for (unsigned i = st->n_caps; i-- > 0;) {
                 const closer_domain *d = closer_snapshot_find_domain(s, st->caps[i].domid);
                 if (!d || strcmp(d->uuid, st->caps[i].uuid) != 0)
@@ -565,6 +702,14 @@ static void reconcile_caps(closer_manager *m) {
                 m->warned_no_caps = true;
                 return;
         }
+        struct cap_change {
+                int domid;
+                unsigned cap;
+                closer_dom_track *t;
+        } *todo = malloc((m->n_rows > 0 ? (size_t) m->n_rows : 1) * sizeof(*todo));
+        unsigned n = 0;
+        if (!todo)
+                return;
         for (int i = 0; i < m->n_rows; i++) {
                 const closer_acct_row *row = &m->rows[i];
                 const closer_domain *d = (unsigned) i < m->snap->n_domains && m->snap->domains[i].domid == row->domid
@@ -588,14 +733,20 @@ static void reconcile_caps(closer_manager *m) {
                         continue;
                 if (!sc && closer_state_add_cap(m->state, d->domid, d->uuid, found) < 0)
                         continue;
-                int r = hv->set_cap(m->hv->data, d->domid, cap);
+                todo[n++] = (struct cap_change) {.domid = d->domid, .cap = cap, .t = t};
+        }
+        if (persist(m) < 0)
+                n = 0;
+        for (unsigned k = 0; k < n; k++) {
+                int r = hv->set_cap(m->hv->data, todo[k].domid, todo[k].cap);
                 if (r < 0) {
                         act_failed(m, r, false, -1, 0, "scheduler cap");
                         continue;
                 }
-                t->applied_cap_pct = cap;
+                todo[k].t->applied_cap_pct = todo[k].cap;
                 m->stats.actions[CLOSER_ACT_CAP]++;
         }
+        free(todo);
 }
 
 /* Domains that left: nothing to put back for them; forget them. */
@@ -606,6 +757,12 @@ static void forget_gone(closer_manager *m) {
                         continue;
                 }
                 log_info("domain %d left", m->dom[i].domid);
+                if (m->dom[i].leaf_node >= 0 && m->host->ops->cgroup_remove) {
+                        int r = m->host->ops->cgroup_remove(m->host->data, m->dom[i].leaf_node, m->dom[i].domid);
+                        if (r < 0)
+                                log_info("container node%d/vm%d of domain %d stays: %s", m->dom[i].leaf_node,
+                                         m->dom[i].domid, m->dom[i].domid, strerror(-r));
+                }
                 closer_state_drop_mem(m->state, m->dom[i].domid);
                 m->dom[i] = m->dom[--m->n_dom];
         }
@@ -747,6 +904,48 @@ int closer_manager_restore(closer_manager *m) {
                 if (r < 0 && first == 0)
                         first = r;
         }
+        /* Processes back into the cgroups they were found in, then our
+         * leaves away (they are empty now). */
+        for (unsigned i = 0; i < m->state->n_cgroups && m->host->ops->cgroup_move_to; i++) {
+                const closer_saved_cgroup *sc = &m->state->cgroups[i];
+                bool same = false;
+                for (unsigned k = 0; m->snap && k < m->snap->n_threads; k++)
+                        if (m->snap->threads[k].tid == sc->pid) {
+                                same = m->snap->threads[k].start_time == sc->start_time;
+                                break;
+                        }
+                if (!same)
+                        continue;
+                r = m->host->ops->cgroup_move_to(m->host->data, sc->pid, sc->path);
+                if (r < 0 && r != -ESRCH && r != -ENOENT && first == 0)
+                        first = r;
+        }
+        if (m->host->ops->cgroup_clear) {
+                /* also what a crashed run made and this one never knew of */
+                r = m->host->ops->cgroup_clear(m->host->data);
+                if (r < 0 && first == 0)
+                        first = r;
+                for (unsigned i = 0; i < m->n_dom; i++)
+                        m->dom[i].leaf_node = -1;
+                for (unsigned n = 0; n < CLOSER_NODES_MAX; n++)
+                        closer_cpuset_zero(&m->node_leaf_cpus[n]);
+        } else if (m->host->ops->cgroup_remove) {
+                for (unsigned i = 0; i < m->n_dom; i++)
+                        if (m->dom[i].leaf_node >= 0) {
+                                r = m->host->ops->cgroup_remove(m->host->data, m->dom[i].leaf_node, m->dom[i].domid);
+                                if (r < 0 && first == 0)
+                                        first = r;
+                                m->dom[i].leaf_node = -1;
+                        }
+                for (unsigned n = 0; n < CLOSER_NODES_MAX; n++)
+                        if (!closer_cpuset_is_empty(&m->node_leaf_cpus[n])) {
+                                r = m->host->ops->cgroup_remove(m->host->data, (int) n, -1);
+                                if (r < 0 && first == 0)
+                                        first = r;
+                                closer_cpuset_zero(&m->node_leaf_cpus[n]);
+                        }
+        }
+        m->n_moved = 0;
         /* Not host->ops->restore(): after a restart its journal holds our own
          * values as "found"; the state file is the only truth. */
         closer_state *empty = closer_state_new();

@@ -22,6 +22,7 @@ closer_state *closer_state_free(closer_state *st) {
         free(st->irqs);
         free(st->mem);
         free(st->caps);
+        free(st->cgroups);
         free(st);
         return NULL;
 }
@@ -174,6 +175,40 @@ void closer_state_drop_cap(closer_state *st, int domid) {
                 }
 }
 
+/* Processes moved between cgroups are few (device models, helpers). */
+const closer_saved_cgroup *closer_state_find_cgroup(const closer_state *st, int pid) {
+        for (unsigned i = 0; i < st->n_cgroups; i++)
+                if (st->cgroups[i].pid == pid)
+                        return &st->cgroups[i];
+        return NULL;
+}
+
+int closer_state_add_cgroup(closer_state *st, int pid, uint64_t start_time, const char *path) {
+        if (strlen(path) >= sizeof(st->cgroups[0].path))
+                return -ENAMETOOLONG;
+        const closer_saved_cgroup *old = closer_state_find_cgroup(st, pid);
+        if (old && old->start_time == start_time)
+                return 0;
+        if (old)
+                closer_state_drop_cgroup(st, pid);      /* pid reused by another process */
+        if (grow((void **) &st->cgroups, &st->cap_cgroups, st->n_cgroups + 1, sizeof(*st->cgroups)) < 0)
+                return -ENOMEM;
+        closer_saved_cgroup *c = &st->cgroups[st->n_cgroups++];
+        *c = (closer_saved_cgroup) {.pid = pid, .start_time = start_time};
+        snprintf(c->path, sizeof(c->path), "%s", path);
+        st->dirty = true;
+        return 1;
+}
+
+void closer_state_drop_cgroup(closer_state *st, int pid) {
+        for (unsigned i = 0; i < st->n_cgroups; i++)
+                if (st->cgroups[i].pid == pid) {
+                        st->cgroups[i] = st->cgroups[--st->n_cgroups];
+                        st->dirty = true;
+                        return;
+                }
+}
+
 static json_t *cpus_json(const closer_cpuset *s) {
         char buf[CLOSER_CPULIST_MAX];
         if (closer_cpuset_format(s, buf, sizeof(buf)) < 0)
@@ -212,6 +247,12 @@ int closer_state_save(closer_state *st, const char *path) {
                 json_array_append_new(arr, json_pack("{s:i, s:s, s:i}", "domid", st->caps[i].domid, "uuid",
                                                      st->caps[i].uuid, "cap_pct", (int) st->caps[i].cap_pct));
         json_object_set_new(root, "caps", arr);
+        arr = json_array();
+        for (unsigned i = 0; i < st->n_cgroups; i++)
+                json_array_append_new(arr, json_pack("{s:i, s:I, s:s}", "pid", st->cgroups[i].pid, "start_time",
+                                                     (json_int_t) st->cgroups[i].start_time, "path",
+                                                     st->cgroups[i].path));
+        json_object_set_new(root, "cgroups", arr);
 
         char *text = json_dumps(root, JSON_COMPACT);
         json_decref(root);
@@ -345,6 +386,19 @@ int closer_state_load(const char *path, closer_state **ret, closer_error *err) {
                 }
                 if (closer_state_add_cap(st, (int) domid, uuid, (unsigned) cap) < 0)
                         goto nomem;
+        }
+        json_array_foreach(json_object_get(root, "cgroups"), i, v) {
+                json_int_t pid, start;
+                const char *cpath;
+                if (json_unpack(v, "{s:I, s:I, s:s}", "pid", &pid, "start_time", &start, "path", &cpath) < 0 ||
+                    pid <= 0 || pid > INT32_MAX || start < 0 || cpath[0] != '/' || strstr(cpath, "..")) {
+                        r = bad(err, path, "$.cgroups[]");
+                        goto fail;
+                }
+                if (closer_state_add_cgroup(st, (int) pid, (uint64_t) start, cpath) < 0) {
+                        r = bad(err, path, "$.cgroups[]");
+                        goto fail;
+                }
         }
         json_decref(root);
         st->dirty = false;

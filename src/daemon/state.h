@@ -38,6 +38,12 @@ typedef struct closer_saved_cap {
         unsigned cap_pct;               /* scheduler cap as found, 0 = none */
 } closer_saved_cap;
 
+typedef struct closer_saved_cgroup {
+        int pid;
+        uint64_t start_time;            /* pid reuse guard */
+        char path[512];                 /* its cgroup v2 path as found */
+} closer_saved_cgroup;
+
 typedef struct closer_state {
         bool have_dom0_target;
         uint64_t dom0_target_kib;
@@ -49,6 +55,8 @@ typedef struct closer_state {
         closer_saved_mem *mem;
         unsigned n_caps, cap_caps;
         closer_saved_cap *caps;
+        unsigned n_cgroups, cap_cgroups;
+        closer_saved_cgroup *cgroups;
         bool dirty;                     /* changed since the last save */
 } closer_state;
 
@@ -74,3 +82,6 @@ void closer_state_drop_mem(closer_state *st, int domid);
 const closer_saved_cap *closer_state_find_cap(const closer_state *st, int domid);
 int closer_state_add_cap(closer_state *st, int domid, const char *uuid, unsigned cap_pct);
 void closer_state_drop_cap(closer_state *st, int domid);
+const closer_saved_cgroup *closer_state_find_cgroup(const closer_state *st, int pid);
+int closer_state_add_cgroup(closer_state *st, int pid, uint64_t start_time, const char *path);
+void closer_state_drop_cgroup(closer_state *st, int pid);

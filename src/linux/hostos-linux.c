@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The Linux implementation of the host-OS op table (closer/hostos.h). */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +190,108 @@ static int op_cgroup_move(void *data, int node, int domid, int pid) {
         return r;
 }
 
+static int op_cgroup_of(void *data, int pid, char *ret, size_t len) {
+        linux_host *h = data;
+        int r = closer_cgroup_of_pid(h->root, pid, ret, len);
+        return r == -ENOENT ? -ESRCH : r;
+}
+
+/* A cgroup path as /proc/PID/cgroup prints it: absolute, no "." or ".."
+ * component (it comes from our own state file, but a path is a path). */
+static bool cgroup_path_ok(const char *path) {
+        if (path[0] != '/' || strlen(path) >= 4096)
+                return false;
+        for (const char *c = path; *c;) {
+                while (*c == '/')
+                        c++;
+                size_t n = strcspn(c, "/");
+                if ((n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+                        return false;
+                c += n;
+        }
+        return true;
+}
+
+static int op_cgroup_move_to(void *data, int pid, const char *path) {
+        linux_host *h = data;
+        char file[4096 + 1024 + 32], text[24];
+        if (pid <= 0 || !cgroup_path_ok(path))
+                return -EINVAL;
+        int r = ensure_mount(h);
+        if (r < 0)
+                return r;
+        snprintf(file, sizeof(file), "%s%s/cgroup.procs", h->cgroup_mount, strcmp(path, "/") == 0 ? "" : path);
+        snprintf(text, sizeof(text), "%d", pid);
+        return closer_write_file_at(h->root->fd, file, text);
+}
+
+static int op_cgroup_remove(void *data, int node, int domid) {
+        linux_host *h = data;
+        char rel[4096 + 400];
+        if (node < 0)
+                return -EINVAL;
+        int r = ensure_mount(h);
+        if (r < 0)
+                return r;
+        if (domid >= 0)
+                snprintf(rel, sizeof(rel), "%s/%s%snode%d/vm%d", h->cgroup_mount, h->cgroup_base,
+                         h->cgroup_base[0] ? "/" : "", node, domid);
+        else
+                snprintf(rel, sizeof(rel), "%s/%s%snode%d", h->cgroup_mount, h->cgroup_base,
+                         h->cgroup_base[0] ? "/" : "", node);
+        if (unlinkat(h->root->fd, closer_root_rel(rel), AT_REMOVEDIR) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        return 0;
+}
+
+/* rmdir every child directory of dirfd named prefix<number> (after its own
+ * children, with recurse); the first error other than "gone" wins. */
+static int remove_numbered(int dirfd, const char *prefix, bool recurse) {
+        int dfd = dup(dirfd);
+        if (dfd < 0)
+                return -errno;
+        DIR *d = fdopendir(dfd);
+        if (!d) {
+                close(dfd);
+                return -errno;
+        }
+        int first = 0;
+        size_t plen = strlen(prefix);
+        for (struct dirent *de; (de = readdir(d));) {
+                if (strncmp(de->d_name, prefix, plen) != 0 || !de->d_name[plen] ||
+                    strspn(de->d_name + plen, "0123456789") != strlen(de->d_name + plen))
+                        continue;
+                if (recurse) {
+                        int sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        if (sub >= 0) {
+                                int r = remove_numbered(sub, "vm", false);
+                                close(sub);
+                                if (r < 0 && first == 0)
+                                        first = r;
+                        }
+                }
+                if (unlinkat(dirfd, de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT && first == 0)
+                        first = -errno;
+        }
+        closedir(d);
+        return first;
+}
+
+static int op_cgroup_clear(void *data) {
+        linux_host *h = data;
+        char rel[4096 + 300];
+        int r = ensure_mount(h);
+        if (r < 0)
+                return r;
+        snprintf(rel, sizeof(rel), "%s/%s", h->cgroup_mount, h->cgroup_base);
+        int fd = openat(h->root->fd, closer_root_rel(rel), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        r = remove_numbered(fd, "node", true);
+        close(fd);
+        return r;
+}
+
 /* Move every process we moved back where it was, newest first. */
 static int restore_cgroups(linux_host *h) {
         int first = 0;
@@ -244,6 +350,10 @@ static const closer_hostos_ops linux_ops = {
         .set_thread_affinity = op_set_thread_affinity,
         .set_irq_affinity = op_set_irq_affinity,
         .cgroup_leaf = op_cgroup_leaf,
+        .cgroup_of = op_cgroup_of,
+        .cgroup_move_to = op_cgroup_move_to,
+        .cgroup_remove = op_cgroup_remove,
+        .cgroup_clear = op_cgroup_clear,
         .cgroup_move = op_cgroup_move,
         .read_backend_io = op_read_backend_io,
         .restore = op_restore,

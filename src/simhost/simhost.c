@@ -43,7 +43,12 @@ typedef struct sh_thread {
         int domid;              /* whose work (0: none) */
         unsigned argc;
         char argv[SH_MAX_ARGS][64];
+        char cgroup[96];        /* its process's cgroup v2 path */
 } sh_thread;
+
+typedef struct sh_leaf {
+        int node, domid;        /* domid -1: the node level */
+} sh_leaf;
 
 typedef struct sh_irq {
         unsigned irq;
@@ -65,6 +70,8 @@ struct closer_simhost {
         sh_thread *thr;
         unsigned n_irq;
         sh_irq *irq;
+        unsigned n_leaf;
+        sh_leaf leaf[1024];
         int next_tid;
         unsigned next_irq;
         uint64_t now_ns;
@@ -136,6 +143,7 @@ static sh_thread *add_thread(closer_simhost *h, int pid, int ppid, const char *c
         t->domid = domid;
         t->start_time = h->now_ns / 10000000ull + 1;    /* clock ticks (USER_HZ 100) */
         all_cpus(h, &t->aff);
+        snprintf(t->cgroup, sizeof(t->cgroup), "%s", kernel ? "/" : "/system.slice");
         for (unsigned i = 0; argv && argv[i] && i < SH_MAX_ARGS; i++) {
                 snprintf(t->argv[i], sizeof(t->argv[i]), "%s", argv[i]);
                 t->argc = i + 1;
@@ -291,6 +299,35 @@ int closer_simhost_remove_domain(closer_simhost *h, int domid) {
                         i++;
         notify(h);
         return 0;
+}
+
+int closer_simhost_add_qemu(closer_simhost *h, int domid) {
+        sh_dom *d = find_dom(h, domid);
+        char dom[16];
+        if (!d)
+                return -ENOENT;
+        snprintf(dom, sizeof(dom), "%d", domid);
+        const char *argv[] = {"/usr/libexec/xen-qemu-system-i386", "-xen-domid", dom, "-name", d->name, NULL};
+        sh_thread *t = add_thread(h, 0, 1, "xen-qemu-system", false, domid, argv);
+        if (!t)
+                return -ENOMEM;
+        int pid = t->pid;
+        for (int i = 0; i < 2; i++)
+                if (!add_thread(h, pid, 1, "xen-qemu-system", false, domid, argv))
+                        return -ENOMEM;
+        return pid;
+}
+
+int closer_simhost_cgroup(const closer_simhost *h, int pid, char *ret, size_t len) {
+        const sh_thread *t = find_thr(h, pid);
+        if (!t)
+                return -ESRCH;
+        snprintf(ret, len, "%s", t->cgroup);
+        return 0;
+}
+
+unsigned closer_simhost_n_leaves(const closer_simhost *h) {
+        return h->n_leaf;
 }
 
 int closer_simhost_move_vcpu(closer_simhost *h, int domid, unsigned vcpu, int pcpu) {
@@ -690,6 +727,98 @@ static int os_set_irq_affinity(void *data, unsigned irq, const closer_cpuset *cp
         return 0;
 }
 
+static sh_leaf *find_leaf(closer_simhost *h, int node, int domid) {
+        for (unsigned i = 0; i < h->n_leaf; i++)
+                if (h->leaf[i].node == node && h->leaf[i].domid == domid)
+                        return &h->leaf[i];
+        return NULL;
+}
+
+static void leaf_path(int node, int domid, char *buf, size_t len) {
+        if (domid >= 0)
+                snprintf(buf, len, "/closer/node%d/vm%d", node, domid);
+        else
+                snprintf(buf, len, "/closer/node%d", node);
+}
+
+static int os_cgroup_leaf(void *data, int node, int domid, const closer_cpuset *cpus, const closer_cpuset *mems) {
+        closer_simhost *h = data;
+        (void) mems;
+        if (closer_cpuset_is_empty(cpus) || node < 0)
+                return -EINVAL;
+        if (domid >= 0 && !find_leaf(h, node, -1))
+                return -ENOENT;         /* the node level comes first */
+        if (find_leaf(h, node, domid))
+                return 0;
+        if (h->n_leaf == sizeof(h->leaf) / sizeof(h->leaf[0]))
+                return -ENOSPC;
+        h->leaf[h->n_leaf++] = (sh_leaf) {.node = node, .domid = domid};
+        return 0;
+}
+
+static int os_cgroup_move(void *data, int node, int domid, int pid) {
+        closer_simhost *h = data;
+        char path[96];
+        if (!find_leaf(h, node, domid))
+                return -ENOENT;
+        if (!find_thr(h, pid))
+                return -ESRCH;
+        leaf_path(node, domid, path, sizeof(path));
+        for (unsigned i = 0; i < h->n_thr; i++)
+                if (h->thr[i].pid == pid)
+                        snprintf(h->thr[i].cgroup, sizeof(h->thr[i].cgroup), "%s", path);
+        return 0;
+}
+
+static int os_cgroup_of(void *data, int pid, char *ret, size_t len) {
+        return closer_simhost_cgroup(data, pid, ret, len);
+}
+
+static int os_cgroup_move_to(void *data, int pid, const char *path) {
+        closer_simhost *h = data;
+        if (path[0] != '/')
+                return -EINVAL;
+        if (!find_thr(h, pid))
+                return -ESRCH;
+        for (unsigned i = 0; i < h->n_thr; i++)
+                if (h->thr[i].pid == pid)
+                        snprintf(h->thr[i].cgroup, sizeof(h->thr[i].cgroup), "%s", path);
+        return 0;
+}
+
+static int os_cgroup_remove(void *data, int node, int domid) {
+        closer_simhost *h = data;
+        char path[96];
+        sh_leaf *l = find_leaf(h, node, domid);
+        if (!l)
+                return 0;
+        leaf_path(node, domid, path, sizeof(path));
+        size_t n = strlen(path);
+        for (unsigned i = 0; i < h->n_thr; i++)
+                if (strncmp(h->thr[i].cgroup, path, n) == 0 && (h->thr[i].cgroup[n] == '\0' || h->thr[i].cgroup[n] == '/'))
+                        return -EBUSY;
+        if (domid < 0)
+                for (unsigned i = 0; i < h->n_leaf; i++)
+                        if (h->leaf[i].node == node && h->leaf[i].domid >= 0)
+                                return -EBUSY;  /* children first */
+        *l = h->leaf[--h->n_leaf];
+        return 0;
+}
+
+static int os_cgroup_clear(void *data) {
+        closer_simhost *h = data;
+        int first = 0;
+        for (int pass = 0; pass < 2; pass++)    /* leaves, then the node levels */
+                for (unsigned i = h->n_leaf; i-- > 0;) {
+                        if ((pass == 0) != (h->leaf[i].domid >= 0))
+                                continue;
+                        int r = os_cgroup_remove(h, h->leaf[i].node, h->leaf[i].domid);
+                        if (r < 0 && first == 0)
+                                first = r;
+                }
+        return first;
+}
+
 static int os_restore(void *data) {
         (void) data;
         return 0;
@@ -703,6 +832,12 @@ static const closer_hostos_ops sim_os_ops = {
         .get_irq_affinity = os_get_irq_affinity,
         .set_thread_affinity = os_set_thread_affinity,
         .set_irq_affinity = os_set_irq_affinity,
+        .cgroup_leaf = os_cgroup_leaf,
+        .cgroup_move = os_cgroup_move,
+        .cgroup_of = os_cgroup_of,
+        .cgroup_move_to = os_cgroup_move_to,
+        .cgroup_remove = os_cgroup_remove,
+        .cgroup_clear = os_cgroup_clear,
         .restore = os_restore,
         .free = wrapper_free,
 };

@@ -37,6 +37,12 @@ closer_simhost *closer_simhost_free(closer_simhost *h);
 int closer_simhost_add_domain(closer_simhost *h, int domid, const char *name, uint64_t mem_kib, int mem_node,
                               unsigned n_vcpus, const int *pcpus, double io_ops_per_s, unsigned queues);
 int closer_simhost_remove_domain(closer_simhost *h, int domid);
+/* Start the domain's QEMU device model (qdisk backend): a user process with
+ * `-xen-domid D` and 3 threads. Returns its pid or -errno. */
+int closer_simhost_add_qemu(closer_simhost *h, int domid);
+/* A process's cgroup v2 path, and how many containers exist (tests). */
+int closer_simhost_cgroup(const closer_simhost *h, int pid, char *ret, size_t len);
+unsigned closer_simhost_n_leaves(const closer_simhost *h);
 /* Move vCPU v of domid to pcpu (the hypervisor's scheduler moving it). */
 int closer_simhost_move_vcpu(closer_simhost *h, int domid, unsigned vcpu, int pcpu);
 int closer_simhost_set_io(closer_simhost *h, int domid, double io_ops_per_s);

@@ -254,6 +254,48 @@ static void test_charge_cap(void **state) {
         assert_int_equal(cap, 0);
 }
 
+static void cgroup_eq(const closer_simhost *sim, int pid, const char *want) {
+        char buf[128];
+        assert_int_equal(closer_simhost_cgroup(sim, pid, buf, sizeof(buf)), 0);
+        assert_string_equal(buf, want);
+}
+
+/* Secondary containers as cgroup leaves: the domain's device model and its
+ * admin commands go into node<N>/vm<domid>; a domain that leaves takes its
+ * leaf with it; SIGTERM (and SIGTERM after a crash) puts every process back
+ * where it was found and removes the leaves. */
+static void test_cgroups(void **state) {
+        fixture *f = *state;
+        assert_int_equal(closer_simhost_add_domain(f->sim, 3, "vm3", 1u << 20, 1, 2, (int[]) {5, 6}, 100, 1), 0);
+        assert_int_equal(closer_simhost_add_domain(f->sim, 4, "vm4", 1u << 20, 0, 1, (int[]) {2}, 100, 1), 0);
+        int qemu3 = closer_simhost_add_qemu(f->sim, 3), qemu4 = closer_simhost_add_qemu(f->sim, 4);
+        assert_true(qemu3 > 0 && qemu4 > 0);
+        cgroup_eq(f->sim, qemu3, "/system.slice");
+        tick(f);
+        cgroup_eq(f->sim, qemu3, "/closer/node1/vm3");
+        cgroup_eq(f->sim, qemu4, "/closer/node0/vm4");
+        cgroup_eq(f->sim, closer_simhost_find_thread(f->sim, "sshd"), "/system.slice");  /* main: untouched */
+        assert_int_equal(closer_simhost_n_leaves(f->sim), 4);   /* node0, node1, vm3, vm4 */
+
+        assert_int_equal(closer_simhost_start_save(f->sim, 3), 0);
+        tick(f);
+        cgroup_eq(f->sim, closer_simhost_find_thread(f->sim, "xl"), "/closer/node1/vm3");
+
+        assert_int_equal(closer_simhost_remove_domain(f->sim, 4), 0);
+        tick(f);
+        assert_int_equal(closer_simhost_n_leaves(f->sim), 3);   /* vm4 went with its domain */
+
+        closer_manager_free(f->m);      /* kill -9 */
+        closer_error err = {{0}};
+        assert_int_equal(closer_manager_new(&f->cfg, f->hv, f->os, false, f->state, &f->m, &err), 0);
+        tick(f);
+        cgroup_eq(f->sim, qemu3, "/closer/node1/vm3");
+        assert_int_equal(closer_manager_restore(f->m), 0);
+        cgroup_eq(f->sim, qemu3, "/system.slice");             /* as the first run found it */
+        cgroup_eq(f->sim, closer_simhost_find_thread(f->sim, "xl"), "/system.slice");
+        assert_int_equal(closer_simhost_n_leaves(f->sim), 0);
+}
+
 /* Dry run: plans, changes nothing. */
 static void test_dry_run(void **state) {
         fixture *f = *state;
@@ -275,6 +317,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_restore, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_crash_resume, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_charge_cap, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_cgroups, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

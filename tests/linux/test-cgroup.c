@@ -219,11 +219,63 @@ static void test_move_and_restore(void **state) {
         assert_int_equal(nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
 }
 
+/* The host-OS ops closerd uses to put processes back and to remove its
+ * containers, also those a crashed run made. On a plain directory tree rmdir
+ * needs empty directories, so the leaves here have no control files. */
+static void test_clear_and_move_to(void **state) {
+        (void) state;
+        char root[64], path[4300];
+        strcpy(root, "/tmp/closer-cgclear-XXXXXX");
+        assert_non_null(mkdtemp(root));
+        strcpy(tmpdir, root);
+        put("proc/self/mountinfo", "35 23 0:30 / /sys/fs/cgroup rw,relatime - cgroup2 none rw\n");
+        const char *dirs[] = {"sys/fs/cgroup/closer/node0/vm3", "sys/fs/cgroup/closer/node0/vm4",
+                              "sys/fs/cgroup/closer/node1", "sys/fs/cgroup/closer/keep-me",
+                              "sys/fs/cgroup/system.slice"};
+        for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+                char *p2 = path + snprintf(path, sizeof(path), "%s/", root);
+                snprintf(p2, sizeof(path) - (size_t) (p2 - path), "%s", dirs[i]);
+                for (char *c = p2; (c = strchr(c, '/')); c++) {
+                        *c = '\0';
+                        mkdir(path, 0755);
+                        *c = '/';
+                }
+                assert_int_equal(mkdir(path, 0755), 0);
+        }
+        closer_hostos *h;
+        closer_error err;
+        assert_int_equal(closer_linux_hostos_new(root, "closer", &h, &err), 0);
+        assert_int_equal(h->ops->cgroup_clear(h->data), 0);
+        snprintf(path, sizeof(path), "%s/sys/fs/cgroup/closer/node0", root);
+        assert_int_equal(access(path, F_OK), -1);
+        snprintf(path, sizeof(path), "%s/sys/fs/cgroup/closer/node1", root);
+        assert_int_equal(access(path, F_OK), -1);
+        snprintf(path, sizeof(path), "%s/sys/fs/cgroup/closer/keep-me", root);
+        assert_int_equal(access(path, F_OK), 0);        /* not ours */
+
+        put("sys/fs/cgroup/system.slice/cgroup.procs", "");
+        assert_int_equal(h->ops->cgroup_move_to(h->data, 387, "/system.slice"), 0);
+        assert_string_equal(get("sys/fs/cgroup/system.slice/cgroup.procs"), "387");
+        assert_int_equal(h->ops->cgroup_move_to(h->data, 387, "/system.slice/../../etc"), -EINVAL);
+        assert_int_equal(h->ops->cgroup_move_to(h->data, 387, "relative"), -EINVAL);
+        closer_hostos_free(h);
+
+        const char *rm[] = {"sys/fs/cgroup/system.slice/cgroup.procs", "sys/fs/cgroup/system.slice",
+                            "sys/fs/cgroup/closer/keep-me", "sys/fs/cgroup/closer", "sys/fs/cgroup", "sys/fs", "sys",
+                            "proc/self/mountinfo", "proc/self", "proc"};
+        for (size_t i = 0; i < sizeof(rm) / sizeof(rm[0]); i++) {
+                snprintf(path, sizeof(path), "%s/%s", root, rm[i]);
+                remove(path);
+        }
+        rmdir(root);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_find_mount),
                 cmocka_unit_test(test_leaves),
                 cmocka_unit_test(test_move_and_restore),
+                cmocka_unit_test(test_clear_and_move_to),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
