@@ -10,7 +10,9 @@ typedef struct closer_error {
         char msg[512];
 } closer_error;
 
-/* printf-style setter; accepts a NULL err (then does nothing). Returns -err_code
+/* printf-style setter; accepts a NULL err (then does nothing). Control
+ * characters in the result become '?', so the message is one line whatever
+ * input it quotes. Returns -err_code
  * unchanged so callers can write `return closer_error_set(err, -EINVAL, ...)`. */
 int closer_error_set(closer_error *err, int err_code, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
