@@ -2,7 +2,7 @@
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps demo check check-asan check-valgrind bench fuzz clean
+.PHONY: all deps demo check check-asan check-valgrind bench fuzz clean deb
 
 all: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -46,6 +46,11 @@ fuzz: deps
 
 bench: all
 	./scripts/bench $(BUILD)
+
+# The Debian package (debian/) into out/deb/closer_VERSION_ARCH.deb (and the
+# symlink out/deb/closer.deb). Not part of `check`: it needs debhelper.
+deb:
+	./scripts/build-deb
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz out
