@@ -26,6 +26,7 @@ static void usage(FILE *f) {
               "                      (writes to Xen's console ring) instead of the node-affinity estimate\n"
               "  --io-interval-ms N  sample I/O counters N ms apart for the rates (default 1000, 0: none)\n"
               "  --no-irqs           do not read dom0's threads and IRQs (no IRQ is moved)\n"
+              "  --timings           print how long each adapter call took on stderr\n"
               "  -h, --help          this text\n\n"
               "Exit: 0 ok, 1 cannot read the host (not a Xen dom0, no privilege), 2 bad usage.\n", f);
 }
@@ -89,10 +90,11 @@ int main(int argc, char **argv) {
                 {"exact-numa", no_argument, NULL, 'n'},
                 {"io-interval-ms", required_argument, NULL, 'i'},
                 {"no-irqs", no_argument, NULL, 'q'},
+                {"timings", no_argument, NULL, 't'},
                 {"help", no_argument, NULL, 'h'},
                 {0},
         };
-        bool exact_numa = false, irqs = true;
+        bool exact_numa = false, irqs = true, timings = false;
         unsigned interval_ms = 1000;
         int c;
 
@@ -109,6 +111,9 @@ int main(int argc, char **argv) {
                         break;
                 case 'q':
                         irqs = false;
+                        break;
+                case 't':
+                        timings = true;
                         break;
                 case 'h':
                         usage(stdout);
@@ -138,13 +143,22 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "closer-xen-probe: out of memory\n");
                 goto out;
         }
+        uint64_t t0 = now_ns();
         r = hv->ops->read_host(hv->data, exact_numa, s, &err);
+        if (timings)
+                fprintf(stderr, "closer-xen-probe: read_host%s: %.3f ms (%u nodes, %u domains)\n",
+                        exact_numa ? " --exact-numa" : "", (double) (now_ns() - t0) / 1e6,
+                        s->topo.n_nodes, s->n_domains);
         if (r < 0) {
                 fprintf(stderr, "closer-xen-probe: read_host: %s\n", err.msg[0] ? err.msg : strerror(-r));
                 goto out;
         }
         if (interval_ms > 0) {
+                t0 = now_ns();
                 r = io_rates(hv, s, interval_ms);
+                if (timings)
+                        fprintf(stderr, "closer-xen-probe: read_io x2 + %u ms: %.3f ms\n", interval_ms,
+                                (double) (now_ns() - t0) / 1e6);
                 if (r < 0) {
                         fprintf(stderr, "closer-xen-probe: read_io: %s\n", strerror(-r));
                         goto out;
@@ -166,11 +180,37 @@ int main(int argc, char **argv) {
                 }
                 if (hv->ops->attach_hostos && hv->ops->map_irqs) {
                         r = hv->ops->attach_hostos(hv->data, os);
+                        t0 = now_ns();
                         if (r >= 0)
                                 r = hv->ops->map_irqs(hv->data, s->irqs, s->n_irqs);
                         if (r < 0) {
                                 fprintf(stderr, "closer-xen-probe: map_irqs: %s\n", strerror(-r));
                                 goto out;
+                        }
+                        if (timings) {
+                                unsigned mapped = 0;
+                                for (unsigned i = 0; i < s->n_irqs; i++)
+                                        mapped += s->irqs[i].domid >= 0;
+                                fprintf(stderr, "closer-xen-probe: map_irqs (probing): %.3f ms (%u IRQs, %u with a domain)\n",
+                                        (double) (now_ns() - t0) / 1e6, s->n_irqs, mapped);
+                                /* What each later tick pays: the bindings are
+                                 * cached, only checked against Xen's table. */
+                                closer_irq *copy = calloc(s->n_irqs ? s->n_irqs : 1, sizeof(*copy));
+                                if (copy) {
+                                        for (unsigned i = 0; i < s->n_irqs; i++) {
+                                                copy[i] = s->irqs[i];
+                                                copy[i].per_cpu_counts = NULL;
+                                                copy[i].n_counts = 0;
+                                                if (strcmp(copy[i].name, "blkif-backend") == 0 ||
+                                                    strcmp(copy[i].name, "evtchn:xen-qemu-system") == 0)
+                                                        copy[i].domid = copy[i].queue = -1;
+                                        }
+                                        t0 = now_ns();
+                                        r = hv->ops->map_irqs(hv->data, copy, s->n_irqs);
+                                        fprintf(stderr, "closer-xen-probe: map_irqs (cached): %.3f ms (r=%d)\n",
+                                                (double) (now_ns() - t0) / 1e6, r);
+                                        free(copy);
+                                }
                         }
                 }
                 /* Put back anything the probe moved and could not restore. */

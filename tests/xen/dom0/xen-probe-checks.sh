@@ -37,7 +37,7 @@ xen_probe_checks() {
     fi
     for d in /proc/irq/[0-9]*; do echo "${d##*/} $(cat "$d/smp_affinity_list" 2>/dev/null)"; done > "$OUT/irq-aff-before"
     t0=$(now)
-    if "$probe" --io-interval-ms 3000 > "$j" 2> "$OUT/xen-probe.err"; then
+    if "$probe" --timings --io-interval-ms 3000 > "$j" 2> "$OUT/xen-probe.err"; then
         timing xen_probe "$(since "$t0")"
         pass xen-probe-exit-0
     else
@@ -45,6 +45,7 @@ xen_probe_checks() {
         return 1
     fi
     for d in /proc/irq/[0-9]*; do echo "${d##*/} $(cat "$d/smp_affinity_list" 2>/dev/null)"; done > "$OUT/irq-aff-after"
+    cat "$OUT/xen-probe.err"
     check xen-probe-irq-affinity-restored cmp -s "$OUT/irq-aff-before" "$OUT/irq-aff-after"
     check xen-probe-format test "$(jq -r .format "$j")" = closer-snapshot/1
     [ -n "$ctl" ] && check xen-probe-snapshot-plannable sh -c "'$ctl' plan --snapshot '$j' >/dev/null"
