@@ -203,7 +203,17 @@ static int on_procevents(sd_event_source *s, int fd, uint32_t revents, void *use
         int lost = 0;
         (void) s, (void) fd, (void) revents;
 
-        if (closer_procevents_drain(d->procev, &execs, &lost) < 0 || (!execs && !lost))
+        if (closer_procevents_drain(d->procev, &execs, &lost) < 0)
+                return 0;
+        int refused = closer_procevents_refused(d->procev);
+        if (refused < 0) {
+                log_warning("process events: the kernel refused the subscription (%s); short-lived admin commands "
+                            "are placed at the next tick only",
+                            strerror(-refused));
+                sd_event_source_set_enabled(s, SD_EVENT_OFF);
+                return 0;
+        }
+        if (!execs && !lost)
                 return 0;
         int enabled = SD_EVENT_OFF;
         if (d->soon_src && sd_event_source_get_enabled(d->soon_src, &enabled) >= 0 && enabled != SD_EVENT_OFF)

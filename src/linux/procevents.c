@@ -14,6 +14,7 @@
 
 struct closer_procevents {
         int fd;
+        int ack_err;            /* the kernel's answer to our subscription, 0 = accepted */
 };
 
 typedef struct __attribute__((packed)) mcast_msg {
@@ -51,8 +52,13 @@ int closer_procevents_open(closer_procevents **ret) {
                 return r < 0 ? r : -ENOMEM;
         }
         p->fd = fd;
+        p->ack_err = 0;
         *ret = p;
         return 0;
+}
+
+int closer_procevents_refused(const closer_procevents *p) {
+        return p->ack_err > 0 ? -p->ack_err : p->ack_err;
 }
 
 int closer_procevents_fd(const closer_procevents *p) {
@@ -96,6 +102,13 @@ int closer_procevents_drain(closer_procevents *p, unsigned *ret_execs, int *ret_
                         memcpy(&what, cn->data + offsetof(struct proc_event, what), sizeof(what));
                         if (what == PROC_EVENT_EXEC)
                                 execs++;
+                        else if (what == PROC_EVENT_NONE) {
+                                /* the answer to PROC_CN_MCAST_LISTEN: a refusal
+                                 * (no CAP_NET_ADMIN) arrives here, not from send() */
+                                uint32_t e;
+                                memcpy(&e, cn->data + offsetof(struct proc_event, event_data.ack.err), sizeof(e));
+                                p->ack_err = (int) e;
+                        }
                 }
         }
         *ret_execs = execs;

@@ -21,5 +21,8 @@ int closer_procevents_fd(const closer_procevents *p);
  * *ret_lost is set when the kernel dropped events (socket overrun): the
  * caller should rescan. Returns 0 or -errno. */
 int closer_procevents_drain(closer_procevents *p, unsigned *ret_execs, int *ret_lost);
+/* After a drain: 0 while the subscription stands, or the -errno the kernel
+ * answered it with (-EPERM without CAP_NET_ADMIN): no events will come. */
+int closer_procevents_refused(const closer_procevents *p);
 /* Unsubscribe and close; accepts NULL; returns NULL. */
 closer_procevents *closer_procevents_close(closer_procevents *p);

@@ -42,6 +42,7 @@ static void test_exec_seen(void **state) {
                 }
         }
         assert_true(total >= 1);
+        assert_int_equal(closer_procevents_refused(p), 0);     /* as root, accepted */
         assert_null(closer_procevents_close(p));
 }
 
