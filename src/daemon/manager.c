@@ -133,7 +133,15 @@ static void act_failed(closer_manager *m, int r, bool is_irq, int id, uint64_t s
                 break;
         default:
                 m->stats.errors_fatal++;
-                log_warning("%s: %s", what, strerror(-r));
+                /* the same failure every tick is said once a minute */
+                if (m->last_fatal_r != r || strcmp(m->last_fatal_what, what) != 0 ||
+                    m->stats.ticks >= m->last_fatal_tick + 60) {
+                        log_warning("%s: %s", what, strerror(-r));
+                        m->last_fatal_r = r;
+                        m->last_fatal_tick = m->stats.ticks;
+                        snprintf(m->last_fatal_what, sizeof(m->last_fatal_what), "%s", what);
+                } else
+                        log_debug("%s: %s", what, strerror(-r));
                 break;
         }
 }

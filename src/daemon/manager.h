@@ -86,6 +86,9 @@ typedef struct closer_manager {
         closer_manager_stats stats;
         bool warned_unpinned;           /* said once that dom0 vCPUs are not pinned */
         bool warned_no_caps;            /* said once that the hypervisor cannot cap */
+        int last_fatal_r;               /* the last failure logged as a warning ... */
+        uint64_t last_fatal_tick;       /* ... when ... */
+        char last_fatal_what[96];       /* ... and on what (rate limit) */
         uint64_t balloon_grace_ns;      /* how long a balloon may take to follow */
 } closer_manager;
 

@@ -70,8 +70,8 @@ struct closer_simhost {
         sh_thread *thr;
         unsigned n_irq;
         sh_irq *irq;
-        unsigned n_leaf;
-        sh_leaf leaf[1024];
+        unsigned n_leaf, cap_leaf;
+        sh_leaf *leaf;
         int next_tid;
         unsigned next_irq;
         uint64_t now_ns;
@@ -222,6 +222,7 @@ closer_simhost *closer_simhost_free(closer_simhost *h) {
         for (unsigned i = 0; i < h->n_irq; i++)
                 free(h->irq[i].counts);
         free(h->irq);
+        free(h->leaf);
         free(h->thr);
         free(h->dom);
         if (h->efd >= 0)
@@ -750,8 +751,14 @@ static int os_cgroup_leaf(void *data, int node, int domid, const closer_cpuset *
                 return -ENOENT;         /* the node level comes first */
         if (find_leaf(h, node, domid))
                 return 0;
-        if (h->n_leaf == sizeof(h->leaf) / sizeof(h->leaf[0]))
-                return -ENOSPC;
+        if (h->n_leaf == h->cap_leaf) {
+                unsigned cap = h->cap_leaf ? h->cap_leaf * 2 : 64;
+                sh_leaf *n = realloc(h->leaf, cap * sizeof(*n));
+                if (!n)
+                        return -ENOMEM;
+                h->leaf = n;
+                h->cap_leaf = cap;
+        }
         h->leaf[h->n_leaf++] = (sh_leaf) {.node = node, .domid = domid};
         return 0;
 }
