@@ -636,6 +636,32 @@ static int op_set_mem_target(void *data, int domid, uint64_t target_kib) {
         return -EAGAIN;
 }
 
+/* The balloon target in force (what closerd puts back on exit). Written by
+ * the toolstack, read-only to the guest; parsed strictly all the same. */
+static int op_get_mem_target(void *data, int domid, uint64_t *ret_kib) {
+        xen_host *h = data;
+        char path[64];
+        unsigned len = 0;
+        uint64_t v;
+
+        if (domid < 0 || domid > (int) DOMID_MAX_VALID)
+                return -EINVAL;
+        snprintf(path, sizeof(path), "/local/domain/%d/memory/target", domid);
+        char *s = xs_read(h->xsh, XBT_NULL, path, &len);
+        if (!s && xs_conn_lost(errno) && xs_reconnect(h) >= 0)
+                s = xs_read(h->xsh, XBT_NULL, path, &len);
+        if (!s)
+                return errno == ENOENT ? -ESRCH : neg_errno();
+        int r = closer_xs_parse_u64(s, len, UINT64_MAX / 1024, &v);
+        free(s);
+        if (r < 0)
+                return r;
+        if (v == 0)
+                return -EINVAL;
+        *ret_kib = v;
+        return 0;
+}
+
 static int op_get_mem_actual(void *data, int domid, uint64_t *ret_kib) {
         xen_host *h = data;
         xc_domaininfo_t info;
@@ -807,6 +833,7 @@ static const closer_hypervisor_ops xen_ops = {
         .map_irqs = op_map_irqs,
         .pin_dom0_vcpu = op_pin_dom0_vcpu,
         .set_mem_target = op_set_mem_target,
+        .get_mem_target = op_get_mem_target,
         .get_mem_actual = op_get_mem_actual,
         .set_cap = op_set_cap,
         .get_cap = op_get_cap,

@@ -240,6 +240,17 @@ static void test_act(void **state) {
         assert_int_equal(hv->ops->set_mem_target(hv->data, -1, 100000), -EINVAL);
         assert_int_equal(hv->ops->set_mem_target(hv->data, 1, 0), -EINVAL);
 
+        assert_int_equal(hv->ops->get_mem_target(hv->data, 1, &kib), 0);
+        assert_true(kib == 150000);                     /* what was just set */
+        kib = 77;
+        assert_int_equal(hv->ops->get_mem_target(hv->data, 9, &kib), -ESRCH);
+        assert_true(kib == 77);
+        fake_xs_set("/local/domain/2/memory/target", "12ab", 4);      /* garbage: refused */
+        assert_int_equal(hv->ops->get_mem_target(hv->data, 2, &kib), -EINVAL);
+        fake_xs_set("/local/domain/2/memory/target", "0", 1);
+        assert_int_equal(hv->ops->get_mem_target(hv->data, 2, &kib), -EINVAL);
+        assert_true(kib == 77);
+
         assert_int_equal(hv->ops->get_mem_actual(hv->data, 1, &kib), 0);
         assert_true(kib == 49152ull * 4);
         kib = 77;
