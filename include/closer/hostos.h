@@ -54,7 +54,9 @@ typedef struct closer_hostos_ops {
         int (*set_irq_affinity)(void *data, unsigned irq, const closer_cpuset *cpus);
 
         /* Containers (optional: NULL when the host has none). Leaf
-         * "node<N>/vm<domid>" (domid < 0: the node's own level). */
+         * "node<N>/vm<domid>" (domid < 0: the node's own level) with its
+         * cpuset; -EMEDIUMTYPE when only cgroup v1 is mounted. cgroup_move
+         * moves a whole process and remembers where it was. */
         int (*cgroup_leaf)(void *data, int node, int domid, const closer_cpuset *cpus, const closer_cpuset *mems);
         int (*cgroup_move)(void *data, int node, int domid, int pid);
         /* Where a process is now, as a cgroup v2 path ("/system.slice/x.service"),
@@ -75,8 +77,10 @@ typedef struct closer_hostos_ops {
          * *ret is malloc'd (free()). */
         int (*read_backend_io)(void *data, closer_backend_io **ret, unsigned *ret_n);
 
-        /* Put back every remembered value; returns 0 or the first error
-         * (continuing past it). */
+        /* Put back every remembered value: thread and IRQ affinities,
+         * processes moved between cgroups (skipping any whose pid now names
+         * another process), then remove the cgroups it made. Returns 0 or
+         * the first error (continuing past it). */
         int (*restore)(void *data);
         void (*free)(void *data);
 } closer_hostos_ops;
