@@ -383,11 +383,15 @@ static void note_moved(closer_manager *m, int pid, uint64_t start_time, int node
         m->moved[m->n_moved++] = (struct closer_moved) {pid, start_time, node, domid};
 }
 
-/* The secondary containers as cgroup v2 leaves, node<N>/vm<domid>, and the
- * user-space processes working for a domain (QEMU device models, xl and
- * libxl helpers acting on it) moved into its leaf. Kernel backend threads
- * keep their affinity only. A process is moved only once its cgroup as
- * found is on disk (write-ahead, like everything else). */
+/* The secondary containers as cgroup v2 leaves, node<N>/vm<domid>, and what
+ * works for a domain moved into its leaf: its kernel backend threads
+ * (blkback, netback: each its own process; they accept it, see XEN-LAB),
+ * QEMU device models, xl and libxl helpers acting on it. A process is moved
+ * only once its cgroup as found is on disk (write-ahead).
+ *
+ * cpuset.mems is left as inherited: the node numbers in the plan are Xen's,
+ * and a PV dom0 has no NUMA view of its own (its Linux sees node 0 only),
+ * so which node dom0's memory comes from is not ours to set from here. */
 static void reconcile_cgroups(closer_manager *m) {
         const closer_plan *p = m->plan;
         const closer_hostos_ops *os = m->host->ops;
@@ -396,13 +400,10 @@ static void reconcile_cgroups(closer_manager *m) {
                 return;
         for (unsigned i = 0; i < p->n_secondary; i++) {
                 const closer_plan_secondary *sec = &p->secondary[i];
-                closer_cpuset mems;
                 if (closer_cpuset_is_empty(&sec->dom0_cpus) || sec->node < 0 || sec->node >= (int) CLOSER_NODES_MAX ||
                     closer_cpuset_equal(&m->node_leaf_cpus[sec->node], &sec->dom0_cpus))
                         continue;
-                closer_cpuset_zero(&mems);
-                (void) closer_cpuset_set(&mems, (unsigned) sec->node);
-                int r = os->cgroup_leaf(m->host->data, sec->node, -1, &sec->dom0_cpus, &mems);
+                int r = os->cgroup_leaf(m->host->data, sec->node, -1, &sec->dom0_cpus, NULL);
                 if (r < 0)
                         act_failed(m, r, false, -1, 0, "secondary container");
                 else
@@ -411,12 +412,9 @@ static void reconcile_cgroups(closer_manager *m) {
         for (unsigned i = 0; i < p->n_domains; i++) {
                 const closer_plan_domain *pd = &p->domains[i];
                 closer_dom_track *t = track_of(m, pd->domid, m->snap->domains[i].uuid, i);
-                closer_cpuset mems;
                 if (!t || (t->leaf_node == pd->node && closer_cpuset_equal(&t->leaf_cpus, &pd->backend_dom0_cpus)))
                         continue;
-                closer_cpuset_zero(&mems);
-                (void) closer_cpuset_set(&mems, (unsigned) pd->node);
-                int r = os->cgroup_leaf(m->host->data, pd->node, pd->domid, &pd->backend_dom0_cpus, &mems);
+                int r = os->cgroup_leaf(m->host->data, pd->node, pd->domid, &pd->backend_dom0_cpus, NULL);
                 if (r < 0) {
                         act_failed(m, r, false, -1, 0, "domain container");
                         continue;
@@ -434,7 +432,7 @@ static void reconcile_cgroups(closer_manager *m) {
                 const closer_plan_thread *pt = &p->threads[i];
                 const closer_thread *t = &m->snap->threads[i];
                 char found[512];
-                if (pt->domain_index < 0 || t->kernel || t->pid == last_pid || t->tid != t->pid)
+                if (pt->domain_index < 0 || t->pid == last_pid || t->tid != t->pid)
                         continue;       /* one entry per process: its main thread */
                 last_pid = t->pid;
                 if (moved_already(m, t->pid, t->start_time, pt->node, pt->domid) ||
