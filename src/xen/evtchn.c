@@ -194,9 +194,39 @@ int closer_xen_map_irqs(const closer_xen_probe_ops *ops, void *data, unsigned n_
                 return 0;
         }
 
-        r = ops->scan_ports(data, &scan, &n_scan);
-        if (r < 0)
-                return r;
+        /* Steady state: every IRQ to fill is bound already. Checking those
+         * few ports costs one call each, not a walk over all of dom0's. */
+        bool all_cached = ops->port_status != NULL;
+        unsigned n_cached = 0;
+        for (unsigned i = 0; i < n && all_cached; i++)
+                if (irqs[i].domid < 0 && closer_xen_irq_needs_map(&irqs[i])) {
+                        if (cache_find(cache, irqs[i].irq))
+                                n_cached++;
+                        else
+                                all_cached = false;
+                }
+        if (all_cached) {
+                scan = calloc(n_cached ? n_cached : 1, sizeof(*scan));
+                if (!scan)
+                        return -ENOMEM;
+                for (unsigned i = 0; i < n; i++) {
+                        if (irqs[i].domid >= 0 || !closer_xen_irq_needs_map(&irqs[i]) || n_scan == n_cached)
+                                continue;
+                        const closer_xen_irq_binding *b = cache_find(cache, irqs[i].irq);
+                        closer_xen_port now;
+                        r = ops->port_status(data, b->port.port, &now);
+                        if (r == 0)
+                                scan[n_scan++] = now;
+                        else if (r != -ENOENT) {
+                                free(scan);
+                                return r;
+                        }
+                }
+        } else {
+                r = ops->scan_ports(data, &scan, &n_scan);
+                if (r < 0)
+                        return r;
+        }
 
         /* Forget bindings whose IRQ is gone or whose port changed hands. */
         for (unsigned i = 0; i < cache->n;) {

@@ -434,6 +434,22 @@ static int probe_scan_ports(void *data, closer_xen_port **ret, unsigned *ret_n) 
         return 0;
 }
 
+static int probe_port_status(void *data, unsigned port, closer_xen_port *ret) {
+        xen_host *h = data;
+        xc_evtchn_status_t st = { .dom = DOMID_SELF, .port = port };
+        if (xc_evtchn_status(h->xch, &st) < 0)
+                return errno == EINVAL ? -ENOENT : neg_errno();     /* EINVAL: no such port now */
+        if (st.status != EVTCHNSTAT_interdomain)
+                return -ENOENT;
+        *ret = (closer_xen_port) {
+                .port = port,
+                .vcpu = st.vcpu,
+                .remote_domid = st.u.interdomain.dom,
+                .remote_port = st.u.interdomain.port,
+        };
+        return 0;
+}
+
 /* Without a host-OS adapter (attach_hostos), the probe reads and writes
  * /proc/irq itself: the Xen adapter only ever runs on the real dom0, and
  * every move is undone before map_irqs returns. */
@@ -554,6 +570,7 @@ static const closer_xen_probe_ops probe_ops = {
         .get_irq_affinity = probe_get_irq_affinity,
         .set_irq_affinity = probe_set_irq_affinity,
         .read_fe_ports = probe_read_fe_ports,
+        .port_status = probe_port_status,
         .settle = probe_settle,
 };
 

@@ -126,6 +126,10 @@ typedef struct closer_xen_probe_ops {
         /* The frontend ports of a domain's disks (malloc'd array; may be
          * empty). */
         int (*read_fe_ports)(void *data, int domid, closer_xen_fe_port **ret, unsigned *ret_n);
+        /* One port of dom0, when it is interdomain (optional: lets a tick
+         * whose IRQs are all bound check just their ports). Returns 0,
+         * -ENOENT (closed or not interdomain) or -errno. */
+        int (*port_status)(void *data, unsigned port, closer_xen_port *ret);
         /* Give a moved IRQ time to be rebound (optional). */
         void (*settle)(void *data);
 } closer_xen_probe_ops;

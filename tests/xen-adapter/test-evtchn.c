@@ -33,7 +33,7 @@ typedef struct fake {
         closer_xen_fe_port fe[16];
         /* noise: each move also moves this port (index), -1 none */
         int noisy_port;
-        unsigned sets, scans, fe_reads;
+        unsigned sets, scans, fe_reads, statuses;
         int fail_scan;
 } fake;
 
@@ -96,11 +96,31 @@ static int f_fe(void *data, int domid, closer_xen_fe_port **ret, unsigned *ret_n
         return 0;
 }
 
+static int f_status(void *data, unsigned port, closer_xen_port *ret) {
+        fake *f = data;
+        f->statuses++;
+        for (unsigned i = 0; i < f->n_ports; i++)
+                if (f->ports[i].port == port) {
+                        *ret = f->ports[i];
+                        return 0;
+                }
+        return -ENOENT;
+}
+
 static const closer_xen_probe_ops ops = {
         .scan_ports = f_scan,
         .get_irq_affinity = f_get,
         .set_irq_affinity = f_set,
         .read_fe_ports = f_fe,
+};
+
+/* The same with the one-port check of the steady state. */
+static const closer_xen_probe_ops ops_status = {
+        .scan_ports = f_scan,
+        .get_irq_affinity = f_get,
+        .set_irq_affinity = f_set,
+        .read_fe_ports = f_fe,
+        .port_status = f_status,
 };
 
 /* The lab's dom0 (lsevtchn 0): ports 40-54 to domains 1 and 2; irq 61 is
@@ -270,6 +290,47 @@ static void test_nothing_to_do(void **state) {
         assert_int_equal(irqs[1].domid, 4);
 }
 
+static void test_steady_state(void **state) {
+        (void) state;
+        fake f;
+        lab(&f);
+        closer_xen_irq_cache cache = {0};
+        closer_irq irqs[] = {irq_named(61, "blkif-backend"), irq_named(62, "blkif-backend"),
+                             irq_named(63, "vif1.0-q0-tx")};
+        assert_int_equal(closer_xen_map_irqs(&ops_status, &f, 4, &cache, irqs, 3, NULL), 0);
+        assert_int_equal(irqs[1].queue, 1);
+
+        /* every IRQ bound: one status per bound port, no walk, no move */
+        unsigned scans = f.scans, sets = f.sets;
+        closer_irq again[] = {irq_named(61, "blkif-backend"), irq_named(62, "blkif-backend"),
+                              irq_named(63, "vif1.0-q0-tx")};
+        assert_int_equal(closer_xen_map_irqs(&ops_status, &f, 4, &cache, again, 3, NULL), 0);
+        assert_int_equal(f.scans, scans);
+        assert_int_equal(f.sets, sets);
+        assert_int_equal(f.statuses, 2);
+        assert_int_equal(again[0].domid, 1);
+        assert_int_equal(again[1].queue, 1);
+
+        /* port 42 closed and reused for another domain: irq 61 is probed
+         * again (a full walk) */
+        f.ports[4].remote_domid = 7;
+        closer_irq third[] = {irq_named(61, "blkif-backend"), irq_named(62, "blkif-backend")};
+        unsigned probed = 9;
+        assert_int_equal(closer_xen_map_irqs(&ops_status, &f, 4, &cache, third, 2, &probed), 0);
+        assert_int_equal(probed, 1);
+        assert_true(f.scans > scans);
+        assert_int_equal(third[0].domid, 7);
+        assert_int_equal(third[1].domid, 1);
+
+        /* a new IRQ to map: the full walk again */
+        scans = f.scans;
+        closer_irq fourth[] = {irq_named(61, "blkif-backend"), irq_named(69, "evtchn:xen-qemu-system")};
+        assert_int_equal(closer_xen_map_irqs(&ops_status, &f, 4, &cache, fourth, 2, NULL), 0);
+        assert_true(f.scans > scans);
+        assert_int_equal(fourth[1].domid, 2);
+        closer_xen_irq_cache_done(&cache);
+}
+
 static void test_followed(void **state) {
         (void) state;
         const closer_xen_port s1[] = {{40, 0, 1, 1}, {42, 0, 1, 15}, {43, 2, 1, 16}};
@@ -302,6 +363,7 @@ int main(void) {
                 cmocka_unit_test(test_lying_frontend),
                 cmocka_unit_test(test_cannot_tell),
                 cmocka_unit_test(test_nothing_to_do),
+                cmocka_unit_test(test_steady_state),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

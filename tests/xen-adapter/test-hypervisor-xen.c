@@ -417,6 +417,24 @@ static void test_map_irqs(void **state) {
                 assert_int_equal(closer_cpuset_count(&irq_aff[i]), 1);
                 assert_true(closer_cpuset_test(&irq_aff[i], 2));       /* put back */
         }
+
+        /* next tick: the bindings are checked port by port, nothing moves */
+        for (int i = 0; i < 3; i++)
+                irqs[i].domid = irqs[i].queue = -1;
+        fake.ports[43].vcpu = 1;        /* where it is does not matter */
+        assert_int_equal(hv->ops->map_irqs(hv->data, irqs, 3), 0);
+        assert_int_equal(irqs[1].domid, 1);
+        assert_int_equal(irqs[1].queue, 1);
+        assert_int_equal(irqs[2].domid, 2);
+        assert_int_equal(fake.ports[43].vcpu, 1);
+        /* a port closed under a bound IRQ: that IRQ is probed again, and
+         * with no channel following it, it stays unknown */
+        fake.ports[42].status = 0;
+        for (int i = 0; i < 3; i++)
+                irqs[i].domid = irqs[i].queue = -1;
+        assert_int_equal(hv->ops->map_irqs(hv->data, irqs, 3), 0);
+        assert_int_equal(irqs[0].domid, -1);
+        assert_int_equal(irqs[1].domid, 1);
 }
 
 int main(void) {
