@@ -2,7 +2,7 @@
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps demo check check-asan check-valgrind bench fuzz clean deb
+.PHONY: all deps demo check check-asan check-valgrind check-xen bench fuzz clean deb
 
 all: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -43,6 +43,11 @@ check-valgrind: all
 # A short libFuzzer run of each fuzz target (clang build in build-fuzz/).
 fuzz: deps
 	./scripts/fuzz-smoke
+
+# End-to-end on a real Xen 4.17 host booted in QEMU (tests/xen, docs/xen-lab.md).
+# Needs root; exits 77 with the reason when this machine cannot run the lab.
+check-xen: all
+	./tests/xen/check-xen $(BUILD)
 
 bench: all
 	./scripts/bench $(BUILD)
