@@ -99,6 +99,7 @@ static int cache_put(closer_xen_irq_cache *c, unsigned irq, const closer_xen_por
         }
         b->irq = irq;
         b->port = *port;
+        b->queue = -1;
         return 0;
 }
 
@@ -275,6 +276,16 @@ int closer_xen_map_irqs(const closer_xen_probe_ops *ops, void *data, unsigned n_
                 irq->domid = port.remote_domid;
                 irq->queue = -1;
                 irq->kind = strcmp(irq->name, "blkif-backend") == 0 ? CLOSER_IRQ_VM_INITIATED : CLOSER_IRQ_UNKNOWN;
+                if (b) {
+                        /* The queue was resolved with the binding: a
+                         * frontend names its ports before the backend binds
+                         * them, and a new ring means a new port. */
+                        if (b->queue >= 0) {
+                                irq->queue = b->queue;
+                                irq->kind = CLOSER_IRQ_VM_INITIATED;
+                        }
+                        continue;
+                }
 
                 if (fe_domid != port.remote_domid) {
                         free(fe);
@@ -292,6 +303,7 @@ int closer_xen_map_irqs(const closer_xen_probe_ops *ops, void *data, unsigned n_
                         /* A disk frontend's ring: the guest kicks it. */
                         irq->kind = CLOSER_IRQ_VM_INITIATED;
                 }
+                cache_find(cache, irq->irq)->queue = irq->queue;
         }
         r = 0;
 finish:

@@ -140,6 +140,7 @@ typedef struct closer_xen_probe_ops {
 typedef struct closer_xen_irq_binding {
         unsigned irq;
         closer_xen_port port;
+        int queue;                      /* resolved with the binding; -1 none */
 } closer_xen_irq_binding;
 
 typedef struct closer_xen_irq_cache {

@@ -301,13 +301,14 @@ static void test_steady_state(void **state) {
         assert_int_equal(irqs[1].queue, 1);
 
         /* every IRQ bound: one status per bound port, no walk, no move */
-        unsigned scans = f.scans, sets = f.sets;
+        unsigned scans = f.scans, sets = f.sets, fe_reads = f.fe_reads;
         closer_irq again[] = {irq_named(61, "blkif-backend"), irq_named(62, "blkif-backend"),
                               irq_named(63, "vif1.0-q0-tx")};
         assert_int_equal(closer_xen_map_irqs(&ops_status, &f, 4, &cache, again, 3, NULL), 0);
         assert_int_equal(f.scans, scans);
         assert_int_equal(f.sets, sets);
         assert_int_equal(f.statuses, 2);
+        assert_int_equal(f.fe_reads, fe_reads);         /* queues come with the binding */
         assert_int_equal(again[0].domid, 1);
         assert_int_equal(again[1].queue, 1);
 
