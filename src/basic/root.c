@@ -88,30 +88,22 @@ int closer_read_small_at(int dirfd, const char *path, char *buf, size_t len) {
         return (int) n;
 }
 
-int closer_read_file_at(int dirfd, const char *path, size_t max_len, char **ret, size_t *ret_len) {
+int closer_read_fd(int fd, size_t max_len, char **ret, size_t *ret_len) {
         /* /proc files report st_size 0: grow the buffer as we go */
         size_t cap = 4096, len = 0;
-        char *buf;
-        int fd = openat(dirfd, closer_root_rel(path), O_RDONLY | O_CLOEXEC);
+        char *buf = malloc(cap);
 
-        if (fd < 0)
-                return -errno;
-        buf = malloc(cap);
-        if (!buf) {
-                close(fd);
+        if (!buf)
                 return -ENOMEM;
-        }
         for (;;) {
                 if (cap - len < 2) {
                         if (cap > max_len) {
                                 free(buf);
-                                close(fd);
                                 return -EFBIG;
                         }
                         char *nb = realloc(buf, cap * 2);
                         if (!nb) {
                                 free(buf);
-                                close(fd);
                                 return -ENOMEM;
                         }
                         buf = nb;
@@ -123,14 +115,12 @@ int closer_read_file_at(int dirfd, const char *path, size_t max_len, char **ret,
                                 continue;
                         int e = -errno;
                         free(buf);
-                        close(fd);
                         return e;
                 }
                 if (n == 0)
                         break;
                 len += (size_t) n;
         }
-        close(fd);
         if (len > max_len) {
                 free(buf);
                 return -EFBIG;
@@ -140,6 +130,15 @@ int closer_read_file_at(int dirfd, const char *path, size_t max_len, char **ret,
         if (ret_len)
                 *ret_len = len;
         return 0;
+}
+
+int closer_read_file_at(int dirfd, const char *path, size_t max_len, char **ret, size_t *ret_len) {
+        int fd = openat(dirfd, closer_root_rel(path), O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        int r = closer_read_fd(fd, max_len, ret, ret_len);
+        close(fd);
+        return r;
 }
 
 int closer_write_file_at(int dirfd, const char *path, const char *text) {

@@ -32,6 +32,8 @@ int closer_root_openat(const closer_root *r, const char *path, int flags, int mo
  * /proc/PID fd) into a malloc'd NUL-terminated buffer. Files larger than
  * max_len are refused with -EFBIG. Returns 0, *ret and *ret_len, or -errno. */
 int closer_read_file_at(int dirfd, const char *path, size_t max_len, char **ret, size_t *ret_len);
+/* The same on an open fd, read to its end (the fd stays open). */
+int closer_read_fd(int fd, size_t max_len, char **ret, size_t *ret_len);
 
 /* Read a small file into buf (NUL-terminated; a longer file is cut at
  * len - 1). Returns the number of bytes read (>= 0) or -errno. No allocation:
