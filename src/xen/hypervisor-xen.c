@@ -22,8 +22,10 @@
 #include <xenstat.h>
 #include <xenstore.h>
 
+#include "basic/root.h"
 #include "closer/hostos.h"
 #include "closer/hypervisor.h"
+#include "linux/linux.h"
 #include "xen/hypervisor-xen.h"
 #include "xen/xen.h"
 
@@ -41,7 +43,8 @@
 typedef struct xen_host {
         xc_interface *xch;
         struct xs_handle *xsh;
-        xenstat_handle *xst;            /* opened on first read_io */
+        xenstat_handle *xst;            /* opened on first read_io: qdisk only */
+        closer_root *sysroot;           /* opened on first read_io: kernel backends' counters */
         struct closer_hostos *os;       /* borrowed, for map_irqs */
         char root[256];                 /* "" = the real "/"; tests use a tree */
         closer_xen_irq_cache irq_cache;
@@ -352,48 +355,96 @@ fail:
         return r;
 }
 
+static closer_hv_io *io_row(closer_hv_io **rows, unsigned *n, unsigned *cap, int domid) {
+        for (unsigned i = 0; i < *n; i++)
+                if ((*rows)[i].domid == domid)
+                        return &(*rows)[i];
+        if (*n == *cap) {
+                unsigned ncap = *cap ? *cap * 2 : 16;
+                closer_hv_io *nr = realloc(*rows, ncap * sizeof(*nr));
+                if (!nr)
+                        return NULL;
+                *rows = nr;
+                *cap = ncap;
+        }
+        (*rows)[*n] = (closer_hv_io) {.domid = domid};
+        return &(*rows)[(*n)++];
+}
+
+/* Each domU's backend I/O counters. Kernel backends (blkback, netback) are
+ * read from sysfs by closer_backend_read_io, NOT through libxenstat: Xen
+ * 4.17's libxenstat parses /proc/net/dev (XENSTAT_NETWORK) into a realloc'd
+ * buffer it never NUL-terminates and then strcpy()s the interface name from
+ * it into a 16-byte stack array, which crashed closerd on the lab's dom0
+ * (docs/xen-lab.md), and it reads blkback's rd_sect into wr_sects, leaving
+ * rd_sects uninitialised. libxenstat is used for what only it reads: the
+ * qdisk QEMUs' block stats over their QMP sockets (XENSTAT_VBD; the rows of
+ * type 0 — its kernel-vbd rows of type 1/2 are ignored). */
 static int op_read_io(void *data, closer_hv_io **ret, unsigned *ret_n) {
         xen_host *h = data;
+        closer_hv_io *io = NULL;
+        unsigned n = 0, cap = 0;
+        int r;
+
+        if (!h->sysroot) {
+                r = closer_root_open(h->root[0] ? h->root : "/", &h->sysroot);
+                if (r < 0)
+                        return r;
+        }
+        closer_backend_io *kb = NULL;
+        unsigned n_kb = 0;
+        r = closer_backend_read_io(h->sysroot, &kb, &n_kb);
+        if (r < 0)
+                return r;
+        for (unsigned i = 0; i < n_kb; i++) {
+                closer_hv_io *o = io_row(&io, &n, &cap, kb[i].domid);
+                if (!o) {
+                        free(kb);
+                        free(io);
+                        return -ENOMEM;
+                }
+                o->ops += kb[i].block_ops + kb[i].net_packets;
+                o->bytes += kb[i].block_bytes + kb[i].net_bytes;
+        }
+        free(kb);
 
         if (!h->xst) {
                 h->xst = xenstat_init();
-                if (!h->xst)
-                        return neg_errno();
+                if (!h->xst) {
+                        r = neg_errno();
+                        free(io);
+                        return r;
+                }
         }
-        xenstat_node *node = xenstat_get_node(h->xst, XENSTAT_NETWORK | XENSTAT_VBD);
-        if (!node)
-                return neg_errno();
-        unsigned n = xenstat_node_num_domains(node);
-        closer_hv_io *io = calloc(n ? n : 1, sizeof(*io));
-        if (!io) {
-                xenstat_free_node(node);
-                return -ENOMEM;
+        xenstat_node *node = xenstat_get_node(h->xst, XENSTAT_VBD);
+        if (!node) {
+                r = neg_errno();
+                free(io);
+                return r;
         }
-        unsigned k = 0;
-        for (unsigned i = 0; i < n; i++) {
+        unsigned nd = xenstat_node_num_domains(node);
+        for (unsigned i = 0; i < nd; i++) {
                 xenstat_domain *d = xenstat_node_domain_by_index(node, i);
                 if (!d || xenstat_domain_id(d) == 0)
                         continue;
-                closer_hv_io *o = &io[k++];
-                o->domid = (int) xenstat_domain_id(d);
-                for (unsigned j = 0; j < xenstat_domain_num_networks(d); j++) {
-                        xenstat_network *net = xenstat_domain_network(d, j);
-                        if (!net)
-                                continue;
-                        o->ops += xenstat_network_rpackets(net) + xenstat_network_tpackets(net);
-                        o->bytes += xenstat_network_rbytes(net) + xenstat_network_tbytes(net);
+                /* Every live domU gets a row, with or without I/O. */
+                closer_hv_io *o = io_row(&io, &n, &cap, (int) xenstat_domain_id(d));
+                if (!o) {
+                        xenstat_free_node(node);
+                        free(io);
+                        return -ENOMEM;
                 }
                 for (unsigned j = 0; j < xenstat_domain_num_vbds(d); j++) {
                         xenstat_vbd *vbd = xenstat_domain_vbd(d, j);
-                        if (!vbd)
-                                continue;
+                        if (!vbd || xenstat_vbd_type(vbd) != 0)
+                                continue;       /* kernel vbd: counted from sysfs above */
                         o->ops += xenstat_vbd_rd_reqs(vbd) + xenstat_vbd_wr_reqs(vbd);
                         o->bytes += (xenstat_vbd_rd_sects(vbd) + xenstat_vbd_wr_sects(vbd)) * 512;
                 }
         }
         xenstat_free_node(node);
         *ret = io;
-        *ret_n = k;
+        *ret_n = n;
         return 0;
 }
 
@@ -834,6 +885,7 @@ static void op_free(void *data) {
         closer_xen_irq_cache_done(&h->irq_cache);
         if (h->xst)
                 xenstat_uninit(h->xst);
+        closer_root_free(h->sysroot);
         if (h->xsh)
                 xs_close(h->xsh);
         if (h->xch)

@@ -461,6 +461,7 @@ xenstat_node *xenstat_get_node(xenstat_handle *handle, unsigned int flags) {
         xenstat_node *n = calloc(1, sizeof(*n));
         if (!n)
                 return NULL;
+        fake.xenstat_flags = flags;
         n->n = fake.n_doms;
         for (unsigned i = 0; i < fake.n_doms; i++)
                 xst_doms[i].d = &fake.doms[i];
@@ -503,6 +504,7 @@ unsigned long long xenstat_network_rpackets(xenstat_network *n) { return n->d->r
 unsigned long long xenstat_network_tpackets(xenstat_network *n) { return n->d->tpk; }
 unsigned long long xenstat_network_rbytes(xenstat_network *n) { return n->d->rb; }
 unsigned long long xenstat_network_tbytes(xenstat_network *n) { return n->d->tb; }
+unsigned int xenstat_vbd_type(xenstat_vbd *v) { return v->d->vbd_type; }
 unsigned long long xenstat_vbd_rd_reqs(xenstat_vbd *v) { return v->d->rd_reqs; }
 unsigned long long xenstat_vbd_wr_reqs(xenstat_vbd *v) { return v->d->wr_reqs; }
 unsigned long long xenstat_vbd_rd_sects(xenstat_vbd *v) { return v->d->rd_sects; }

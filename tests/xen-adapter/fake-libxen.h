@@ -30,6 +30,7 @@ typedef struct fake_dom {
         uint8_t handle[16];
         uint16_t weight, cap;
         uint64_t rpk, tpk, rb, tb, rd_reqs, wr_reqs, rd_sects, wr_sects;
+        unsigned vbd_type;              /* libxenstat's: 0 qdisk (QMP), 1 kernel vbd */
 } fake_dom;
 
 typedef struct fake_port {
@@ -58,6 +59,7 @@ typedef struct fake_xen {
         char val[FAKE_KEYS_MAX][FAKE_VALUE_MAX];
         unsigned val_len[FAKE_KEYS_MAX];
         unsigned tx_eagain;             /* next transaction ends failing with EAGAIN */
+        unsigned xenstat_flags;         /* what the last xenstat_get_node asked for */
         unsigned tx_started, tx_committed;
         int pipe[2];                    /* the watch fd */
         unsigned watches, pending, opens;
