@@ -705,7 +705,11 @@ static int op_set_mem_target(void *data, int domid, uint64_t target_kib) {
 }
 
 /* The balloon target in force (what closerd puts back on exit). Written by
- * the toolstack, read-only to the guest; parsed strictly all the same. */
+ * the toolstack, read-only to the guest; parsed strictly all the same.
+ * dom0's may not exist yet: nothing writes it before the first `xl mem-set 0`
+ * (seen on the lab's dom0). libxl then takes dom0's current size as its
+ * target (libxl__fill_dom0_memory_info), and so does closer: that is what a
+ * clean stop writes back. */
 static int op_get_mem_target(void *data, int domid, uint64_t *ret_kib) {
         xen_host *h = data;
         char path[64];
@@ -718,6 +722,16 @@ static int op_get_mem_target(void *data, int domid, uint64_t *ret_kib) {
         char *s = xs_read(h->xsh, XBT_NULL, path, &len);
         if (!s && xs_conn_lost(errno) && xs_reconnect(h) >= 0)
                 s = xs_read(h->xsh, XBT_NULL, path, &len);
+        if (!s && errno == ENOENT && domid == 0) {
+                xc_domaininfo_t info;
+                int r = domain_info(h, 0, &info);
+                if (r < 0)
+                        return r;
+                if (info.tot_pages == 0)
+                        return -EINVAL;
+                *ret_kib = info.tot_pages * KIB_PER_PAGE;
+                return 0;
+        }
         if (!s)
                 return errno == ENOENT ? -ESRCH : neg_errno();
         int r = closer_xs_parse_u64(s, len, UINT64_MAX / 1024, &v);

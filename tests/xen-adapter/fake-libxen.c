@@ -102,6 +102,16 @@ void fake_xs_set(const char *key, const char *val, unsigned len) {
         fake.val_len[i] = len;
 }
 
+void fake_xs_del(const char *key) {
+        int i = key_index(key);
+        if (i < 0)
+                return;
+        fake.n_keys--;
+        memmove(fake.key[i], fake.key[fake.n_keys], sizeof(fake.key[0]));
+        memmove(fake.val[i], fake.val[fake.n_keys], sizeof(fake.val[0]));
+        fake.val_len[i] = fake.val_len[fake.n_keys];
+}
+
 const char *fake_xs_get(const char *key) {
         int i = key_index(key);
         if (i < 0)

@@ -73,6 +73,7 @@ extern fake_xen fake;
 void fake_lab(void);
 void fake_done(void);
 void fake_xs_set(const char *key, const char *val, unsigned len);
+void fake_xs_del(const char *key);
 /* Value of a key, NULL when absent. */
 const char *fake_xs_get(const char *key);
 /* A domain appears or leaves: fire the watches. */

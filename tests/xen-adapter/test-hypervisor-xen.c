@@ -241,6 +241,22 @@ static void test_read_io(void **state) {
         free(io);
 }
 
+/* A dom0 whose memory/target nobody wrote yet (no `xl mem-set 0` since
+ * boot): its current size is its target, as libxl takes it; a domU without
+ * one is still unknown. */
+static void test_dom0_target_unset(void **state) {
+        closer_hypervisor *hv = *state;
+        uint64_t kib = 0;
+        fake_xs_del("/local/domain/0/memory/target");
+        fake.doms[0].tot_pages = 250000;
+        assert_int_equal(hv->ops->get_mem_target(hv->data, 0, &kib), 0);
+        assert_true(kib == 250000ull * 4);
+        fake_xs_del("/local/domain/1/memory/target");
+        kib = 5;
+        assert_int_equal(hv->ops->get_mem_target(hv->data, 1, &kib), -ESRCH);
+        assert_true(kib == 5);
+}
+
 static void test_act(void **state) {
         closer_hypervisor *hv = *state;
         uint64_t kib = 0;
@@ -464,6 +480,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_read_host_hostile_and_odd, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_read_host_exact_numa, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_read_io, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_dom0_target_unset, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_act, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_events, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_map_irqs, setup, teardown),
