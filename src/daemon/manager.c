@@ -179,6 +179,20 @@ static int sense(closer_manager *m, uint64_t now_ns, closer_snapshot **ret, clos
                         goto fail;
                 }
                 t->seen = true;
+                /* M of Algorithm 1 is the VM's memory as the toolstack set it,
+                 * its balloon target as found: Xen's max_pages is that plus
+                 * libxl's slack (1 MiB), and the current target is ours. */
+                if (!t->mem_m_kib) {
+                        const closer_saved_mem *sm = closer_state_find_mem(m->state, d->domid);
+                        uint64_t found;
+                        if (sm)
+                                t->mem_m_kib = sm->target_kib;
+                        else if (m->hv->ops->get_mem_target &&
+                                 m->hv->ops->get_mem_target(m->hv->data, d->domid, &found) == 0)
+                                t->mem_m_kib = found;
+                }
+                if (t->mem_m_kib && t->mem_m_kib < d->mem_kib)
+                        d->mem_kib = t->mem_m_kib;
                 for (unsigned j = 0; j < n_io; j++) {
                         unsigned k = (i + j) % n_io;   /* same order as the domains, usually */
                         if (io[k].domid != d->domid)

@@ -25,6 +25,9 @@ typedef struct closer_dom_track {
         uint64_t io_ops, io_bytes;      /* cumulative, last sample */
         double io_ops_per_s, io_bytes_per_s;
         unsigned io_level;
+        uint64_t mem_m_kib;             /* M, the memory the toolstack gave it: its balloon
+                                         * target as found (state file, else read at first
+                                         * sight); 0: unknown, max_pages stands in */
         uint64_t applied_target_kib;    /* 0: not set by us yet */
         uint64_t target_set_ns;         /* when we last moved it */
         uint64_t actual_at_set_kib;

@@ -351,6 +351,16 @@ int closer_simhost_set_io(closer_simhost *h, int domid, double io_ops_per_s) {
         return 0;
 }
 
+int closer_simhost_set_target(closer_simhost *h, int domid, uint64_t target_kib) {
+        sh_dom *d = find_dom(h, domid);
+        if (!d)
+                return -ENOENT;
+        if (target_kib == 0 || target_kib > d->mem_kib)
+                return -EINVAL;
+        d->target_kib = d->actual_kib = (double) target_kib;
+        return 0;
+}
+
 int closer_simhost_set_balloon_broken(closer_simhost *h, int domid, bool broken) {
         sh_dom *d = find_dom(h, domid);
         if (!d)

@@ -46,6 +46,9 @@ unsigned closer_simhost_n_leaves(const closer_simhost *h);
 /* Move vCPU v of domid to pcpu (the hypervisor's scheduler moving it). */
 int closer_simhost_move_vcpu(closer_simhost *h, int domid, unsigned vcpu, int pcpu);
 int closer_simhost_set_io(closer_simhost *h, int domid, double io_ops_per_s);
+/* The toolstack setting a balloon target (`xl mem-set`): a domain's max
+ * (mem_kib) is usually its memory plus libxl's 1 MiB of slack. */
+int closer_simhost_set_target(closer_simhost *h, int domid, uint64_t target_kib);
 /* A guest whose balloon driver ignores its target. */
 int closer_simhost_set_balloon_broken(closer_simhost *h, int domid, bool broken);
 /* Start an `xl save <name>` with its libxl-save-helper child. */

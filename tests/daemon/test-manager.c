@@ -150,6 +150,21 @@ static void test_memory_levels_conserved(void **state) {
         assert_int_equal(target_of(f->sim, 4), (2u << 20) - 75u * 1024);
 }
 
+/* M is the memory the toolstack gave the VM (its target as found), not
+ * Xen's max, which libxl makes 1 MiB larger: M - n*eps exactly, and dom0
+ * gets exactly what the VM gave. */
+static void test_memory_m_is_target_found(void **state) {
+        fixture *f = *state;
+        assert_int_equal(closer_simhost_add_domain(f->sim, 6, "vm6", (1u << 20) + 1024, 0, 1, (int[]) {3}, 0, 1), 0);
+        assert_int_equal(closer_simhost_set_target(f->sim, 6, 1u << 20), 0);
+        uint64_t dom0_before = target_of(f->sim, 0);
+        tick(f);
+        tick(f);
+        tick(f);
+        assert_int_equal(target_of(f->sim, 6), (1u << 20) - 75u * 1024);
+        assert_int_equal(target_of(f->sim, 0) + target_of(f->sim, 6), dom0_before + (1u << 20));
+}
+
 /* A guest that ignores its balloon target: stop moving its memory, and
  * dom0 does not count memory it never got. */
 static void test_broken_balloon(void **state) {
@@ -313,6 +328,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_domain_placed_and_followed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_memory_levels_conserved, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_memory_m_is_target_found, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_broken_balloon, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restore, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_crash_resume, setup, teardown),
