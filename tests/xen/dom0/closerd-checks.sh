@@ -14,8 +14,9 @@
 #                 SIGTERM then puts back every affinity, cgroup and memory
 #                 target as found before the first closerd started
 
-CLOSERD_CONF=/tmp/closer.conf
-CLOSERD_LEDGER=/tmp/closer-ledger.db
+# Where the package and its unit put them (RuntimeDirectory=, StateDirectory=).
+CLOSERD_CONF=/etc/closer/closer.conf
+CLOSERD_LEDGER=/var/lib/closer/ledger.db
 CLOSERD_STATE=/run/closer/state.json
 # Lab sizing: this host has 4 pCPUs and du1 is pinned to pCPUs 0-1 (node 0):
 # a 2-vCPU main container (the default profile) would take all of node 0,
@@ -25,6 +26,7 @@ CLOSERD_STATE=/run/closer/state.json
 # rates (a few ops/s): eps 16 MiB, level 1 from 2 ops/s.
 EPS_MIB=16 L1_OPS=2 L1_MIB=16 L2_MIB=48
 write_closerd_conf() {
+    mkdir -p "$(dirname "$CLOSERD_CONF")"
     cat > "$CLOSERD_CONF" <<EOF
 [main]
 profile = custom
@@ -48,8 +50,18 @@ hold_kib() {
     esac
 }
 
+# closerd as its systemd unit starts it (this dom0 has no systemd: the
+# unit's ExecStart= is run as written, in the directories the unit makes),
+# plus the lab's sampling: a 2 s tick (TCG), one ledger interval per tick.
 closerd_start() {
-    "$PAY/closerd" --config "$CLOSERD_CONF" --tick-ms 2000 --ledger-interval 0 \
+    local exec_start=()
+    if [ -f /lib/systemd/system/closerd.service ]; then
+        read -ra exec_start <<< "$(sed -n 's/^ExecStart=//p' /lib/systemd/system/closerd.service)"
+    else
+        exec_start=("$PAY/closerd" --hypervisor xen)
+    fi
+    mkdir -p /run/closer /var/lib/closer
+    "${exec_start[@]}" --tick-ms 2000 --ledger-interval 0 --config "$CLOSERD_CONF" \
         --state "$CLOSERD_STATE" --ledger "$CLOSERD_LEDGER" >> "$OUT/closerd.log" 2>&1 &
     cpid=$!
 }
