@@ -678,14 +678,16 @@ static int op_set_mem_target(void *data, int domid, uint64_t target_kib) {
         int len = snprintf(value, sizeof(value), "%" PRIu64, target_kib);
 
         /* A transaction so that a target is never written for a domain
-         * that went away (it would create a stray node). */
+         * that went away (it would create a stray node). dom0 cannot go
+         * away, and its target may not exist yet (nothing writes it before
+         * the first `xl mem-set 0`): written all the same, as xl does. */
         for (unsigned tries = 0; tries < 16; tries++) {
                 xs_transaction_t t = xs_transaction_start(h->xsh);
                 if (t == XBT_NULL)
                         return neg_errno();
                 unsigned old_len = 0;
                 char *old = xs_read(h->xsh, t, path, &old_len);
-                if (!old) {
+                if (!old && !(domid == 0 && errno == ENOENT)) {
                         int r = errno == ENOENT ? -ESRCH : neg_errno();
                         xs_transaction_end(h->xsh, t, true);
                         return r;

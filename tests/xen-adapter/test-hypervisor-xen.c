@@ -255,6 +255,12 @@ static void test_dom0_target_unset(void **state) {
         kib = 5;
         assert_int_equal(hv->ops->get_mem_target(hv->data, 1, &kib), -ESRCH);
         assert_true(kib == 5);
+        /* dom0's is written all the same (as xl mem-set 0 does); a domU's
+         * missing one means the domain is going: no stray node */
+        assert_int_equal(hv->ops->set_mem_target(hv->data, 0, 1048576), 0);
+        assert_string_equal(fake_xs_get("/local/domain/0/memory/target"), "1048576");
+        assert_int_equal(hv->ops->set_mem_target(hv->data, 1, 150000), -ESRCH);
+        assert_null(fake_xs_get("/local/domain/1/memory/target"));
 }
 
 static void test_act(void **state) {

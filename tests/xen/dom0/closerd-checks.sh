@@ -41,11 +41,12 @@ levels = 0:0, $L1_OPS:$L1_MIB, 1000000:$L2_MIB
 hysteresis_pct = 20
 EOF
 }
-# dom0 memory held for a one-socket VM at I/O level L: eps plus the extra of
-# the level above (reserved one level ahead; the top level's at the top).
+# dom0 memory held for a one-socket VM at I/O level L (Algorithm 1): eps at
+# level 0; from level 1 on, eps plus the extra of the level above (memory is
+# requested one level in advance; the top level's at the top).
 hold_kib() {
     case $1 in
-        0) echo $(((EPS_MIB + L1_MIB) * 1024)) ;;
+        0) echo $((EPS_MIB * 1024)) ;;
         *) echo $(((EPS_MIB + L2_MIB) * 1024)) ;;
     esac
 }
