@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@ int closer_manager_new(const closer_config *cfg, closer_hypervisor *hv, closer_h
         m->host = host;
         m->dry_run = dry_run;
         m->balloon_grace_ns = 30 * NSEC_PER_SEC;
+        m->io_tau_ns = 10 * NSEC_PER_SEC;
         closer_acct_state_init(&m->acct);
         if (state_path) {
                 m->state_path = strdup(state_path);
@@ -201,9 +203,16 @@ static int sense(closer_manager *m, uint64_t now_ns, closer_snapshot **ret, clos
                          * reconnected): count from zero. */
                         uint64_t dops = io[k].ops >= t->io_ops ? io[k].ops - t->io_ops : io[k].ops;
                         uint64_t dbytes = io[k].bytes >= t->io_bytes ? io[k].bytes - t->io_bytes : io[k].bytes;
+                        /* Guests do I/O in bursts: a rate per tick would move a
+                         * VM's memory a level up and down every tick. The level
+                         * follows a moving average over about io_tau_ns. */
                         if (dt_s > 0 && (t->io_ops || t->io_bytes)) {
-                                t->io_ops_per_s = (double) dops / dt_s;
-                                t->io_bytes_per_s = (double) dbytes / dt_s;
+                                double ops = (double) dops / dt_s, bytes = (double) dbytes / dt_s;
+                                double tau_s = (double) m->io_tau_ns / 1e9;
+                                double a = t->io_rate_primed && tau_s > 0 ? 1.0 - exp(-dt_s / tau_s) : 1.0;
+                                t->io_ops_per_s += a * (ops - t->io_ops_per_s);
+                                t->io_bytes_per_s += a * (bytes - t->io_bytes_per_s);
+                                t->io_rate_primed = true;
                         }
                         t->io_ops = io[k].ops;
                         t->io_bytes = io[k].bytes;

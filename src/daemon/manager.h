@@ -23,7 +23,8 @@ typedef struct closer_dom_track {
         int domid;
         char uuid[40];
         uint64_t io_ops, io_bytes;      /* cumulative, last sample */
-        double io_ops_per_s, io_bytes_per_s;
+        double io_ops_per_s, io_bytes_per_s;   /* smoothed (io_tau_ns) */
+        bool io_rate_primed;
         unsigned io_level;
         uint64_t mem_m_kib;             /* M, the memory the toolstack gave it: its balloon
                                          * target as found (state file, else read at first
@@ -93,6 +94,7 @@ typedef struct closer_manager {
         uint64_t last_fatal_tick;       /* ... when ... */
         char last_fatal_what[96];       /* ... and on what (rate limit) */
         uint64_t balloon_grace_ns;      /* how long a balloon may take to follow */
+        uint64_t io_tau_ns;             /* I/O rates: time constant of their moving average */
 } closer_manager;
 
 /* Create; loads state_path (NULL: none) to resume what a previous run

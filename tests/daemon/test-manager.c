@@ -138,16 +138,36 @@ static void test_memory_levels_conserved(void **state) {
                 uint64_t sum = target_of(f->sim, 4) + target_of(f->sim, 5) + target_of(f->sim, 0);
                 assert_int_equal(sum, total);
         }
-        /* high I/O moved memory to dom0; low I/O gave it back */
+        /* high I/O moved memory to dom0; low I/O gave it back (the rate is
+         * a moving average over 10 s: a few ticks up, more ticks down) */
         closer_simhost_set_io(f->sim, 4, 50000);
-        tick(f);
-        tick(f);
+        for (int i = 0; i < 10; i++)
+                tick(f);
         uint64_t high = target_of(f->sim, 4);
         closer_simhost_set_io(f->sim, 4, 0);
-        tick(f);
-        tick(f);
+        for (int i = 0; i < 60; i++)
+                tick(f);
         assert_true(target_of(f->sim, 4) > high);
         assert_int_equal(target_of(f->sim, 4), (2u << 20) - 75u * 1024);
+}
+
+/* Bursty I/O (a burst every other second, 3000 ops/s on average) keeps
+ * the VM at one level: its memory does not move every tick. */
+static void test_memory_bursty_io_steady(void **state) {
+        fixture *f = *state;
+        assert_int_equal(closer_simhost_add_domain(f->sim, 4, "vm4", 2u << 20, 0, 1, (int[]) {3}, 0, 1), 0);
+        uint64_t first = 0;
+        for (int i = 0; i < 80; i++) {
+                closer_simhost_set_io(f->sim, 4, i % 2 ? 6000 : 0);
+                tick(f);
+                if (i == 60)
+                        first = target_of(f->sim, 4);
+                if (i > 60)
+                        assert_int_equal(target_of(f->sim, 4), first);
+        }
+        /* and that level is level 1 (2000 ops/s: 64 MiB reserved ahead of
+         * the 256 MiB level) */
+        assert_int_equal(first, (2u << 20) - (75u + 256u) * 1024);
 }
 
 /* M is the memory the toolstack gave the VM (its target as found), not
@@ -329,6 +349,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_domain_placed_and_followed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_memory_levels_conserved, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_memory_m_is_target_found, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_memory_bursty_io_steady, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_broken_balloon, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restore, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_crash_resume, setup, teardown),
