@@ -45,6 +45,8 @@ typedef struct xen_host {
         struct xs_handle *xsh;
         xenstat_handle *xst;            /* opened on first read_io: qdisk only */
         closer_root *sysroot;           /* opened on first read_io: kernel backends' counters */
+        closer_hv_io *qdisk_last;       /* each domain's last qdisk counters read */
+        unsigned n_qdisk_last;
         struct closer_hostos *os;       /* borrowed, for map_irqs */
         char root[256];                 /* "" = the real "/"; tests use a tree */
         closer_xen_irq_cache irq_cache;
@@ -423,6 +425,17 @@ static int op_read_io(void *data, closer_hv_io **ret, unsigned *ret_n) {
                 return r;
         }
         unsigned nd = xenstat_node_num_domains(node);
+        /* libxenstat gives a qdisk's counters only when its QEMU answered
+         * query-blockstats within 10 ms; a miss is not a counter reset (read
+         * as one, the next answer would look like a burst of all the I/O
+         * since boot): the last answer stands in. */
+        closer_hv_io *qd = calloc(nd ? nd : 1, sizeof(*qd));
+        unsigned n_qd = 0;
+        if (!qd) {
+                xenstat_free_node(node);
+                free(io);
+                return -ENOMEM;
+        }
         for (unsigned i = 0; i < nd; i++) {
                 xenstat_domain *d = xenstat_node_domain_by_index(node, i);
                 if (!d || xenstat_domain_id(d) == 0)
@@ -434,15 +447,33 @@ static int op_read_io(void *data, closer_hv_io **ret, unsigned *ret_n) {
                         free(io);
                         return -ENOMEM;
                 }
+                closer_hv_io q = {.domid = o->domid};
+                bool answered = false;
                 for (unsigned j = 0; j < xenstat_domain_num_vbds(d); j++) {
                         xenstat_vbd *vbd = xenstat_domain_vbd(d, j);
                         if (!vbd || xenstat_vbd_type(vbd) != 0)
                                 continue;       /* kernel vbd: counted from sysfs above */
-                        o->ops += xenstat_vbd_rd_reqs(vbd) + xenstat_vbd_wr_reqs(vbd);
-                        o->bytes += (xenstat_vbd_rd_sects(vbd) + xenstat_vbd_wr_sects(vbd)) * 512;
+                        q.ops += xenstat_vbd_rd_reqs(vbd) + xenstat_vbd_wr_reqs(vbd);
+                        q.bytes += (xenstat_vbd_rd_sects(vbd) + xenstat_vbd_wr_sects(vbd)) * 512;
+                        answered = true;
+                }
+                if (!answered)
+                        for (unsigned j = 0; j < h->n_qdisk_last; j++)
+                                if (h->qdisk_last[j].domid == q.domid) {
+                                        q = h->qdisk_last[j];
+                                        answered = true;
+                                        break;
+                                }
+                if (answered) {
+                        o->ops += q.ops;
+                        o->bytes += q.bytes;
+                        qd[n_qd++] = q;
                 }
         }
         xenstat_free_node(node);
+        free(h->qdisk_last);
+        h->qdisk_last = qd;
+        h->n_qdisk_last = n_qd;
         *ret = io;
         *ret_n = n;
         return 0;
@@ -902,6 +933,7 @@ static void op_free(void *data) {
         if (h->xst)
                 xenstat_uninit(h->xst);
         closer_root_free(h->sysroot);
+        free(h->qdisk_last);
         if (h->xsh)
                 xs_close(h->xsh);
         if (h->xch)

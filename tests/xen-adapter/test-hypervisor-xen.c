@@ -239,6 +239,20 @@ static void test_read_io(void **state) {
         assert_true(d2->ops == 6);
         assert_true(d2->bytes == 4 * 512);
         free(io);
+
+        /* domain 2's QEMU did not answer this time: its last counters stand */
+        fake.doms[2].rd_reqs = fake.doms[2].wr_reqs = 0;
+        assert_int_equal(hv->ops->read_io(hv->data, &io, &n), 0);
+        d2 = io[0].domid == 2 ? &io[0] : &io[1];
+        assert_int_equal(d2->domid, 2);
+        assert_true(d2->ops == 6);
+        free(io);
+        /* and it answers again, with more */
+        fake.doms[2].rd_reqs = 10, fake.doms[2].wr_reqs = 2;
+        assert_int_equal(hv->ops->read_io(hv->data, &io, &n), 0);
+        d2 = io[0].domid == 2 ? &io[0] : &io[1];
+        assert_true(d2->ops == 12);
+        free(io);
 }
 
 /* A dom0 whose memory/target nobody wrote yet (no `xl mem-set 0` since
