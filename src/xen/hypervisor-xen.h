@@ -8,3 +8,9 @@
  * or NULL: the real ones). Tests run the adapter against a fake
  * libxenctrl/libxenstore and a fixture tree on a machine without Xen. */
 int closer_xen_hypervisor_new_at(const char *root, closer_hypervisor **ret, closer_error *err);
+
+/* How often libxenstat is asked for the qdisk QEMUs' block counters (a QMP
+ * query-blockstats to each, which wakes the QEMU: work billed to its VM);
+ * between polls the last answers stand. Default 10 s; 0: every read_io. */
+#define CLOSER_XEN_QDISK_POLL_NS_DEFAULT (10ull * 1000000000ull)
+void closer_xen_set_qdisk_poll_ns(closer_hypervisor *hv, uint64_t ns);

@@ -210,6 +210,7 @@ static void test_read_host_exact_numa(void **state) {
  * for, and its kernel-vbd rows are not counted twice. */
 static void test_read_io(void **state) {
         closer_hypervisor *hv = *state;
+        closer_xen_set_qdisk_poll_ns(hv, 0);    /* ask QMP at every read */
         put("sys/bus/xen-backend/devices/vbd-1-51712/statistics/rd_req", "7\n");
         put("sys/bus/xen-backend/devices/vbd-1-51712/statistics/wr_req", "3\n");
         put("sys/bus/xen-backend/devices/vbd-1-51712/statistics/rd_sect", "8\n");
@@ -250,6 +251,19 @@ static void test_read_io(void **state) {
         /* and it answers again, with more */
         fake.doms[2].rd_reqs = 10, fake.doms[2].wr_reqs = 2;
         assert_int_equal(hv->ops->read_io(hv->data, &io, &n), 0);
+        d2 = io[0].domid == 2 ? &io[0] : &io[1];
+        assert_true(d2->ops == 12);
+        free(io);
+
+        /* polled every 10 s: within that, QMP is not asked again (the
+         * QEMU is not woken) and the last answer stands */
+        closer_xen_set_qdisk_poll_ns(hv, CLOSER_XEN_QDISK_POLL_NS_DEFAULT);
+        assert_int_equal(hv->ops->read_io(hv->data, &io, &n), 0);
+        free(io);
+        fake.xenstat_flags = 0;
+        fake.doms[2].rd_reqs = 20;
+        assert_int_equal(hv->ops->read_io(hv->data, &io, &n), 0);
+        assert_int_equal(fake.xenstat_flags, 0);        /* not asked */
         d2 = io[0].domid == 2 ? &io[0] : &io[1];
         assert_true(d2->ops == 12);
         free(io);
