@@ -289,6 +289,11 @@ static int op_cgroup_clear(void *data) {
                 return errno == ENOENT ? 0 : -errno;
         r = remove_numbered(fd, "node", true);
         close(fd);
+        /* and the base itself (closer's own), when nothing is left in it:
+         * after a restart, the run that made it is gone */
+        if (r == 0 && unlinkat(h->root->fd, closer_root_rel(rel), AT_REMOVEDIR) < 0 && errno != ENOENT &&
+            errno != EBUSY && errno != ENOTEMPTY)
+                r = -errno;
         return r;
 }
 

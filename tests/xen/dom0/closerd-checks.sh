@@ -94,6 +94,13 @@ xs_target() { xenstore-read "/local/domain/$1/memory/target" 2>/dev/null; }
 # Current size in KiB (Xen's tot_pages), from xl list's MiB.
 actual_kib() { xl list "$1" 2>/dev/null | awk 'NR == 2 { print $3 * 1024 }'; }
 
+# has_backends DOMID: its blkback thread and a netback thread are there.
+has_backends() {
+    local th
+    th=$(truth_t3 | awk -v d="$1" '$2 == d')
+    grep -q . <<< "$th" && [ -n "$(truth_vif_irqs | awk -v d="$1" '$2 == d')" ] &&
+        grep -qx "$1.xvda-[0-9]*" /proc/[0-9]*/comm
+}
 # check_placement LABEL DOMID...: the T3 threads of these domains.
 check_placement() {
     local label=$1 t d a cg c want bad=0 n=0; shift
@@ -212,6 +219,7 @@ closerd_checks() {
     # du2's backends, memory targets (dom0 may have none yet: nothing writes
     # it before an `xl mem-set 0`; its size is its target then, as for libxl).
     all_affinities | sort > "$OUT/aff-before"
+    truth_t3 | sort > "$OUT/truth-t3-before"
     grep -H . /proc/irq/[0-9]*/smp_affinity_list 2>/dev/null | sed 's|/proc/irq/\([0-9]*\)/smp_affinity_list:| \1 |' | awk '{ print $1, $2 }' | sort > "$OUT/irq-before"
     irq_names | sort > "$OUT/irq-names-before"
     while read -r t d; do
@@ -353,10 +361,19 @@ closerd_checks() {
     t0=$(now)
     if xl restore /var/lib/xen/du1-closerd.save > "$OUT/restore-closerd.log" 2>&1; then
         timing restore_du1_closerd "$(since "$t0")"
+        # xl restore can return before the domain has its name back
+        # (du1--incoming): wait for it.
+        wait_for 30 sh -c 'xl domid du1 | grep -qx "[0-9][0-9]*"'
         du1=$(domid_of du1)
-        wait_for 60 sh -c "grep -qx '$du1.xvda-0' /proc/[0-9]*/comm"
-        sleep 6
-        check_placement restored "$du1"
+        [ -n "$du1" ] || { cfail "closerd-restored-domid: no domain du1 30 s after xl restore"; return 1; }
+        # Backends come up as the restored kernel reconnects (tens of
+        # seconds under TCG); then closerd has a few ticks to place them.
+        if wait_for 120 has_backends "$du1"; then
+            sleep 6
+            check_placement restored "$du1"
+        else
+            cfail "closerd-places-restored: no backend thread of du1 ($du1) within 120 s of its restore"
+        fi
     else
         fail "xl restore du1 under closerd"; cat "$OUT/restore-closerd.log"
         du1=$(domid_of du1)
@@ -387,7 +404,15 @@ closerd_checks() {
     if [ $rc -eq 0 ]; then pass closerd-sigterm-exit-0; else cfail "closerd-sigterm-exit-0: exit $rc"; fi
 
     all_affinities | sort > "$OUT/aff-after"
-    # Threads that exited meanwhile are not compared.
+    # Threads that exited meanwhile are not compared, nor kernel threads
+    # other than the backends (the kernel moves e.g. workqueue rescuers on
+    # its own): every user thread and every backend thread is.
+    local kskip
+    kskip=$(for t in $(cut -d' ' -f1 "$OUT/aff-before"); do
+        [ -s "/proc/$t/cmdline" ] || grep -q "^$t " "$OUT/truth-t3-before" || echo "$t"
+    done | sort)
+    join -v1 "$OUT/aff-before" <(echo "$kskip") > "$OUT/aff-before-cmp"
+    mv "$OUT/aff-before-cmp" "$OUT/aff-before"
     if [ -z "$(join "$OUT/aff-before" "$OUT/aff-after" | awk '$2 != $3')" ]; then
         pass "closerd-affinity-restored ($(join "$OUT/aff-before" "$OUT/aff-after" | wc -l) threads)"
     else
