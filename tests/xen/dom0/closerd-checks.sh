@@ -190,10 +190,11 @@ cpu_delta() {
         { d[$2] += $3 - ($1 in a ? a[$1] : 0) }
         END { for (k in d) printf "%s %.0f\n", k, d[k] * 1e9 / hz }' "$1" "$2"
 }
-# CPU time of this shell's waited-for children (cutime + cstime), ns.
+# CPU time of the waited-for children (cutime + cstime) of the shell running
+# closerd_checks (CHECKS_PID: it runs in a subshell, and $(...) is another).
 CLK_TCK=$(getconf CLK_TCK)
 children_ns() {
-    awk -v hz="$CLK_TCK" '{ sub(/^.*\) /, ""); printf "%.0f\n", ($14 + $15) * 1e9 / hz }' "/proc/$$/stat"
+    awk -v hz="$CLK_TCK" '{ sub(/^.*\) /, ""); printf "%.0f\n", ($14 + $15) * 1e9 / hz }' "/proc/${CHECKS_PID:-$$}/stat"
 }
 # ledger_cpu DOMID T_A T_B: dom0 CPU ns the ledger billed DOMID in the rows
 # overlapping [T_A, T_B] (wall ns).
@@ -211,6 +212,7 @@ ledger_span() {
 
 closerd_checks() {
     local rc t0 a b
+    CHECKS_PID=$BASHPID
     section "closerd on the live dom0 (issue 6 checks 1-5)"
     [ -x "$PAY/closerd" ] || { echo "no closerd built: skipped"; return 0; }
     write_closerd_conf
