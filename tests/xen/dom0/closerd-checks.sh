@@ -93,6 +93,32 @@ closerd_alive() {
 xs_target() { xenstore-read "/local/domain/$1/memory/target" 2>/dev/null; }
 # Current size in KiB (Xen's tot_pages), from xl list's MiB.
 actual_kib() { xl list "$1" 2>/dev/null | awk 'NR == 2 { print $3 * 1024 }'; }
+# targets_are DOMID KIB [DOMID KIB...]: each domain's balloon target is KIB.
+targets_are() {
+    while [ $# -gt 1 ]; do
+        [ "$(xs_target "$1")" = "$2" ] || return 1
+        shift 2
+    done
+}
+# sizes_near TOL_KIB DOMID KIB [DOMID KIB...]: each domain's size within TOL.
+sizes_near() {
+    local tol=$1 a; shift
+    while [ $# -gt 1 ]; do
+        a=$(actual_kib "$1")
+        [ -n "$a" ] && [ $((a - $2)) -le "$tol" ] && [ $(($2 - a)) -le "$tol" ] || return 1
+        shift 2
+    done
+}
+# balloons_follow DU1_KIB DU2_KIB DOM0_KIB: the domUs within 2 MiB, dom0
+# within 4 MiB (xl list rounds to MiB).
+balloons_follow() { sizes_near 2048 "$du1" "$1" "$du2" "$2" && sizes_near 4096 0 "$3"; }
+# cpus_within CPULIST "SET": every CPU of the list is in the space-separated set.
+cpus_within() {
+    local c
+    for c in $(expand_cpus "$1"); do
+        case " $2 " in *" $c "*) ;; *) return 1 ;; esac
+    done
+}
 
 # has_backends DOMID: its blkback thread and a netback thread are there.
 has_backends() {
@@ -112,9 +138,7 @@ check_placement() {
         want=$(domain_pcpus "$d" | tr '\n' ' ')
         a=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "/proc/$t/status" 2>/dev/null) || continue
         cg=$(sed -n 's/^0:://p' "/proc/$t/cgroup" 2>/dev/null)
-        for c in $(expand_cpus "$a"); do
-            case " $want" in *" $c "*) ;; *) echo "  thread $t (domain $d): affinity $a not within domain $d's pCPUs $want"; bad=$((bad + 1)); break ;; esac
-        done
+        cpus_within "$a" "$want" || { echo "  thread $t (domain $d): affinity $a not within domain $d's pCPUs $want"; bad=$((bad + 1)); }
         for c in $(expand_cpus "$a"); do
             case " $MAIN_CPUS " in *" $c "*) echo "  thread $t (domain $d): affinity $a includes main's CPU $c"; bad=$((bad + 1)); break ;; esac
         done
@@ -131,7 +155,7 @@ check_placement() {
         if [ "$(expand_cpus "$a" | wc -l)" -ne 1 ]; then
             echo "  IRQ $irq (domain $d queue $q): affinity $a, not one CPU"; bad=$((bad + 1)); continue
         fi
-        case " $want" in *" $a "*) ;; *) echo "  IRQ $irq (domain $d queue $q): CPU $a not under domain $d's vCPUs ($want)"; bad=$((bad + 1)) ;; esac
+        cpus_within "$a" "$want" || { echo "  IRQ $irq (domain $d queue $q): CPU $a not under domain $d's vCPUs ($want)"; bad=$((bad + 1)); }
         case " $MAIN_CPUS " in *" $a "*) echo "  IRQ $irq (domain $d): on main's CPU $a"; bad=$((bad + 1)) ;; esac
     done <<< "$(truth_vif_irqs)"
     n="$n threads, $m IRQs"
@@ -149,7 +173,7 @@ wait_memory() {
     h1=$(hold_kib "$l1"); h2=$(hold_kib "$l2")
     w1=$((M1 - h1)); w2=$((M2 - h2)); w0=$((D0 + h1 + h2))
     t0=$(now)
-    if wait_for "$limit" sh -c "[ \"\$(xenstore-read /local/domain/$du1/memory/target)\" = $w1 ] && [ \"\$(xenstore-read /local/domain/$du2/memory/target)\" = $w2 ] && [ \"\$(xenstore-read /local/domain/0/memory/target)\" = $w0 ]"; then
+    if wait_for "$limit" targets_are "$du1" "$w1" "$du2" "$w2" 0 "$w0"; then
         pass "closerd-memory-targets-$label (du1 $w1, du2 $w2, dom0 $w0 KiB after $(since "$t0") s)"
     else
         cfail "closerd-memory-targets-$label: want du1 $w1 du2 $w2 dom0 $w0 KiB, have du1 $(xs_target "$du1") du2 $(xs_target "$du2") dom0 $(xs_target 0)"
@@ -164,7 +188,7 @@ wait_memory() {
     fi
     [ "$follow" = follow ] || return 0
     # The guests' and dom0's balloons follow (xl list rounds to MiB).
-    if wait_for 60 sh -c "a=\$(xl list $du1 | awk 'NR == 2 { print \$3 * 1024 }'); b=\$(xl list $du2 | awk 'NR == 2 { print \$3 * 1024 }'); c=\$(xl list 0 | awk 'NR == 2 { print \$3 * 1024 }'); [ \$((a - $w1)) -le 2048 ] && [ \$(($w1 - a)) -le 2048 ] && [ \$((b - $w2)) -le 2048 ] && [ \$(($w2 - b)) -le 2048 ] && [ \$((c - $w0)) -le 4096 ] && [ \$(($w0 - c)) -le 4096 ]"; then
+    if wait_for 60 balloons_follow "$w1" "$w2" "$w0"; then
         pass "closerd-memory-balloons-follow-$label"
     else
         cfail "closerd-memory-balloons-follow-$label: actual du1 $(actual_kib "$du1") du2 $(actual_kib "$du2") dom0 $(actual_kib 0) KiB"
@@ -272,7 +296,7 @@ closerd_checks() {
     io_levels
     local w0s=$((D0 + $(hold_kib 0)))
     t0=$(now)
-    if wait_for 90 sh -c "[ \"\$(xenstore-read /local/domain/$du1/memory/target)\" = $M1 ] && [ \"\$(xenstore-read /local/domain/0/memory/target)\" = $w0s ]"; then
+    if wait_for 90 targets_are "$du1" "$M1" 0 "$w0s"; then
         pass "closerd-stuck-balloon-put-back (du1 $M1, dom0 $w0s KiB after $(since "$t0") s)"
     else
         cfail "closerd-stuck-balloon-put-back: want du1 $M1 dom0 $w0s KiB, have du1 $(xs_target "$du1") dom0 $(xs_target 0)"
@@ -352,9 +376,7 @@ closerd_checks() {
         aff=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "/proc/$helper/status" 2>/dev/null)
         echo "save helper $helper: cgroup $cg, affinity $aff (du1's pCPUs: $want)"
         if [ $ok = 1 ]; then pass "closerd-save-helper-in-du1-container ($cg)"; else cfail "closerd-save-helper-in-du1-container: cgroup ${cg:-gone}"; fi
-        ok=1
-        for c in $(expand_cpus "$aff"); do case " $want" in *" $c "*) ;; *) ok=0 ;; esac; done
-        if [ -n "$aff" ] && [ $ok = 1 ]; then pass "closerd-save-helper-on-du1-cpus ($aff)"; else cfail "closerd-save-helper-on-du1-cpus: $aff not within $want"; fi
+        if [ -n "$aff" ] && cpus_within "$aff" "$want"; then pass "closerd-save-helper-on-du1-cpus ($aff)"; else cfail "closerd-save-helper-on-du1-cpus: $aff not within $want"; fi
     else
         cfail "closerd-save-helper-seen: no libxl-save-helper within 30 s"
     fi
