@@ -375,6 +375,58 @@ static closer_hv_io *io_row(closer_hv_io **rows, unsigned *n, unsigned *cap, int
         return &(*rows)[(*n)++];
 }
 
+/* Ask libxenstat for the qdisk QEMUs' block counters (QMP) and keep them in
+ * h->qdisk_last, one entry per live domU (zero without a qdisk).
+ * libxenstat gives a qdisk's counters only when its QEMU answered
+ * query-blockstats within 10 ms; a miss is not a counter reset (read as one,
+ * the next answer would look like a burst of all the I/O since boot): the
+ * last answer stands in. */
+static int poll_qdisk(xen_host *h, uint64_t now_ns) {
+        if (!h->xst) {
+                h->xst = xenstat_init();
+                if (!h->xst)
+                        return neg_errno();
+        }
+        xenstat_node *node = xenstat_get_node(h->xst, XENSTAT_VBD);
+        h->qdisk_polled_ns = now_ns;
+        if (!node)
+                return neg_errno();
+        unsigned nd = xenstat_node_num_domains(node);
+        closer_hv_io *qd = calloc(nd ? nd : 1, sizeof(*qd));
+        unsigned n_qd = 0;
+        if (!qd) {
+                xenstat_free_node(node);
+                return -ENOMEM;
+        }
+        for (unsigned i = 0; i < nd; i++) {
+                xenstat_domain *d = xenstat_node_domain_by_index(node, i);
+                if (!d || xenstat_domain_id(d) == 0)
+                        continue;
+                closer_hv_io q = {.domid = (int) xenstat_domain_id(d)};
+                bool answered = false;
+                for (unsigned j = 0; j < xenstat_domain_num_vbds(d); j++) {
+                        xenstat_vbd *vbd = xenstat_domain_vbd(d, j);
+                        if (!vbd || xenstat_vbd_type(vbd) != 0)
+                                continue;       /* kernel vbd: counted from sysfs */
+                        q.ops += xenstat_vbd_rd_reqs(vbd) + xenstat_vbd_wr_reqs(vbd);
+                        q.bytes += (xenstat_vbd_rd_sects(vbd) + xenstat_vbd_wr_sects(vbd)) * 512;
+                        answered = true;
+                }
+                for (unsigned j = 0; !answered && j < h->n_qdisk_last; j++)
+                        if (h->qdisk_last[j].domid == q.domid) {
+                                q = h->qdisk_last[j];
+                                answered = true;
+                        }
+                /* Every live domU gets a row, with or without I/O. */
+                qd[n_qd++] = q;
+        }
+        xenstat_free_node(node);
+        free(h->qdisk_last);
+        h->qdisk_last = qd;
+        h->n_qdisk_last = n_qd;
+        return 0;
+}
+
 /* Each domU's backend I/O counters. Kernel backends (blkback, netback) are
  * read from sysfs by closer_backend_read_io, NOT through libxenstat: Xen
  * 4.17's libxenstat parses /proc/net/dev (XENSTAT_NETWORK) into a realloc'd
@@ -417,85 +469,22 @@ static int op_read_io(void *data, closer_hv_io **ret, unsigned *ret_n) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         uint64_t now_ns = (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
-        if (h->qdisk_polled_ns && now_ns - h->qdisk_polled_ns < h->qdisk_poll_ns) {
-                for (unsigned j = 0; j < h->n_qdisk_last; j++) {
-                        closer_hv_io *o = io_row(&io, &n, &cap, h->qdisk_last[j].domid);
-                        if (!o) {
-                                free(io);
-                                return -ENOMEM;
-                        }
-                        o->ops += h->qdisk_last[j].ops;
-                        o->bytes += h->qdisk_last[j].bytes;
-                }
-                *ret = io;
-                *ret_n = n;
-                return 0;
-        }
-        if (!h->xst) {
-                h->xst = xenstat_init();
-                if (!h->xst) {
-                        r = neg_errno();
+        if (!h->qdisk_polled_ns || now_ns - h->qdisk_polled_ns >= h->qdisk_poll_ns) {
+                r = poll_qdisk(h, now_ns);
+                if (r < 0) {
                         free(io);
                         return r;
                 }
         }
-        xenstat_node *node = xenstat_get_node(h->xst, XENSTAT_VBD);
-        h->qdisk_polled_ns = now_ns;
-        if (!node) {
-                r = neg_errno();
-                free(io);
-                return r;
-        }
-        unsigned nd = xenstat_node_num_domains(node);
-        /* libxenstat gives a qdisk's counters only when its QEMU answered
-         * query-blockstats within 10 ms; a miss is not a counter reset (read
-         * as one, the next answer would look like a burst of all the I/O
-         * since boot): the last answer stands in. */
-        closer_hv_io *qd = calloc(nd ? nd : 1, sizeof(*qd));
-        unsigned n_qd = 0;
-        if (!qd) {
-                xenstat_free_node(node);
-                free(io);
-                return -ENOMEM;
-        }
-        for (unsigned i = 0; i < nd; i++) {
-                xenstat_domain *d = xenstat_node_domain_by_index(node, i);
-                if (!d || xenstat_domain_id(d) == 0)
-                        continue;
-                /* Every live domU gets a row, with or without I/O. */
-                closer_hv_io *o = io_row(&io, &n, &cap, (int) xenstat_domain_id(d));
+        for (unsigned j = 0; j < h->n_qdisk_last; j++) {
+                closer_hv_io *o = io_row(&io, &n, &cap, h->qdisk_last[j].domid);
                 if (!o) {
-                        xenstat_free_node(node);
                         free(io);
                         return -ENOMEM;
                 }
-                closer_hv_io q = {.domid = o->domid};
-                bool answered = false;
-                for (unsigned j = 0; j < xenstat_domain_num_vbds(d); j++) {
-                        xenstat_vbd *vbd = xenstat_domain_vbd(d, j);
-                        if (!vbd || xenstat_vbd_type(vbd) != 0)
-                                continue;       /* kernel vbd: counted from sysfs above */
-                        q.ops += xenstat_vbd_rd_reqs(vbd) + xenstat_vbd_wr_reqs(vbd);
-                        q.bytes += (xenstat_vbd_rd_sects(vbd) + xenstat_vbd_wr_sects(vbd)) * 512;
-                        answered = true;
-                }
-                if (!answered)
-                        for (unsigned j = 0; j < h->n_qdisk_last; j++)
-                                if (h->qdisk_last[j].domid == q.domid) {
-                                        q = h->qdisk_last[j];
-                                        answered = true;
-                                        break;
-                                }
-                if (answered) {
-                        o->ops += q.ops;
-                        o->bytes += q.bytes;
-                        qd[n_qd++] = q;
-                }
+                o->ops += h->qdisk_last[j].ops;
+                o->bytes += h->qdisk_last[j].bytes;
         }
-        xenstat_free_node(node);
-        free(h->qdisk_last);
-        h->qdisk_last = qd;
-        h->n_qdisk_last = n_qd;
         *ret = io;
         *ret_n = n;
         return 0;
