@@ -123,6 +123,24 @@ int closer_cmd_status(int argc, char **argv) {
                 printf("ticks           %lld (last took %.2f ms)\n",
                        (long long) json_integer_value(json_object_get(ans, "ticks")),
                        (double) json_integer_value(json_object_get(ans, "last_tick_ns")) / 1e6);
+                json_t *cpu = json_object_get(ans, "tick_cpu_ns");
+                long long ticks = json_integer_value(json_object_get(ans, "ticks"));
+                if (json_is_object(cpu) && ticks > 0) {
+                        /* closerd's own cost, per tick on average, by phase. */
+                        const char *phase;
+                        json_t *v;
+                        long long sum = 0;
+                        json_object_foreach(cpu, phase, v)
+                                sum += json_integer_value(v);
+                        printf("own CPU         %.2f ms per tick (", (double) sum / 1e6 / (double) ticks);
+                        bool first = true;
+                        json_object_foreach(cpu, phase, v) {
+                                printf("%s%s %.2f", first ? "" : ", ", phase,
+                                       (double) json_integer_value(v) / 1e6 / (double) ticks);
+                                first = false;
+                        }
+                        printf(")\n");
+                }
                 printf("main container  node %lld, dom0 CPUs %s, %lld MiB\n",
                        (long long) json_integer_value(json_object_get(mn, "node")),
                        json_string_value(json_object_get(mn, "dom0_cpus")),

@@ -97,6 +97,14 @@ static uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
 }
 
+/* closerd's own CPU, by tick phase: all of a tick runs on this thread. */
+static uint64_t thread_cpu_ns(void) {
+        struct timespec ts;
+        if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
+                return 0;
+        return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
 /* Parse the configuration file. A missing default file means built-in
  * defaults; a missing explicit file is an error. */
 static int load_config(const char *path, bool explicit_path, closer_config *ret, closer_error *err) {
@@ -141,6 +149,7 @@ static void do_tick(daemon_ctx *d) {
         }
         if (d->meter) {
                 r = closer_meter_commit(d->meter, d->m, prev_ns, t0 * 1000u, wall_ns());
+                closer_manager_phase(d->m, CLOSER_PHASE_LEDGER);
                 if (r < 0)
                         log_error("ledger: interval not recorded: %s", strerror(-r));
                 else if (d->meter->unmetered_ns && !d->told_unmetered && (d->told_unmetered = true))
@@ -353,7 +362,7 @@ static json_t *status(daemon_ctx *d) {
         const closer_manager_stats *st = &d->m->stats;
         char main_cpus[256];
         (void) closer_cpuset_format(&d->m->plan->main.dom0_cpus, main_cpus, sizeof(main_cpus));
-        return json_pack("{s:b, s:s, s:b, s:I, s:I, s:i, s:i, s:{s:s, s:i, s:I}, s:{s:I, s:I, s:I, s:I, s:I}, "
+        json_t *ans = json_pack("{s:b, s:s, s:b, s:I, s:I, s:i, s:i, s:{s:s, s:i, s:I}, s:{s:I, s:I, s:I, s:I, s:I}, "
                          "s:{s:I, s:I, s:I}}",
                          "ok", 1, "hypervisor", d->hypervisor, "dry_run", d->m->dry_run, "ticks",
                          (json_int_t) st->ticks, "last_tick_ns", (json_int_t) st->last_tick_ns, "domains",
@@ -366,6 +375,15 @@ static json_t *status(daemon_ctx *d) {
                          "errors", "transient",
                          (json_int_t) st->errors_transient, "permanent", (json_int_t) st->errors_permanent, "fatal",
                          (json_int_t) st->errors_fatal);
+        json_t *cpu = json_object();
+        if (!ans || !cpu) {
+                json_decref(cpu);
+                return ans;
+        }
+        for (unsigned i = 0; i < _CLOSER_PHASE_MAX; i++)
+                json_object_set_new(cpu, closer_tick_phase_name(i), json_integer((json_int_t) st->phase_cpu_ns[i]));
+        json_object_set_new(ans, "tick_cpu_ns", cpu);
+        return ans;
 }
 
 static json_t *handle(void *userdata, const json_t *req) {
@@ -412,9 +430,13 @@ static int render_metrics(void *userdata, char **ret_text) {
                 {"transient", m->stats.errors_transient}, {"permanent", m->stats.errors_permanent},
                 {"fatal", m->stats.errors_fatal},
         };
+        closer_metrics_count tick_cpu[_CLOSER_PHASE_MAX];
+        for (unsigned i = 0; i < _CLOSER_PHASE_MAX; i++)
+                tick_cpu[i] = (closer_metrics_count) {closer_tick_phase_name(i), m->stats.phase_cpu_ns[i]};
         closer_metrics mx = {.domains = doms, .n_domains = n, .main_load = m->stats.main_load,
                              .main_cpus = m->plan ? closer_cpuset_count(&m->plan->main.dom0_cpus) : 0,
-                             .actions = actions, .n_actions = 5, .errors = errors, .n_errors = 3};
+                             .actions = actions, .n_actions = 5, .errors = errors, .n_errors = 3,
+                             .tick_cpu_ns = tick_cpu, .n_tick_cpu = m->cpu_ns ? _CLOSER_PHASE_MAX : 0};
         int r = closer_metrics_render(&mx, ret_text);
         free(doms);
         return r;
@@ -602,6 +624,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "closerd: %s\n", err.msg);
                 return r == -EINVAL ? 2 : 1;
         }
+        d.m->cpu_ns = thread_cpu_ns;
 
         if (!dry_run) {
                 char boot_id[64] = "";

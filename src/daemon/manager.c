@@ -153,6 +153,25 @@ static int cmp_unsigned(const void *a, const void *b) {
         return (x > y) - (x < y);
 }
 
+const char *closer_tick_phase_name(closer_tick_phase p) {
+        static const char *const names[_CLOSER_PHASE_MAX] = {
+                [CLOSER_PHASE_HYPERVISOR] = "hypervisor", [CLOSER_PHASE_THREADS] = "threads",
+                [CLOSER_PHASE_IRQS] = "irqs",             [CLOSER_PHASE_IRQ_MAP] = "irq_map",
+                [CLOSER_PHASE_PLAN] = "plan",             [CLOSER_PHASE_APPLY] = "apply",
+                [CLOSER_PHASE_ACCOUNT] = "account",       [CLOSER_PHASE_LEDGER] = "ledger",
+        };
+        return (unsigned) p < _CLOSER_PHASE_MAX ? names[p] : NULL;
+}
+
+void closer_manager_phase(closer_manager *m, closer_tick_phase p) {
+        if (!m->cpu_ns || (unsigned) p >= _CLOSER_PHASE_MAX)
+                return;
+        uint64_t now = m->cpu_ns();
+        if (now > m->phase_mark_ns)
+                m->stats.phase_cpu_ns[p] += now - m->phase_mark_ns;
+        m->phase_mark_ns = now;
+}
+
 static int sense(closer_manager *m, uint64_t now_ns, closer_snapshot **ret, closer_error *err) {
         closer_snapshot *s = closer_snapshot_new();
         closer_hv_io *io = NULL;
@@ -224,12 +243,14 @@ static int sense(closer_manager *m, uint64_t now_ns, closer_snapshot **ret, clos
         }
         free(io);
         io = NULL;
+        closer_manager_phase(m, CLOSER_PHASE_HYPERVISOR);
 
         r = m->host->ops->read_threads(m->host->data, &s->threads, &s->n_threads, &vanished);
         if (r < 0) {
                 closer_error_set(err, r, "reading dom0's threads: %s", strerror(-r));
                 goto fail;
         }
+        closer_manager_phase(m, CLOSER_PHASE_THREADS);
         r = m->host->ops->read_irqs(m->host->data, &s->irqs, &s->n_irqs);
         if (r < 0) {
                 closer_error_set(err, r, "reading dom0's interrupts: %s", strerror(-r));
@@ -254,11 +275,13 @@ static int sense(closer_manager *m, uint64_t now_ns, closer_snapshot **ret, clos
                         free(managed);
                 }
         }
+        closer_manager_phase(m, CLOSER_PHASE_IRQS);
         if (m->hv->ops->map_irqs) {
                 r = m->hv->ops->map_irqs(m->hv->data, s->irqs, s->n_irqs);
                 if (r < 0)
                         log_debug("mapping event-channel IRQs to domains: %s", strerror(-r));
         }
+        closer_manager_phase(m, CLOSER_PHASE_IRQ_MAP);
         *ret = s;
         return 0;
 fail:
@@ -834,10 +857,13 @@ int closer_manager_tick(closer_manager *m, uint64_t now_ns, closer_error *err) {
         closer_plan *p = NULL;
         int r;
 
+        if (m->cpu_ns)
+                m->phase_mark_ns = m->cpu_ns();
         r = sense(m, now_ns, &s, err);
         if (r < 0)
                 return r;
         r = closer_plan_compute(s, &m->cfg, &p, err);
+        closer_manager_phase(m, CLOSER_PHASE_PLAN);
         if (r < 0) {
                 closer_snapshot_free(s);
                 return r;
@@ -865,6 +891,7 @@ int closer_manager_tick(closer_manager *m, uint64_t now_ns, closer_error *err) {
         reconcile_memory(m, now_ns);
         forget_gone(m);
         prune_state(m);
+        closer_manager_phase(m, CLOSER_PHASE_APPLY);
 
         free(m->rows);
         m->rows = NULL;
@@ -875,6 +902,7 @@ int closer_manager_tick(closer_manager *m, uint64_t now_ns, closer_error *err) {
                 log_warning("accounting: out of memory, interval skipped");
         }
         account_totals(m, prev_ns, now_ns);
+        closer_manager_phase(m, CLOSER_PHASE_ACCOUNT);
         reconcile_caps(m);
         if (m->state->dirty && m->state_path) {
                 r = closer_state_save(m->state, m->state_path);
@@ -882,6 +910,7 @@ int closer_manager_tick(closer_manager *m, uint64_t now_ns, closer_error *err) {
                         log_error("saving %s: %s (a crash now would lose what to restore)", m->state_path,
                                   strerror(-r));
         }
+        closer_manager_phase(m, CLOSER_PHASE_APPLY);
         m->stats.ticks++;
         return 0;
 }

@@ -51,11 +51,29 @@ typedef enum closer_action_kind {
         _CLOSER_ACT_MAX,
 } closer_action_kind;
 
+/* Where a tick's CPU goes, for closerd's own cost (status, metrics). The
+ * daemon adds the ledger's share; the manager measures the rest. */
+typedef enum closer_tick_phase {
+        CLOSER_PHASE_HYPERVISOR = 0,    /* domains, vCPUs, memory targets, I/O counters */
+        CLOSER_PHASE_THREADS,           /* dom0's threads from /proc */
+        CLOSER_PHASE_IRQS,              /* dom0's IRQs and the managed ones' affinity */
+        CLOSER_PHASE_IRQ_MAP,           /* event-channel IRQ -> domain */
+        CLOSER_PHASE_PLAN,              /* classify and plan (the core) */
+        CLOSER_PHASE_APPLY,             /* cgroups, affinities, memory targets, caps, state file */
+        CLOSER_PHASE_ACCOUNT,           /* attributing dom0 CPU to domains */
+        CLOSER_PHASE_LEDGER,            /* the SQLite ledger (closerd) */
+        _CLOSER_PHASE_MAX,
+} closer_tick_phase;
+
+/* Short name of a phase for status and metrics ("hypervisor", "threads"...). */
+const char *closer_tick_phase_name(closer_tick_phase p);
+
 typedef struct closer_manager_stats {
         uint64_t ticks;
         uint64_t actions[_CLOSER_ACT_MAX];
         uint64_t errors_transient, errors_permanent, errors_fatal;
         uint64_t last_tick_ns;          /* wall time the last tick took */
+        uint64_t phase_cpu_ns[_CLOSER_PHASE_MAX];       /* closerd's CPU by phase, all ticks */
         double main_load;               /* CPUs' worth of dom0 work outside every domain's account, last interval */
 } closer_manager_stats;
 
@@ -95,6 +113,8 @@ typedef struct closer_manager {
         char last_fatal_what[96];       /* ... and on what (rate limit) */
         uint64_t balloon_grace_ns;      /* how long a balloon may take to follow */
         uint64_t io_tau_ns;             /* I/O rates: time constant of their moving average */
+        uint64_t (*cpu_ns)(void);       /* this thread's CPU time; NULL: phases not measured */
+        uint64_t phase_mark_ns;         /* cpu_ns() at the end of the last phase measured */
 } closer_manager;
 
 /* Create; loads state_path (NULL: none) to resume what a previous run
@@ -111,6 +131,10 @@ int closer_manager_tick(closer_manager *m, uint64_t now_ns, closer_error *err);
 /* Put every affinity and memory target back as found (what the state
  * records), then forget it. Returns 0 or the first error (continuing). */
 int closer_manager_restore(closer_manager *m);
+
+/* Charge the CPU this thread used since the last mark to phase p, and mark.
+ * Does nothing without m->cpu_ns. */
+void closer_manager_phase(closer_manager *m, closer_tick_phase p);
 
 /* Replace the configuration (SIGHUP); the next tick plans with it. */
 void closer_manager_set_config(closer_manager *m, const closer_config *cfg);

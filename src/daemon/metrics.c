@@ -100,6 +100,8 @@ int closer_metrics_render(const closer_metrics *m, char **ret_text) {
         r = check_counts(m->actions, m->n_actions);
         if (r >= 0)
                 r = check_counts(m->errors, m->n_errors);
+        if (r >= 0)
+                r = check_counts(m->tick_cpu_ns, m->n_tick_cpu);
         if (r < 0)
                 return r;
 
@@ -139,6 +141,17 @@ int closer_metrics_render(const closer_metrics *m, char **ret_text) {
         counts(f, "closer_placement_actions_total", m->actions, m->n_actions);
         header(f, "closer_errors_total", "counter", "Errors met by closerd, by kind.");
         counts(f, "closer_errors_total", m->errors, m->n_errors);
+        if (m->n_tick_cpu) {
+                header(f, "closer_tick_cpu_seconds_total", "counter",
+                       "CPU time closerd itself used, by phase of its tick.");
+                for (size_t i = 0; i < m->n_tick_cpu; i++) {
+                        fputs("closer_tick_cpu_seconds_total{phase=\"", f);
+                        closer_metrics_put_label_value(f, m->tick_cpu_ns[i].kind);
+                        fputs("\"} ", f);
+                        put_seconds(f, m->tick_cpu_ns[i].total);
+                        fputc('\n', f);
+                }
+        }
 
         bool bad = ferror(f);
         if (fclose(f) != 0 || bad) {

@@ -11,6 +11,7 @@
  *   closer_main_container_cpus                             gauge
  *   closer_placement_actions_total{kind}                   counter
  *   closer_errors_total{kind}                              counter
+ *   closer_tick_cpu_seconds_total{phase}                   counter
  *
  * Label values are escaped as the format requires (backslash, double quote,
  * line feed) and made valid UTF-8 (invalid bytes become U+FFFD): a domain's
@@ -46,6 +47,8 @@ typedef struct closer_metrics {
         size_t n_actions;
         const closer_metrics_count *errors;     /* errors, by kind */
         size_t n_errors;
+        const closer_metrics_count *tick_cpu_ns;        /* closerd's own CPU, kind = phase */
+        size_t n_tick_cpu;
 } closer_metrics;
 
 #define CLOSER_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"

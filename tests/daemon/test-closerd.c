@@ -170,6 +170,40 @@ static void test_serve_and_stop(void **state_) {
         assert_string_equal(json_string_value(json_object_get(json_object_get(st, "main"), "dom0_cpus")), "0-1");
         json_decref(st);
 
+        /* closerd's own CPU by phase: every phase is reported, planning 12
+         * domains costs something, and the phases add up to no more than
+         * the CPU the kernel says the process used. */
+        sleep_ms(300);
+        st = ctl_json("status", NULL);
+        json_t *cpu = json_object_get(st, "tick_cpu_ns");
+        assert_true(json_is_object(cpu));
+        const char *phases[] = {"hypervisor", "threads", "irqs", "irq_map", "plan", "apply", "account", "ledger"};
+        long long sum = 0;
+        for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]); i++) {
+                json_t *v = json_object_get(cpu, phases[i]);
+                assert_true(json_is_integer(v));
+                assert_true(json_integer_value(v) >= 0);
+                sum += json_integer_value(v);
+        }
+        assert_int_equal(json_object_size(cpu), sizeof(phases) / sizeof(phases[0]));
+        assert_true(json_integer_value(json_object_get(cpu, "plan")) > 0);
+        char path[64], text[1024];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        FILE *f = fopen(path, "re");
+        assert_non_null(f);
+        assert_non_null(fgets(text, sizeof(text), f));
+        fclose(f);
+        unsigned long long utime, stime;
+        const char *after = strrchr(text, ')');
+        assert_non_null(after);
+        assert_int_equal(sscanf(after + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime),
+                         2);
+        long long proc_ns = (long long) (utime + stime) * (1000000000LL / sysconf(_SC_CLK_TCK));
+        /* clock ticks are coarse (10 ms): allow one tick each for utime and stime */
+        assert_true(sum <= proc_ns + 2 * (1000000000LL / sysconf(_SC_CLK_TCK)));
+        assert_true(sum > 0);
+        json_decref(st);
+
         /* a backend thread of domain 3 is explained as T3 in its container */
         json_t *ex = ctl_json("explain", "1012");
         assert_true(json_is_true(json_object_get(ex, "ok")));

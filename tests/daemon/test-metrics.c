@@ -152,11 +152,13 @@ static void test_render(void **state) {
         };
         const closer_metrics_count actions[] = {{"cgroup_move", 40}, {"irq_affinity", 12}, {"balloon_target", 3}};
         const closer_metrics_count errors[] = {{"xenstore", 2}, {"cgroup_write", 0}};
+        const closer_metrics_count tick_cpu[] = {{"threads", 1500000001}, {"plan", 7}};
         closer_metrics m = {
                 .domains = doms, .n_domains = 4,
                 .main_load = 1.75, .main_cpus = 4,
                 .actions = actions, .n_actions = 3,
                 .errors = errors, .n_errors = 2,
+                .tick_cpu_ns = tick_cpu, .n_tick_cpu = 2,
         };
         char *text = NULL;
         int len = closer_metrics_render(&m, &text);
@@ -165,9 +167,9 @@ static void test_render(void **state) {
 
         parsed *p = calloc(1, sizeof(*p));
         parse(text, p);
-        /* 4 domains × 2 families + load + cpus + 3 actions + 2 errors */
-        assert_int_equal(p->n, 4 * 2 + 2 + 3 + 2);
-        assert_int_equal(p->n_types, 6);
+        /* 4 domains × 2 families + load + cpus + 3 actions + 2 errors + 2 phases */
+        assert_int_equal(p->n, 4 * 2 + 2 + 3 + 2 + 2);
+        assert_int_equal(p->n_types, 7);
 
         for (size_t i = 0; i < 4; i++) {
                 const sample *cpu = find(p, "closer_domain_dom0_cpu_seconds_total", "uuid", doms[i].uuid);
@@ -196,10 +198,19 @@ static void test_render(void **state) {
                 assert_true(find(p, "closer_placement_actions_total", "kind", actions[i].kind)->value == (double) actions[i].total);
         for (size_t i = 0; i < 2; i++)
                 assert_true(find(p, "closer_errors_total", "kind", errors[i].kind)->value == (double) errors[i].total);
+        assert_string_equal(find(p, "closer_tick_cpu_seconds_total", "phase", "threads")->raw_value, "1.500000001");
+        assert_string_equal(find(p, "closer_tick_cpu_seconds_total", "phase", "plan")->raw_value, "0.000000007");
         for (unsigned i = 0; i < p->n_types; i++)
                 assert_string_equal(p->type[i], strstr(p->type_name[i], "_total") ? "counter" : "gauge");
         free(p);
         free(text);
+
+        /* a phase named twice would be two samples of one series */
+        const closer_metrics_count twice[] = {{"plan", 1}, {"plan", 2}};
+        m.tick_cpu_ns = twice;
+        text = NULL;
+        assert_int_equal(closer_metrics_render(&m, &text), -EINVAL);
+        assert_null(text);
 }
 
 /* Random names from an alphabet heavy in the characters that need escaping
