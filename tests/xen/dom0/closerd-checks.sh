@@ -358,6 +358,10 @@ closerd_checks() {
         cfail "closerd-busy-pays-more: du1 (I/O) $l1 ns, du2 (idle) $l2 ns"
     fi
     closerd_alive "after accounting" || return 1
+    # What closerd's own ticks cost on this dom0, by phase (not a check:
+    # the figure for the benchmark notes; TCG makes every syscall dear).
+    "$PAY/closerctl" status | grep '^own CPU' || true
+    echo "XENLAB: NOTE closerd_own_cpu $("$PAY/closerctl" status --json | jq -c '{ticks, tick_cpu_ns}' 2>/dev/null)"
 
     # --- 2: admin work: xl save of du1 while closerd runs ---
     section "closerd: xl save du1 runs in du1's container"
