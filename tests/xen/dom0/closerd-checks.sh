@@ -309,19 +309,24 @@ closerd_checks() {
     # the edges; in between it does its I/O for 40 s. du2 stays idle. ---
     section "closerd: ledger vs the threads' own CPU time"
     sleep 5
+    # The window [a, b] holds both samples whole: reading every thread's
+    # stat from bash takes seconds here, and idle du2's QEMU may answer a
+    # QMP poll meanwhile (before, b was taken before the second sample and
+    # the truth could hold work done after the ledger's last row).
+    a=$(date +%s%N)
     cpu_sample > "$OUT/cpu-a"
     # The xl pause/unpause inside the window are admin work for du1 and
     # billed to it as far as closerd's ticks see them: their CPU (the plan's
     # children's time) bounds what the ledger may add to du1's backends.
     local c0 c1 c2 c3
-    a=$(date +%s%N)
     c0=$(children_ns); xl unpause du1; c1=$(children_ns)
     sleep 40
     c2=$(children_ns); xl pause du1; c3=$(children_ns)
     XL_NS=$((c1 - c0 + c3 - c2))
     sleep 6
-    b=$(date +%s%N)
     cpu_sample > "$OUT/cpu-b"
+    b=$(date +%s%N)
+    sleep 3     # a tick more, so that the ledger's rows cover b
     xl unpause du1
     if "$PAY/closerctl" accounting --json > "$OUT/ledger.json" 2> "$OUT/ledger.err"; then
         pass closerctl-accounting
