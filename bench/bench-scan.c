@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "basic/rlimit.h"
 #include "closer/rules.h"
 #include "linux/linux.h"
 
@@ -158,7 +159,7 @@ static int bench(int cpus) {
         closer_root *root;
         if (closer_root_open(base, &root) < 0)
                 return 1;
-        double t_threads[RUNS], t_irqs[RUNS], t_total[RUNS], t_floor[RUNS];
+        double t_threads[RUNS], t_irqs[RUNS], t_total[RUNS], t_floor[RUNS], t_cached[RUNS];
         unsigned nthreads = 0, nirqs = 0, t3 = 0;
         for (int run = 0; run < RUNS; run++) {
                 double t0 = now_ms();
@@ -198,6 +199,24 @@ static int bench(int cpus) {
                         closer_read_small_at(root->fd, "proc/interrupts", buf, sizeof(buf));
                 t_floor[run] = now_ms() - f0;
         }
+        /* closerd's way: the thread files kept open from tick to tick
+         * (the first read, which opens them, is not counted) */
+        closer_proc_cache *cache;
+        if (closer_proc_cache_new(root, &cache) < 0)
+                return 1;
+        for (int run = -1; run < RUNS; run++) {
+                closer_thread *t;
+                unsigned n, vanished;
+                double t0 = now_ms();
+                if (closer_proc_cache_read_threads(cache, &t, &n, &vanished) < 0 || n != nthreads)
+                        return 1;
+                if (run >= 0)
+                        t_cached[run] = now_ms() - t0;
+                closer_hostos_threads_free(t, n);
+        }
+        unsigned kept = closer_proc_cache_open_files(cache);
+        closer_proc_cache_free(cache);
+        qsort(t_cached, RUNS, sizeof(double), cmp_double);
         qsort(t_floor, RUNS, sizeof(double), cmp_double);
         qsort(t_threads, RUNS, sizeof(double), cmp_double);
         qsort(t_irqs, RUNS, sizeof(double), cmp_double);
@@ -206,6 +225,10 @@ static int bench(int cpus) {
                "IRQs+affinity %6.2f), best %6.2f; floor of %u bare open+read+close %6.2f ms  [target < 20 ms: %s]\n",
                nthreads, t3, nirqs, cpus, t_total[RUNS / 2], t_threads[RUNS / 2], t_irqs[RUNS / 2], t_total[0],
                nthreads + nirqs, t_floor[RUNS / 2], t_total[RUNS / 2] < 20.0 ? "met" : "MISSED");
+        printf("  threads again with their files kept open (closerd's ticks, %u files): median %6.2f ms, %.1fx "
+               "less than a one-shot read; with the IRQs %6.2f ms  [target < 20 ms: %s]\n",
+               kept, t_cached[RUNS / 2], t_threads[RUNS / 2] / t_cached[RUNS / 2], t_cached[RUNS / 2] + t_irqs[RUNS / 2],
+               t_cached[RUNS / 2] + t_irqs[RUNS / 2] < 20.0 ? "met" : "MISSED");
         closer_root_free(root);
         /* remove the tree we made (depth first, no symlinks followed) */
         nftw(base, rm_entry, 64, FTW_DEPTH | FTW_PHYS);
@@ -214,6 +237,7 @@ static int bench(int cpus) {
 
 int main(int argc, char **argv) {
         int cols_default[] = {4, 64, 448};
+        (void) closer_rlimit_nofile_raise();    /* as closerd does */
         if (argc > 1) {
                 for (int i = 1; i < argc; i++) {
                         int c = atoi(argv[i]);

@@ -20,6 +20,7 @@
 #include <systemd/sd-event.h>
 
 #include "basic/readfile.h"
+#include "basic/rlimit.h"
 #include "closer/policy.h"
 #include "daemon/control.h"
 #include "daemon/log.h"
@@ -610,6 +611,11 @@ int main(int argc, char **argv) {
                         fprintf(stderr, "closerd: %s\n", err.msg);
                         return 1;
                 }
+                /* a kept stat file per dom0 thread (linux/proc-cache.c) */
+                long nofile = closer_rlimit_nofile_raise();
+                if (nofile < 0)
+                        log_warning("cannot raise the open-files limit: %s; dom0 threads beyond it are read "
+                                    "the slow way", strerror((int) -nofile));
 #else
                 (void) root, (void) cgroup_base;
                 fprintf(stderr, "closerd: this build has no Xen support (libxen-dev was missing); use --hypervisor sim\n");

@@ -30,6 +30,7 @@ typedef struct linux_host {
         moved_pid *moved;
         unsigned n_created, cap_created;
         char (*created)[512];           /* cgroup directories we made, to remove at restore */
+        closer_proc_cache *threads;     /* kept open between reads; NULL until the first */
 } linux_host;
 
 static bool dir_exists(const linux_host *h, const char *path) {
@@ -78,7 +79,10 @@ static void note_created(linux_host *h, const char *path) {
 
 static int op_read_threads(void *data, closer_thread **ret, unsigned *ret_n, unsigned *ret_vanished) {
         linux_host *h = data;
-        return closer_proc_read_threads(h->root, ret, ret_n, ret_vanished);
+        /* read every tick: through the cache of open stat files */
+        if (!h->threads && closer_proc_cache_new(h->root, &h->threads) < 0)
+                return closer_proc_read_threads(h->root, ret, ret_n, ret_vanished);
+        return closer_proc_cache_read_threads(h->threads, ret, ret_n, ret_vanished);
 }
 
 static int op_read_irqs(void *data, closer_irq **ret, unsigned *ret_n) {
@@ -340,6 +344,7 @@ static void op_free(void *data) {
         if (!h)
                 return;
         closer_affinity_journal_done(&h->journal);
+        closer_proc_cache_free(h->threads);
         free(h->moved);
         free(h->created);
         closer_root_free(h->root);

@@ -42,6 +42,36 @@ int closer_proc_split_cmdline(const char *buf, size_t len, unsigned max_args, ch
  * being read are skipped and counted in *ret_vanished. Returns 0 or -errno
  * (only when /proc itself cannot be read, or ENOMEM). */
 int closer_proc_read_threads(const closer_root *root, closer_thread **ret, unsigned *ret_n, unsigned *ret_vanished);
+/* Pieces shared by the one-shot scan above and the cached one below. */
+typedef struct closer_thread_vec {
+        closer_thread *t;
+        unsigned n, cap;
+} closer_thread_vec;
+int closer_proc_parse_pid(const char *name, int *ret);
+uint64_t closer_proc_ns_per_tick(void);
+void closer_proc_free_argv(char **a, unsigned n);
+/* Append the thread whose stat is st (of process pid, argv its cmdline,
+ * copied) to v. comm_path (relative to dirfd) is read only when stat's comm
+ * is escaped. Returns 0 or -ENOMEM. */
+int closer_proc_add_thread(closer_thread_vec *v, int pid, const closer_proc_stat *st, int dirfd, const char *comm_path,
+                           char **argv, unsigned argc, uint64_t ns_per_tick);
+
+/* ---- proc-cache.c: threads, tick after tick ------------------------------
+ * The same answer as closer_proc_read_threads, for a caller that asks again
+ * and again (closerd, every tick): it keeps each thread's stat file open
+ * and re-reads it with one pread, and lists a process's task/ directory
+ * again only when its thread count changed or a thread's read failed. On
+ * /proc a kept fd never reads another process after its own is gone (the
+ * read fails with ESRCH), so reused pids and tids are seen as new. Open
+ * files are bounded by RLIMIT_NOFILE: past the budget, files are opened
+ * per read as before. */
+typedef struct closer_proc_cache closer_proc_cache;
+int closer_proc_cache_new(const closer_root *root, closer_proc_cache **ret);
+closer_proc_cache *closer_proc_cache_free(closer_proc_cache *c);
+int closer_proc_cache_read_threads(closer_proc_cache *c, closer_thread **ret, unsigned *ret_n, unsigned *ret_vanished);
+/* Files the cache holds open now (for tests and benchmarks). */
+unsigned closer_proc_cache_open_files(const closer_proc_cache *c);
+
 /* The CPUs thread tid of process pid may run on, from the
  * Cpus_allowed_list line of root/proc/PID/task/TID/status: through the root,
  * so it works on captured trees too. -ENOENT if gone or not there. */

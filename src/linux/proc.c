@@ -164,7 +164,7 @@ int closer_proc_split_cmdline(const char *buf, size_t len, unsigned max_args, ch
         return 0;
 }
 
-static int parse_pid(const char *name, int *ret) {
+int closer_proc_parse_pid(const char *name, int *ret) {
         uint64_t v = 0;
         const char *p = name;
         if (next_u64(&p, &v) < 0 || *p != '\0' || v == 0 || v > PID_MAX_LINUX)
@@ -173,12 +173,7 @@ static int parse_pid(const char *name, int *ret) {
         return 0;
 }
 
-typedef struct thread_vec {
-        closer_thread *t;
-        unsigned n, cap;
-} thread_vec;
-
-static closer_thread *vec_push(thread_vec *v) {
+static closer_thread *vec_push(closer_thread_vec *v) {
         if (v->n == v->cap) {
                 unsigned cap = v->cap ? v->cap * 2 : 256;
                 closer_thread *nt = realloc(v->t, cap * sizeof(*nt));
@@ -213,7 +208,7 @@ static int dup_argv(char **src, unsigned n, char ***ret) {
         return 0;
 }
 
-static void free_argv(char **a, unsigned n) {
+void closer_proc_free_argv(char **a, unsigned n) {
         for (unsigned i = 0; a && i < n; i++)
                 free(a[i]);
         free(a);
@@ -223,8 +218,8 @@ static void free_argv(char **a, unsigned n) {
  * as the comm file (proc_task_name() for both) except that stat escapes '\n'
  * and '\\': the file (comm_path relative to dirfd) is read only then. One
  * open per thread instead of two: a scan of 10k threads is mostly opens. */
-static int add_thread(thread_vec *v, int pid, const closer_proc_stat *st, int dirfd, const char *comm_path,
-                      char **argv, unsigned argc, uint64_t ns_per_tick) {
+int closer_proc_add_thread(closer_thread_vec *v, int pid, const closer_proc_stat *st, int dirfd, const char *comm_path,
+                           char **argv, unsigned argc, uint64_t ns_per_tick) {
         closer_thread *t = vec_push(v);
         if (!t)
                 return -ENOMEM;
@@ -257,7 +252,7 @@ static int add_thread(thread_vec *v, int pid, const closer_proc_stat *st, int di
 
 /* Read the threads of one user process through its /proc/PID dir fd. */
 static int read_process(int pidfd, int pid, const closer_proc_stat *first, uint64_t ns_per_tick, char *cmdbuf,
-                        thread_vec *v, unsigned *vanished) {
+                        closer_thread_vec *v, unsigned *vanished) {
         char **argv = NULL;
         unsigned argc = 0;
         int r = 0;
@@ -282,21 +277,21 @@ static int read_process(int pidfd, int pid, const closer_proc_stat *first, uint6
         }
         if (first->num_threads == 1 && st.num_threads == 1) {
                 /* single-threaded: the process's stat is its thread's */
-                r = add_thread(v, pid, &st, pidfd, "comm", argv, argc, ns_per_tick);
-                free_argv(argv, argc);
+                r = closer_proc_add_thread(v, pid, &st, pidfd, "comm", argv, argc, ns_per_tick);
+                closer_proc_free_argv(argv, argc);
                 return r;
         }
 
         int tfd = openat(pidfd, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (tfd < 0) {
                 (*vanished)++;
-                free_argv(argv, argc);
+                closer_proc_free_argv(argv, argc);
                 return 0;
         }
         DIR *d = fdopendir(tfd);
         if (!d) {
                 close(tfd);
-                free_argv(argv, argc);
+                closer_proc_free_argv(argv, argc);
                 return -errno;
         }
         struct dirent *de;
@@ -304,7 +299,7 @@ static int read_process(int pidfd, int pid, const closer_proc_stat *first, uint6
                 int tid;
                 char path[64];
 
-                if (parse_pid(de->d_name, &tid) < 0)
+                if (closer_proc_parse_pid(de->d_name, &tid) < 0)
                         continue;
                 snprintf(path, sizeof(path), "%d/stat", tid);
                 if (closer_read_small_at(dirfd(d), path, buf, sizeof(buf)) <= 0 ||
@@ -313,21 +308,25 @@ static int read_process(int pidfd, int pid, const closer_proc_stat *first, uint6
                         continue;
                 }
                 snprintf(path, sizeof(path), "%d/comm", tid);
-                r = add_thread(v, pid, &st, dirfd(d), path, argv, argc, ns_per_tick);
+                r = closer_proc_add_thread(v, pid, &st, dirfd(d), path, argv, argc, ns_per_tick);
                 if (r < 0)
                         break;
         }
         closedir(d);
-        free_argv(argv, argc);
+        closer_proc_free_argv(argv, argc);
         return r;
 }
 
+uint64_t closer_proc_ns_per_tick(void) {
+        long hz = sysconf(_SC_CLK_TCK);
+        return hz > 0 ? UINT64_C(1000000000) / (uint64_t) hz : UINT64_C(10000000);
+}
+
 int closer_proc_read_threads(const closer_root *root, closer_thread **ret, unsigned *ret_n, unsigned *ret_vanished) {
-        thread_vec v = {0};
+        closer_thread_vec v = {0};
         unsigned vanished = 0;
         int r = 0;
-        long hz = sysconf(_SC_CLK_TCK);
-        uint64_t ns_per_tick = hz > 0 ? UINT64_C(1000000000) / (uint64_t) hz : UINT64_C(10000000);
+        uint64_t ns_per_tick = closer_proc_ns_per_tick();
 
         int pfd = closer_root_openat(root, "/proc", O_RDONLY | O_DIRECTORY, 0);
         if (pfd < 0)
@@ -346,7 +345,7 @@ int closer_proc_read_threads(const closer_root *root, closer_thread **ret, unsig
         struct dirent *de;
         while ((de = readdir(d))) {
                 int pid;
-                if (parse_pid(de->d_name, &pid) < 0)
+                if (closer_proc_parse_pid(de->d_name, &pid) < 0)
                         continue;
                 /* Kernel threads (most of a dom0's threads) are single
                  * processes with no cmdline: one read of /proc/PID/stat. */
@@ -360,7 +359,7 @@ int closer_proc_read_threads(const closer_root *root, closer_thread **ret, unsig
                 }
                 if (st.flags & CLOSER_PF_KTHREAD) {
                         snprintf(path, sizeof(path), "%d/comm", pid);
-                        r = add_thread(&v, pid, &st, dirfd(d), path, NULL, 0, ns_per_tick);
+                        r = closer_proc_add_thread(&v, pid, &st, dirfd(d), path, NULL, 0, ns_per_tick);
                         if (r < 0)
                                 break;
                         continue;
@@ -390,7 +389,7 @@ int closer_proc_read_threads(const closer_root *root, closer_thread **ret, unsig
 
 void closer_hostos_threads_free(closer_thread *t, unsigned n) {
         for (unsigned i = 0; t && i < n; i++)
-                free_argv(t[i].cmdline, t[i].n_cmdline);
+                closer_proc_free_argv(t[i].cmdline, t[i].n_cmdline);
         free(t);
 }
 
