@@ -36,6 +36,13 @@ const char *closer_class_to_string(closer_class c);
  */
 void closer_classify_thread(const closer_snapshot *s, const closer_thread *t, closer_classification *ret);
 
+/*
+ * Whether a classified process works for one domain, or may once its parent
+ * is known (a libxl-save-helper): the processes closerd places at once when
+ * they exec, instead of at the next tick. Pure.
+ */
+bool closer_classification_for_domain(const closer_classification *c);
+
 typedef struct closer_irq_class {
         int domid;                /* CLOSER_DOMID_NONE if not a backend IRQ of a domain */
         int queue;                /* -1 if unknown */

@@ -651,3 +651,7 @@ void closer_classify_irq(const closer_irq *irq, closer_irq_class *ret) {
         }
         *ret = c;
 }
+
+bool closer_classification_for_domain(const closer_classification *c) {
+        return c->domid >= 0 || (c->rule && strcmp(c->rule, "libxl-save-helper") == 0);
+}

@@ -28,6 +28,8 @@
 #include "daemon/meter.h"
 #include "daemon/metrics-http.h"
 #include "daemon/metrics.h"
+#include "closer/rules.h"
+#include "linux/linux.h"
 #include "linux/procevents.h"
 #include "simhost/simhost.h"
 
@@ -45,6 +47,7 @@ typedef struct daemon_ctx {
         closer_meter *meter;            /* NULL in dry-run */
         closer_metrics_http *metrics;   /* NULL unless --metrics */
         closer_procevents *procev;      /* exec notifications (real dom0 only) */
+        closer_root *proc_root;         /* to look at an exec'd process */
         sd_event_source *soon_src;      /* a tick armed by an exec, coalesced */
         closer_hypervisor *hv;
         closer_hostos *host;
@@ -204,16 +207,36 @@ static int on_soon(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+#define EXEC_PIDS_MAX 32
+
+/* Whether one of the exec'd processes works for a domain (`xl save du1`, a
+ * libxl-save-helper, a device model): a tick now places it. Anything else
+ * (scripts, monitoring, `xl list`) waits for the next tick: a tick costs far
+ * more than a look at one process, and a busy dom0 execs a lot. */
+static bool exec_for_domain(daemon_ctx *d, const int *pids, unsigned n) {
+        for (unsigned i = 0; i < n; i++) {
+                closer_thread *t;
+                if (closer_proc_read_process(d->proc_root, pids[i], &t) < 0)
+                        continue;       /* gone already: nothing to place */
+                closer_classification c;
+                closer_classify_thread(d->m->snap, t, &c);
+                closer_hostos_threads_free(t, 1);
+                if (closer_classification_for_domain(&c))
+                        return true;
+        }
+        return false;
+}
+
 /* Something exec'd in dom0: it may be `xl save` or a libxl helper working
  * on one domain. Plan within 10 ms (bursts of execs coalesce into one tick)
  * so it runs in that domain's container from its first seconds. */
 static int on_procevents(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         daemon_ctx *d = userdata;
         unsigned execs = 0;
-        int lost = 0;
+        int lost = 0, pids[EXEC_PIDS_MAX];
         (void) s, (void) fd, (void) revents;
 
-        if (closer_procevents_drain(d->procev, &execs, &lost) < 0)
+        if (closer_procevents_drain(d->procev, pids, EXEC_PIDS_MAX, &execs, &lost) < 0)
                 return 0;
         int refused = closer_procevents_refused(d->procev);
         if (refused < 0) {
@@ -224,6 +247,9 @@ static int on_procevents(sd_event_source *s, int fd, uint32_t revents, void *use
                 return 0;
         }
         if (!execs && !lost)
+                return 0;
+        /* events lost, or too many to look at: just plan */
+        if (!lost && execs <= EXEC_PIDS_MAX && d->proc_root && d->m->snap && !exec_for_domain(d, pids, execs))
                 return 0;
         int enabled = SD_EVENT_OFF;
         if (d->soon_src && sd_event_source_get_enabled(d->soon_src, &enabled) >= 0 && enabled != SD_EVENT_OFF)
@@ -705,6 +731,8 @@ int main(int argc, char **argv) {
         }
         if (!d.sim && strcmp(root, "/") == 0) {
                 r = closer_procevents_open(&d.procev);
+                if (r >= 0 && (r = closer_root_open("/", &d.proc_root)) < 0)
+                        d.procev = closer_procevents_close(d.procev);
                 if (r < 0)
                         log_warning("process events: %s; short-lived admin commands are placed at the next tick only",
                                     strerror(-r));
@@ -738,6 +766,7 @@ int main(int argc, char **argv) {
         sd_event_source_unref(d.tick_src);
         sd_event_source_unref(d.soon_src);
         closer_procevents_close(d.procev);
+        closer_root_free(d.proc_root);
         sd_event_unref(d.ev);
         closer_manager_free(d.m);
         closer_meter_free(d.meter);

@@ -76,6 +76,10 @@ unsigned closer_proc_cache_open_files(const closer_proc_cache *c);
  * Cpus_allowed_list line of root/proc/PID/task/TID/status: through the root,
  * so it works on captured trees too. -ENOENT if gone or not there. */
 int closer_proc_read_allowed(const closer_root *root, int pid, int tid, closer_cpuset *ret);
+/* Process pid as its main thread (comm, stat, cmdline), for a look at one
+ * process without a scan. Returns 0 and a malloc'd thread (free with
+ * closer_hostos_threads_free(t, 1)), -ESRCH when gone, or -errno. */
+int closer_proc_read_process(const closer_root *root, int pid, closer_thread **ret);
 /* start_time (clock ticks since boot) of thread tid, from root/proc/TID/stat:
  * tells a thread from a later one that reuses its tid. -ESRCH if gone. */
 int closer_proc_start_time(const closer_root *root, int tid, uint64_t *ret);

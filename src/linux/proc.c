@@ -387,6 +387,43 @@ int closer_proc_read_threads(const closer_root *root, closer_thread **ret, unsig
         return 0;
 }
 
+int closer_proc_read_process(const closer_root *root, int pid, closer_thread **ret) {
+        char path[32], buf[1024];
+        closer_proc_stat st;
+        closer_thread_vec v = {0};
+        char **argv = NULL;
+        unsigned argc = 0;
+        int r;
+
+        if (pid <= 0)
+                return -EINVAL;
+        snprintf(path, sizeof(path), "proc/%d", pid);
+        int pidfd = closer_root_openat(root, path, O_RDONLY | O_DIRECTORY, 0);
+        if (pidfd < 0)
+                return pidfd == -ENOENT ? -ESRCH : pidfd;
+        if (closer_read_small_at(pidfd, "stat", buf, sizeof(buf)) <= 0 || closer_proc_parse_stat(buf, &st) < 0 ||
+            st.pid != pid) {
+                close(pidfd);
+                return -ESRCH;
+        }
+        char *cmd = malloc(CMDLINE_MAX);
+        if (!cmd) {
+                close(pidfd);
+                return -ENOMEM;
+        }
+        int n = closer_read_small_at(pidfd, "cmdline", cmd, CMDLINE_MAX);
+        r = n > 0 ? closer_proc_split_cmdline(cmd, (size_t) n, CMDLINE_ARGS_MAX, &argv, &argc) : 0;
+        free(cmd);
+        if (r >= 0)
+                r = closer_proc_add_thread(&v, pid, &st, pidfd, "comm", argv, argc, closer_proc_ns_per_tick());
+        closer_proc_free_argv(argv, argc);
+        close(pidfd);
+        if (r < 0)
+                return r;
+        *ret = v.t;
+        return 0;
+}
+
 void closer_hostos_threads_free(closer_thread *t, unsigned n) {
         for (unsigned i = 0; t && i < n; i++)
                 closer_proc_free_argv(t[i].cmdline, t[i].n_cmdline);

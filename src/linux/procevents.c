@@ -65,7 +65,7 @@ int closer_procevents_fd(const closer_procevents *p) {
         return p->fd;
 }
 
-int closer_procevents_drain(closer_procevents *p, unsigned *ret_execs, int *ret_lost) {
+int closer_procevents_drain(closer_procevents *p, int *pids, unsigned max_pids, unsigned *ret_execs, int *ret_lost) {
         /* aligned for the netlink headers we walk */
         union {
                 struct nlmsghdr h;
@@ -100,8 +100,17 @@ int closer_procevents_drain(closer_procevents *p, unsigned *ret_execs, int *ret_
                          * for struct proc_event, so copy the field out */
                         uint32_t what;
                         memcpy(&what, cn->data + offsetof(struct proc_event, what), sizeof(what));
-                        if (what == PROC_EVENT_EXEC)
+                        if (what == PROC_EVENT_EXEC) {
+                                if (pids && execs < max_pids && cn->len >= offsetof(struct proc_event, event_data) +
+                                                                           sizeof(struct exec_proc_event)) {
+                                        uint32_t tgid;
+                                        memcpy(&tgid, cn->data + offsetof(struct proc_event,
+                                                                          event_data.exec.process_tgid),
+                                               sizeof(tgid));
+                                        pids[execs] = (int) tgid;
+                                }
                                 execs++;
+                        }
                         else if (what == PROC_EVENT_NONE) {
                                 /* the answer to PROC_CN_MCAST_LISTEN: a refusal
                                  * (no CAP_NET_ADMIN) arrives here, not from send() */

@@ -18,9 +18,10 @@ int closer_procevents_open(closer_procevents **ret);
 /* The fd to poll for input. */
 int closer_procevents_fd(const closer_procevents *p);
 /* Read everything pending without blocking. *ret_execs counts exec events;
- * *ret_lost is set when the kernel dropped events (socket overrun): the
- * caller should rescan. Returns 0 or -errno. */
-int closer_procevents_drain(closer_procevents *p, unsigned *ret_execs, int *ret_lost);
+ * the first max_pids exec'd processes (thread group ids) go to pids (may be
+ * NULL with max_pids 0). *ret_lost is set when the kernel dropped events
+ * (socket overrun): the caller should rescan. Returns 0 or -errno. */
+int closer_procevents_drain(closer_procevents *p, int *pids, unsigned max_pids, unsigned *ret_execs, int *ret_lost);
 /* After a drain: 0 while the subscription stands, or the -errno the kernel
  * answered it with (-EPERM without CAP_NET_ADMIN): no events will come. */
 int closer_procevents_refused(const closer_procevents *p);

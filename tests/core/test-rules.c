@@ -189,6 +189,8 @@ static void test_xl(void **state) {
                 closer_classification c = classify(&t);
                 ASSERT_CLASS(c, cases[i].cls, cases[i].domid, cases[i].admin);
                 assert_string_equal(c.rule, "xl");
+                /* worth placing the moment it execs: only when it acts on one domain */
+                assert_int_equal(closer_classification_for_domain(&c), cases[i].domid >= 0);
         }
 }
 
@@ -225,6 +227,8 @@ static void test_save_helper(void **state) {
         th[1].ppid = 999;
         closer_classify_thread(&s, &th[1], &c);
         ASSERT_CLASS(c, CLOSER_T2, CLOSER_DOMID_NONE, false);
+        /* its parent unknown yet: still worth a look at once */
+        assert_true(closer_classification_for_domain(&c));
         th[1].ppid = 300;
         th[1].cmdline = (char **) other_argv;
         th[1].n_cmdline = 2;
@@ -267,6 +271,7 @@ static void test_daemons_agents_default(void **state) {
                 closer_thread t = cases[i].kernel ? kthread(cases[i].comm) : uthread(cases[i].comm, cases[i].argv);
                 closer_classification c = classify(&t);
                 ASSERT_CLASS(c, cases[i].cls, CLOSER_DOMID_NONE, false);
+                assert_false(closer_classification_for_domain(&c));     /* no tick when they exec */
         }
         closer_thread t = kthread("kworker/0:1");
         assert_string_equal(classify(&t).rule, "default");
