@@ -131,11 +131,14 @@ has_backends() {
 check_placement() {
     local label=$1 t d a cg c want bad=0 n=0; shift
     local doms=" $* "
+    # each domain's pCPUs once (every command is dear on this emulated dom0)
+    local -A pcpus=()
+    for d in "$@"; do pcpus[$d]=$(domain_pcpus "$d" | tr '\n' ' '); done
     while read -r t d; do
         [ -n "$t" ] || continue
         case $doms in *" $d "*) ;; *) continue ;; esac
         n=$((n + 1))
-        want=$(domain_pcpus "$d" | tr '\n' ' ')
+        want=${pcpus[$d]}
         a=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "/proc/$t/status" 2>/dev/null) || continue
         cg=$(sed -n 's/^0:://p' "/proc/$t/cgroup" 2>/dev/null)
         cpus_within "$a" "$want" || { echo "  thread $t (domain $d): affinity $a not within domain $d's pCPUs $want"; bad=$((bad + 1)); }
@@ -150,7 +153,7 @@ check_placement() {
         [ -n "$irq" ] || continue
         case $doms in *" $d "*) ;; *) continue ;; esac
         m=$((m + 1))
-        want=$(domain_pcpus "$d" | tr '\n' ' ')
+        want=${pcpus[$d]}
         a=$(cat "/proc/irq/$irq/smp_affinity_list" 2>/dev/null)
         if [ "$(expand_cpus "$a" | wc -l)" -ne 1 ]; then
             echo "  IRQ $irq (domain $d queue $q): affinity $a, not one CPU"; bad=$((bad + 1)); continue
@@ -442,8 +445,8 @@ closerd_checks() {
     # its own): every user thread and every backend thread is.
     local kskip
     kskip=$(for t in $(cut -d' ' -f1 "$OUT/aff-before"); do
-        [ -s "/proc/$t/cmdline" ] || grep -q "^$t " "$OUT/truth-t3-before" || echo "$t"
-    done | sort)
+        [ -s "/proc/$t/cmdline" ] || echo "$t"
+    done | sort | join -v1 - <(cut -d' ' -f1 "$OUT/truth-t3-before" | sort))
     join -v1 "$OUT/aff-before" <(echo "$kskip") > "$OUT/aff-before-cmp"
     mv "$OUT/aff-before-cmp" "$OUT/aff-before"
     if [ -z "$(join "$OUT/aff-before" "$OUT/aff-after" | awk '$2 != $3')" ]; then

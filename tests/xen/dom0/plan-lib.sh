@@ -37,6 +37,13 @@ domu_ready() { grep -q "READY" "/var/log/xen/console/guest-$1.log" 2>/dev/null; 
 # libxl gives a qdisk QEMU 10 s per QMP command; under TCG on a loaded host
 # that can run out (rc=-9, "Post DM startup configs failed"), so one retry.
 create_domu() {
+    start_domu "$@" && wait_domu "$1"
+}
+# start_domu NAME [xl key=value...]: only the `xl create` (one retry);
+# wait_domu NAME then waits for its READY. Starting the next domU before
+# waiting overlaps the boots.
+declare -A DOMU_T0
+start_domu() {
     local name=$1 t0; shift
     section "create $name"
     t0=$(now)
@@ -51,9 +58,13 @@ create_domu() {
         fi
     fi
     timing "create_$name" "$(since "$t0")"
+    DOMU_T0[$name]=$t0
+}
+wait_domu() {
+    local name=$1
     # A quiet host needs ~20 s; a host shared with compilers several times that.
     if wait_for 400 domu_ready "$name"; then
-        timing "create_to_ready_$name" "$(since "$t0")"
+        timing "create_to_ready_$name" "$(since "${DOMU_T0[$name]}")"
     else
         fail "$name did not print READY within 400 s"
         tail -n 20 "/var/log/xen/console/guest-$name.log"
