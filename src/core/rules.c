@@ -567,14 +567,49 @@ static bool apply(const rule *r, const closer_snapshot *s, const closer_thread *
         return true;
 }
 
+static bool classify_by_rules(const closer_snapshot *s, const closer_thread *t, closer_classification *c) {
+        for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+                if (apply(&rules[i], s, t, c))
+                        return true;
+        return false;
+}
+
+/* How far up a process's ancestors we look for one working for a domain. */
+#define ANCESTORS_MAX 8
+
 void closer_classify_thread(const closer_snapshot *s, const closer_thread *t, closer_classification *ret) {
         closer_classification c = {.cls = CLOSER_T0, .domid = CLOSER_DOMID_NONE, .rule = "default"};
 
-        for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
-                if (apply(&rules[i], s, t, &c)) {
+        if (classify_by_rules(s, t, &c)) {
+                *ret = c;
+                return;
+        }
+        /* What a domain's admin command or device model starts works for
+         * that domain too: `xl save du1` tears du1's vif down with
+         * vif-bridge, which runs ip, grep and logger. They run, and are
+         * billed, where their ancestor does (and inherit its cgroup: a
+         * placement on main's CPUs would be refused). The first ancestor a
+         * rule names decides; base-OS ancestors (a shell) are looked
+         * through. */
+        const closer_thread *a = t;
+        for (int depth = 0; !t->kernel && depth < ANCESTORS_MAX; depth++) {
+                a = find_parent(s, a);
+                if (!a || a == t)
+                        break;
+                closer_classification ac = {.cls = CLOSER_T0, .domid = CLOSER_DOMID_NONE, .rule = "default"};
+                if (!classify_by_rules(s, a, &ac))
+                        continue;
+                if (ac.domid >= 0 && (ac.admin_for_domain || ac.cls == CLOSER_T3)) {
+                        char comm[CLOSER_NAME_MAX];
+                        comm_copy(t, comm, sizeof(comm));
+                        c = (closer_classification) {.cls = CLOSER_T2, .domid = ac.domid, .admin_for_domain = true,
+                                                     .rule = "child-of-domain-work"};
+                        snprintf(c.what, sizeof(c.what), "%.24s, started by %.60s", comm, ac.what);
                         *ret = c;
                         return;
                 }
+                break;
+        }
         char comm[CLOSER_NAME_MAX];
         comm_copy(t, comm, sizeof(comm));
         snprintf(c.what, sizeof(c.what), "%s %.40s (base OS)", t->kernel ? "kernel thread" : "process", comm);

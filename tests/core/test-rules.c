@@ -242,6 +242,61 @@ static void test_save_helper(void **state) {
         ASSERT_CLASS(c, CLOSER_T2, CLOSER_DOMID_NONE, false);
 }
 
+/* What a domain's admin command or device model starts works for that
+ * domain: `xl save du1` tears du1's vif down with vif-bridge, which runs
+ * grep and ip (seen live: closerd tried to put them on main's CPUs while
+ * they sat in du1's cgroup, and the kernel refused). Shells in between are
+ * looked through; an agent or the toolstack in between stops it; loops and
+ * kernel threads are not followed. */
+static void test_children_of_domain_work(void **state) {
+        (void) state;
+        const char *xl_save[] = {"/usr/lib/xen-4.17/bin/xl", "save", "du1", "/tmp/du1.chk", NULL};
+        const char *vif[] = {"/bin/bash", "/etc/xen/scripts/vif-bridge", "offline", NULL};
+        const char *grep[] = {"grep", "-q", "vif1.0", NULL};
+        const char *xl_list[] = {"xl", "list", NULL};
+        const char *nova[] = {"python3", "/usr/bin/nova-compute", NULL};
+        const char *qemu[] = {"/usr/libexec/xen-qemu-system-i386", "-xen-domid", "2", "-no-shutdown", NULL};
+        const char *ifup[] = {"/bin/sh", "/etc/xen/scripts/qemu-ifup", "tap2.0", NULL};
+        closer_thread th[11];
+        int ppid[11] = {1, 500, 501, 1, 503, 1, 505, 1, 507, 510, 509};
+        const char **argv[11] = {xl_save, vif, grep, xl_list, grep, nova, grep, qemu, ifup, grep, grep};
+        for (int i = 0; i < 11; i++) {
+                th[i] = uthread(argv[i][0], argv[i]);
+                th[i].tid = th[i].pid = 500 + i;
+                th[i].ppid = ppid[i];
+        }
+        th[10] = kthread("kworker/1:0");
+        th[10].tid = th[10].pid = 510;
+        th[10].ppid = 500;              /* nonsense for a kernel thread: not followed */
+        th[9].ppid = 510;               /* 509 <-> 510: a loop */
+        th[10].ppid = 509;
+        closer_snapshot s = snap;
+        s.n_threads = 11;
+        s.threads = th;
+        closer_classification c;
+
+        closer_classify_thread(&s, &th[1], &c);         /* vif-bridge under xl save du1 */
+        ASSERT_CLASS(c, CLOSER_T2, 1, true);
+        assert_string_equal(c.rule, "child-of-domain-work");
+        assert_true(closer_classification_for_domain(&c));
+        closer_classify_thread(&s, &th[2], &c);         /* grep under vif-bridge under xl save du1 */
+        ASSERT_CLASS(c, CLOSER_T2, 1, true);
+        closer_classify_thread(&s, &th[4], &c);         /* under xl list: toolstack, main */
+        ASSERT_CLASS(c, CLOSER_T0, CLOSER_DOMID_NONE, false);
+        closer_classify_thread(&s, &th[6], &c);         /* under an agent */
+        ASSERT_CLASS(c, CLOSER_T0, CLOSER_DOMID_NONE, false);
+        closer_classify_thread(&s, &th[8], &c);         /* qemu-ifup of domain 2's device model */
+        ASSERT_CLASS(c, CLOSER_T2, 2, true);
+        closer_classify_thread(&s, &th[9], &c);         /* in a loop with a kernel thread */
+        ASSERT_CLASS(c, CLOSER_T0, CLOSER_DOMID_NONE, false);
+        closer_classify_thread(&s, &th[10], &c);
+        ASSERT_CLASS(c, CLOSER_T0, CLOSER_DOMID_NONE, false);
+        assert_string_equal(c.rule, "default");
+        /* without a snapshot, nothing to look up */
+        closer_classify_thread(NULL, &th[2], &c);
+        ASSERT_CLASS(c, CLOSER_T0, CLOSER_DOMID_NONE, false);
+}
+
 /* T2 daemons, T1 agents, T0 Xen kernel threads and the default. */
 static void test_daemons_agents_default(void **state) {
         (void) state;
@@ -410,6 +465,7 @@ int main(void) {
                 cmocka_unit_test(test_xl),
                 cmocka_unit_test(test_save_helper),
                 cmocka_unit_test(test_daemons_agents_default),
+                cmocka_unit_test(test_children_of_domain_work),
                 cmocka_unit_test(test_garbage),
                 cmocka_unit_test(test_irqs),
         };
