@@ -1,0 +1,54 @@
+#!/usr/bin/python3
+# A reproducer, not a test of closer (run by plan-stress, XENLAB_STRESS_MODE=
+# vector): what failed in this TCG-emulated dom0 under load was vector code
+# (xl's XZ decompression in liblzma, glibc's AVX2 string functions inside
+# malloc). Each worker decompresses the same XZ stream (liblzma), hashes
+# the result (OpenSSL's SHA-256) and compares it with the original (memcmp),
+# over and over, crowded with the others on one CPU, and counts every
+# answer that differs from the one computed once before the workers start.
+#   stress-vector.py SECONDS WORKERS FILE
+import hashlib
+import lzma
+import os
+import sys
+import time
+
+secs, workers, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+with open(path, "rb") as f:
+    data = f.read(4 << 20)
+comp = lzma.compress(data, preset=1)
+want = hashlib.sha256(data).hexdigest()
+
+pids = []
+for w in range(workers):
+    pid = os.fork()
+    if pid == 0:
+        os.sched_setaffinity(0, {0})
+        rounds = bad = 0
+        end = time.monotonic() + secs
+        while time.monotonic() < end:
+            rounds += 1
+            try:
+                got = lzma.decompress(comp)
+            except lzma.LZMAError as e:
+                bad += 1
+                print(f"XENLAB: NOTE stress-vector worker {w} round {rounds}: lzma: {e}", flush=True)
+                continue
+            if got != data or hashlib.sha256(got).hexdigest() != want:
+                bad += 1
+                print(f"XENLAB: NOTE stress-vector worker {w} round {rounds}: wrong result", flush=True)
+        with open(f"/tmp/stress-vector-{w}", "w") as f:
+            f.write(f"{rounds} {bad}\n")
+        os._exit(0)
+    pids.append(pid)
+for pid in pids:
+    os.waitpid(pid, 0)
+rounds = bad = 0
+for w in range(workers):
+    try:
+        with open(f"/tmp/stress-vector-{w}") as f:
+            r, b = f.read().split()
+            rounds, bad = rounds + int(r), bad + int(b)
+    except OSError:
+        bad += 1    # a worker died before writing: count it
+print(f"{rounds} {bad}")
