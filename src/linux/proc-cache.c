@@ -243,7 +243,8 @@ static int read_tasks(closer_proc_cache *c, cached_proc *p, int dfd, const close
                 close(tfd);
                 return r;
         }
-        qsort(p->threads, p->n_threads, sizeof(*p->threads), cmp_thread);
+        if (p->n_threads > 1)
+                qsort(p->threads, p->n_threads, sizeof(*p->threads), cmp_thread);
         cached_thread *nt = NULL;
         unsigned n = 0, cap = 0;
         struct dirent *de;
@@ -262,7 +263,8 @@ static int read_tasks(closer_proc_cache *c, cached_proc *p, int dfd, const close
                         nt = x;
                         cap = ncap;
                 }
-                cached_thread *old = bsearch(&t, p->threads, p->n_threads, sizeof(*p->threads), cmp_thread);
+                cached_thread *old = p->n_threads ?
+                        bsearch(&t, p->threads, p->n_threads, sizeof(*p->threads), cmp_thread) : NULL;
                 if (old) {
                         t.fd = old->fd;         /* taken over */
                         old->fd = -1;
@@ -396,7 +398,8 @@ int closer_proc_cache_read_threads(closer_proc_cache *c, closer_thread **ret, un
                 }
                 pids[n_pids++] = pid;
         }
-        qsort(pids, n_pids, sizeof(*pids), cmp_int);
+        if (n_pids > 1)
+                qsort(pids, n_pids, sizeof(*pids), cmp_int);
         cached_proc *np = calloc(n_pids ? n_pids : 1, sizeof(*np));
         if (!np) {
                 free(pids);
