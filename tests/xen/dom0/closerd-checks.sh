@@ -198,20 +198,29 @@ wait_memory() {
     fi
 }
 
-# "DOMID CPU_NS" per domU: the utime+stime of its backend threads (truth_t3),
-# as "TID DOMID TICKS" lines for cpu_delta.
+# The utime+stime of each domU's backends, as "KEY DOMID TICKS" lines for
+# cpu_delta: a backend kernel thread by its own times (task/TID/stat; the
+# /proc/TID/stat of a thread that is not its process's leader sums the
+# whole process), a QEMU backend by its process's times (KEY p<PID>), which
+# include its threads that exited meanwhile (a qdisk QEMU's workers come and
+# go: per thread, the work of one that exits inside the window was lost).
 cpu_sample() {
-    local t d s
-    while read -r t d; do
-        [ -n "$t" ] || continue
-        # task/TID/stat: the thread's own times (/proc/TID/stat of a
-        # thread that is not its process's leader sums the whole process)
-        s=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$t/task/$t/stat" 2>/dev/null) || continue
-        [ -n "$s" ] && echo "$t $d $s"
-    done <<< "$(truth_t3)"
+    local t c pid d
+    for t in /proc/[0-9]*/task/[0-9]*; do
+        read -r c < "$t/comm" 2>/dev/null || continue
+        if [[ $c =~ ^([0-9]+)\.xvd[a-z]+-[0-9]+$ ]] || [[ $c =~ ^vif([0-9]+)\.[0-9]+-q[0-9]+-(guest-rx|dealloc)$ ]]; then
+            d=${BASH_REMATCH[1]}
+            awk -v k="${t##*/}" -v d="$d" '{ sub(/^.*\) /, ""); print k, d, $12 + $13 }' "$t/stat" 2>/dev/null
+        fi
+    done
+    for pid in $(pgrep -f '^/usr/libexec/xen-qemu-system-i386 -xen-domid [1-9]'); do
+        d=$(tr '\0' ' ' < "/proc/$pid/cmdline" | sed -n 's/.*-xen-domid \([0-9]*\) .*/\1/p')
+        [ -n "$d" ] && awk -v k="p$pid" -v d="$d" '{ sub(/^.*\) /, ""); print k, d, $12 + $13 }' "/proc/$pid/stat" 2>/dev/null
+    done
 }
-# cpu_delta A B: per domid, CPU ns between two samples (threads born in
-# between count from 0; threads gone by B are not counted).
+# cpu_delta A B: per domid, CPU ns between two samples (threads and
+# processes born in between count from 0; kernel threads gone by B are not
+# counted).
 cpu_delta() {
     awk -v hz="$(getconf CLK_TCK)" 'NR == FNR { a[$1] = $3; next }
         { d[$2] += $3 - ($1 in a ? a[$1] : 0) }
