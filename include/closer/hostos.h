@@ -35,6 +35,10 @@ typedef struct closer_backend_io {
         uint64_t net_bytes;             /* netback vif rx + tx bytes */
 } closer_backend_io;
 
+#define CLOSER_EXECS_TRACKED 0
+#define CLOSER_EXECS_LOST (-1)
+#define CLOSER_EXECS_UNTRACKED (-2)
+
 typedef struct closer_hostos_ops {
         const char *name;
 
@@ -72,6 +76,15 @@ typedef struct closer_hostos_ops {
          * also those a previous (crashed) run made: 0, or -EBUSY when some
          * still hold processes (they stay). */
         int (*cgroup_clear)(void *data);
+
+        /* Exec notifications (optional). A process's command line changes
+         * only when it execs: while the caller reports every exec, the
+         * adapter may keep command lines between reads instead of reading
+         * each again every time. pid > 0: that process exec'd;
+         * CLOSER_EXECS_TRACKED: from now on every exec is reported;
+         * CLOSER_EXECS_LOST: some were missed (read everything again);
+         * CLOSER_EXECS_UNTRACKED: no more reports (read every time). */
+        void (*exec_seen)(void *data, int pid);
 
         /* Backend I/O counters per domain, sorted by domid (optional).
          * *ret is malloc'd (free()). */

@@ -239,6 +239,17 @@ static int on_procevents(sd_event_source *s, int fd, uint32_t revents, void *use
         if (closer_procevents_drain(d->procev, pids, EXEC_PIDS_MAX, &execs, &lost) < 0)
                 return 0;
         int refused = closer_procevents_refused(d->procev);
+        if (d->host->ops->exec_seen) {
+                /* command lines change at exec only: tell the host adapter
+                 * which ones did, so it need not read every one each tick */
+                if (refused < 0)
+                        d->host->ops->exec_seen(d->host->data, CLOSER_EXECS_UNTRACKED);
+                else if (lost || execs > EXEC_PIDS_MAX)
+                        d->host->ops->exec_seen(d->host->data, CLOSER_EXECS_LOST);
+                else
+                        for (unsigned i = 0; i < execs; i++)
+                                d->host->ops->exec_seen(d->host->data, pids[i]);
+        }
         if (refused < 0) {
                 log_warning("process events: the kernel refused the subscription (%s); short-lived admin commands "
                             "are placed at the next tick only",
@@ -733,6 +744,8 @@ int main(int argc, char **argv) {
                 r = closer_procevents_open(&d.procev);
                 if (r >= 0 && (r = closer_root_open("/", &d.proc_root)) < 0)
                         d.procev = closer_procevents_close(d.procev);
+                if (r >= 0 && d.host->ops->exec_seen)
+                        d.host->ops->exec_seen(d.host->data, CLOSER_EXECS_TRACKED);
                 if (r < 0)
                         log_warning("process events: %s; short-lived admin commands are placed at the next tick only",
                                     strerror(-r));

@@ -31,6 +31,7 @@ typedef struct linux_host {
         unsigned n_created, cap_created;
         char (*created)[512];           /* cgroup directories we made, to remove at restore */
         closer_proc_cache *threads;     /* kept open between reads; NULL until the first */
+        bool execs_tracked;             /* exec_seen(CLOSER_EXECS_TRACKED) came */
 } linux_host;
 
 static bool dir_exists(const linux_host *h, const char *path) {
@@ -80,9 +81,21 @@ static void note_created(linux_host *h, const char *path) {
 static int op_read_threads(void *data, closer_thread **ret, unsigned *ret_n, unsigned *ret_vanished) {
         linux_host *h = data;
         /* read every tick: through the cache of open stat files */
-        if (!h->threads && closer_proc_cache_new(h->root, &h->threads) < 0)
-                return closer_proc_read_threads(h->root, ret, ret_n, ret_vanished);
+        if (!h->threads) {
+                if (closer_proc_cache_new(h->root, &h->threads) < 0)
+                        return closer_proc_read_threads(h->root, ret, ret_n, ret_vanished);
+                if (h->execs_tracked)
+                        closer_proc_cache_exec_seen(h->threads, CLOSER_EXECS_TRACKED);
+        }
         return closer_proc_cache_read_threads(h->threads, ret, ret_n, ret_vanished);
+}
+
+static void op_exec_seen(void *data, int pid) {
+        linux_host *h = data;
+        if (pid == CLOSER_EXECS_TRACKED || pid == CLOSER_EXECS_UNTRACKED)
+                h->execs_tracked = pid == CLOSER_EXECS_TRACKED;
+        if (h->threads)
+                closer_proc_cache_exec_seen(h->threads, pid);
 }
 
 static int op_read_irqs(void *data, closer_irq **ret, unsigned *ret_n) {
@@ -354,6 +367,7 @@ static void op_free(void *data) {
 static const closer_hostos_ops linux_ops = {
         .name = "linux",
         .read_threads = op_read_threads,
+        .exec_seen = op_exec_seen,
         .read_irqs = op_read_irqs,
         .get_thread_affinity = op_get_thread_affinity,
         .get_irq_affinity = op_get_irq_affinity,

@@ -69,6 +69,10 @@ typedef struct closer_proc_cache closer_proc_cache;
 int closer_proc_cache_new(const closer_root *root, closer_proc_cache **ret);
 closer_proc_cache *closer_proc_cache_free(closer_proc_cache *c);
 int closer_proc_cache_read_threads(closer_proc_cache *c, closer_thread **ret, unsigned *ret_n, unsigned *ret_vanished);
+/* Exec reports (closer_hostos_ops.exec_seen's pid): while execs are
+ * tracked, a process's command line is read when it is first seen and
+ * again only after it exec'd (or its comm changed), not every time. */
+void closer_proc_cache_exec_seen(closer_proc_cache *c, int pid);
 /* Files the cache holds open now (for tests and benchmarks). */
 unsigned closer_proc_cache_open_files(const closer_proc_cache *c);
 

@@ -44,6 +44,10 @@ typedef struct cached_proc {
         int dir_fd;                     /* /proc/PID (user processes), -1: none */
         int stat_fd;                    /* /proc/PID/stat, -1: read by path */
         int cmdline_fd;                 /* user processes, -1: read by path */
+        char **argv;                    /* its command line as last read */
+        unsigned argc;
+        bool argv_known;                /* read, and no exec since (while execs are tracked) */
+        char argv_comm[CLOSER_NAME_MAX];        /* the comm it was read with */
         cached_thread *threads;         /* a multi-threaded process's, as last listed */
         unsigned n_threads;
         bool relist;                    /* a thread read failed: list task/ again */
@@ -57,7 +61,14 @@ struct closer_proc_cache {
         unsigned open_files, max_open;
         uint64_t ns_per_tick;
         char *cmdbuf;
+        bool execs_tracked;             /* every exec is reported: keep command lines */
+        unsigned n_reads;
 };
+
+/* Even while execs are reported, every command line is read again this
+ * often: an exec that kept the comm and whose report was lost without the
+ * kernel saying so is then wrong for a while, not for good. */
+#define ARGV_REFRESH_READS 30
 
 static void close_fd(closer_proc_cache *c, int *fd) {
         if (*fd >= 0) {
@@ -85,6 +96,10 @@ static void drop_threads(closer_proc_cache *c, cached_proc *p) {
 
 static void drop_proc(closer_proc_cache *c, cached_proc *p) {
         drop_threads(c, p);
+        closer_proc_free_argv(p->argv, p->argc);
+        p->argv = NULL;
+        p->argc = 0;
+        p->argv_known = false;
         close_fd(c, &p->dir_fd);
         close_fd(c, &p->stat_fd);
         close_fd(c, &p->cmdline_fd);
@@ -133,6 +148,14 @@ closer_proc_cache *closer_proc_cache_free(closer_proc_cache *c) {
         free(c->cmdbuf);
         free(c);
         return NULL;
+}
+
+void closer_proc_cache_exec_seen(closer_proc_cache *c, int pid) {
+        if (pid == CLOSER_EXECS_TRACKED || pid == CLOSER_EXECS_UNTRACKED)
+                c->execs_tracked = pid == CLOSER_EXECS_TRACKED;
+        for (unsigned i = 0; i < c->n_procs; i++)
+                if (pid <= 0 || c->procs[i].pid == pid)
+                        c->procs[i].argv_known = false;
 }
 
 unsigned closer_proc_cache_open_files(const closer_proc_cache *c) {
@@ -296,9 +319,7 @@ static int read_tasks(closer_proc_cache *c, cached_proc *p, int dfd, const close
 /* A user process: its cmdline and threads. 1: gone (drop the entry). */
 static int read_user(closer_proc_cache *c, cached_proc *p, const closer_proc_stat *pst, closer_thread_vec *v,
                      unsigned *vanished) {
-        int dfd = p->dir_fd, r;
-        char **argv = NULL;
-        unsigned argc = 0;
+        int dfd = p->dir_fd, r = 0;
 
         if (dfd < 0) {
                 char name[16];
@@ -318,29 +339,38 @@ static int read_user(closer_proc_cache *c, cached_proc *p, const closer_proc_sta
                 p->dir_fd = keep(c, dfd);
         }
 
-        int n;
-        if (p->cmdline_fd >= 0)
-                n = pread_small(p->cmdline_fd, c->cmdbuf, CMDLINE_MAX);
-        else {
-                int fd = openat(dfd, "cmdline", O_RDONLY | O_CLOEXEC);
-                n = fd >= 0 ? pread_small(fd, c->cmdbuf, CMDLINE_MAX) : -errno;
-                p->cmdline_fd = keep(c, fd);
-                if (p->cmdline_fd < 0 && fd >= 0)
-                        close(fd);
-        }
-        if (n > 0) {
-                r = closer_proc_split_cmdline(c->cmdbuf, (size_t) n, CMDLINE_ARGS_MAX, &argv, &argc);
+        /* The command line: kept from the last read while every exec is
+         * reported to us and the comm is the same (an exec changes both). */
+        if (!c->execs_tracked || !p->argv_known || strcmp(p->argv_comm, pst->comm) != 0) {
+                int n;
+                if (p->cmdline_fd >= 0)
+                        n = pread_small(p->cmdline_fd, c->cmdbuf, CMDLINE_MAX);
+                else {
+                        int fd = openat(dfd, "cmdline", O_RDONLY | O_CLOEXEC);
+                        n = fd >= 0 ? pread_small(fd, c->cmdbuf, CMDLINE_MAX) : -errno;
+                        p->cmdline_fd = keep(c, fd);
+                        if (p->cmdline_fd < 0 && fd >= 0)
+                                close(fd);
+                }
+                char **argv = NULL;
+                unsigned argc = 0;
+                if (n > 0)
+                        r = closer_proc_split_cmdline(c->cmdbuf, (size_t) n, CMDLINE_ARGS_MAX, &argv, &argc);
                 if (r < 0)
                         goto out;
+                closer_proc_free_argv(p->argv, p->argc);
+                p->argv = argv;
+                p->argc = argc;
+                p->argv_known = n >= 0;
+                snprintf(p->argv_comm, sizeof(p->argv_comm), "%s", pst->comm);
         }
         if (pst->num_threads <= 1) {
                 /* single-threaded: the process's stat is its thread's */
                 drop_threads(c, p);
-                r = closer_proc_add_thread(v, p->pid, pst, dfd, "comm", argv, argc, c->ns_per_tick);
+                r = closer_proc_add_thread(v, p->pid, pst, dfd, "comm", p->argv, p->argc, c->ns_per_tick);
         } else
-                r = read_tasks(c, p, dfd, pst, argv, argc, v, vanished);
+                r = read_tasks(c, p, dfd, pst, p->argv, p->argc, v, vanished);
 out:
-        closer_proc_free_argv(argv, argc);
         if (p->dir_fd < 0)
                 close(dfd);
         return r;
@@ -379,6 +409,8 @@ int closer_proc_cache_read_threads(closer_proc_cache *c, closer_thread **ret, un
         unsigned n_pids = 0, cap = 0, vanished = 0;
         int r = 0;
 
+        if (++c->n_reads % ARGV_REFRESH_READS == 0)
+                closer_proc_cache_exec_seen(c, CLOSER_EXECS_LOST);
         rewinddir(c->proc_dir);
         struct dirent *de;
         errno = 0;

@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -110,6 +111,20 @@ static void *wait_stop(void *arg) {
         return NULL;
 }
 
+/* Until every thread has started and written its tid (10 s at most). */
+static void wait_tids(volatile int *tids, int n) {
+        for (int round = 0; round < 1000; round++) {
+                int started = 0;
+                for (int i = 0; i < n; i++)
+                        started += tids[i] != 0;
+                if (started == n)
+                        return;
+                struct timespec ts = {0, 10000000};
+                nanosleep(&ts, NULL);
+        }
+        fail_msg("threads did not start");
+}
+
 static closer_thread *cached_read(closer_proc_cache *c, unsigned *n) {
         closer_thread *t;
         unsigned vanished;
@@ -135,8 +150,8 @@ static void test_live_threads_and_processes(void **state) {
         int tids[N] = {0};
         for (int i = 0; i < N; i++)
                 assert_int_equal(pthread_create(&th[i], NULL, wait_stop, &tids[i]), 0);
+        wait_tids(tids, N);
         struct timespec ts = {0, 50000000};
-        nanosleep(&ts, NULL);
 
         unsigned n1, n2;
         closer_thread *t1 = cached_read(c, &n1);
@@ -153,9 +168,19 @@ static void test_live_threads_and_processes(void **state) {
         unsigned files = closer_proc_cache_open_files(c);
         assert_true(files >= (unsigned) N);
 
-        /* 300 ms of spinning: the next read sees the CPU */
-        ts.tv_nsec = 300000000;
-        nanosleep(&ts, NULL);
+        /* 150 ms of the spinner's CPU (however long a loaded machine takes
+         * to give it): the next read sees it */
+        clockid_t spin_clock;
+        assert_int_equal(pthread_getcpuclockid(spinner, &spin_clock), 0);
+        struct timespec sc0, sc;
+        assert_int_equal(clock_gettime(spin_clock, &sc0), 0);
+        for (int i = 0; i < 1000; i++) {
+                ts.tv_nsec = 10000000;
+                nanosleep(&ts, NULL);
+                assert_int_equal(clock_gettime(spin_clock, &sc), 0);
+                if ((sc.tv_sec - sc0.tv_sec) * 1000000000L + (sc.tv_nsec - sc0.tv_nsec) >= 150000000L)
+                        break;
+        }
         closer_thread *t2 = cached_read(c, &n2);
         uint64_t cpu_after = 0;
         for (unsigned i = 0; i < n2; i++)
@@ -174,8 +199,8 @@ static void test_live_threads_and_processes(void **state) {
         int tids2[N] = {0};
         for (int i = 0; i < N; i++)
                 assert_int_equal(pthread_create(&th[i], NULL, wait_stop, &tids2[i]), 0);
+        wait_tids(tids2, N);
         ts.tv_nsec = 50000000;
-        nanosleep(&ts, NULL);
         t2 = cached_read(c, &n2);
         for (int i = 0; i < N; i++) {
                 if (tids[i] != tids2[0] && tids[i] != tids2[1] && tids[i] != tids2[2] && tids[i] != tids2[3])
@@ -238,12 +263,11 @@ static void test_fd_budget(void **state) {
         /* 64 threads of our own: more threads than the budget (64) on any host */
         enum { N = 64 };
         pthread_t th[N];
-        int tids[N];
+        int tids[N] = {0};
         stop_spin = 0;
         for (int i = 0; i < N; i++)
                 assert_int_equal(pthread_create(&th[i], NULL, wait_stop, &tids[i]), 0);
-        struct timespec ts = {0, 50000000};
-        nanosleep(&ts, NULL);
+        wait_tids(tids, N);
         for (int pass = 0; pass < 2; pass++) {
                 unsigned n;
                 closer_thread *t = cached_read(c, &n);
@@ -261,11 +285,121 @@ static void test_fd_budget(void **state) {
         assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
 }
 
-int main(void) {
+/* The child of the exec test: "A" waits for SIGUSR1, then execs this same
+ * program as "B" (same comm, another command line); "B" waits to be killed. */
+static void on_usr1(int sig) {
+        (void) sig;
+}
+
+static int exec_child(const char *self, const char *mode) {
+        if (strcmp(mode, "--child-B") == 0) {
+                for (;;)
+                        pause();
+        }
+        signal(SIGUSR1, on_usr1);
+        pause();
+        char *argv[] = {(char *) self, "--child-B", NULL};
+        execv(self, argv);
+        _exit(127);
+}
+
+static const char *last_arg(const closer_thread *t, unsigned n, int pid) {
+        const closer_thread *x = find(t, n, pid);
+        return x && x->n_cmdline > 1 ? x->cmdline[x->n_cmdline - 1] : "";
+}
+
+static char *self_path;
+
+/* Until child catches SIGUSR1 (its handler is in place), 10 s at most. */
+static void wait_catches_usr1(pid_t child) {
+        char path[64], line[256];
+        snprintf(path, sizeof(path), "/proc/%d/status", (int) child);
+        for (int round = 0; round < 1000; round++) {
+                FILE *f = fopen(path, "re");
+                unsigned long long mask = 0;
+                while (f && fgets(line, sizeof(line), f))
+                        if (sscanf(line, "SigCgt: %llx", &mask) == 1)
+                                break;
+                if (f)
+                        fclose(f);
+                if (mask & (1ull << (SIGUSR1 - 1)))
+                        return;
+                struct timespec ts = {0, 10000000};
+                nanosleep(&ts, NULL);
+        }
+        fail_msg("child %d never caught SIGUSR1", (int) child);
+}
+
+/* Until child's command line (read afresh) ends with want, 10 s at most. */
+static void wait_last_arg(const closer_root *r, pid_t child, const char *want) {
+        for (int round = 0; round < 1000; round++) {
+                closer_thread *t;
+                if (closer_proc_read_process(r, child, &t) == 0) {
+                        bool ok = t->n_cmdline > 1 && strcmp(t->cmdline[t->n_cmdline - 1], want) == 0;
+                        closer_hostos_threads_free(t, 1);
+                        if (ok)
+                                return;
+                }
+                struct timespec ts = {0, 10000000};
+                nanosleep(&ts, NULL);
+        }
+        fail_msg("child %d never ran as %s", (int) child, want);
+}
+
+/* While execs are reported, a command line is kept from read to read and
+ * read again after its process exec'd (here an exec that keeps the comm,
+ * which only the report gives away); without reports, every read is fresh. */
+static void test_exec_tracking(void **state) {
+        (void) state;
+        closer_root *r = open_root("/");
+        closer_proc_cache *c;
+        assert_int_equal(closer_proc_cache_new(r, &c), 0);
+        closer_proc_cache_exec_seen(c, CLOSER_EXECS_TRACKED);
+
+        for (int tracked = 1; tracked >= 0; tracked--) {
+                pid_t child = fork();
+                assert_true(child >= 0);
+                if (child == 0) {
+                        char *argv[] = {self_path, "--child-A", NULL};
+                        execv(self_path, argv);
+                        _exit(127);
+                }
+                wait_catches_usr1(child);
+                unsigned n;
+                closer_thread *t = cached_read(c, &n);
+                assert_string_equal(last_arg(t, n, child), "--child-A");
+                closer_hostos_threads_free(t, n);
+
+                kill(child, SIGUSR1);   /* it execs itself as B: same comm */
+                wait_last_arg(r, child, "--child-B");
+                t = cached_read(c, &n);
+                /* tracked: kept until the exec is reported; untracked: read again */
+                assert_string_equal(last_arg(t, n, child), tracked ? "--child-A" : "--child-B");
+                closer_hostos_threads_free(t, n);
+                closer_proc_cache_exec_seen(c, child);
+                t = cached_read(c, &n);
+                assert_string_equal(last_arg(t, n, child), "--child-B");
+                closer_hostos_threads_free(t, n);
+
+                kill(child, SIGKILL);
+                waitpid(child, NULL, 0);
+                closer_proc_cache_exec_seen(c, CLOSER_EXECS_UNTRACKED);
+        }
+        closer_proc_cache_free(c);
+        closer_root_free(r);
+}
+
+int main(int argc, char **argv) {
+        if (argc > 1)
+                return exec_child(argv[0], argv[1]);
+        self_path = realpath(argv[0], NULL);    /* the children exec it again */
+        if (!self_path)
+                return 1;
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_fixtures_match_one_shot),
                 cmocka_unit_test(test_live_threads_and_processes),
                 cmocka_unit_test(test_fd_budget),
+                cmocka_unit_test(test_exec_tracking),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
