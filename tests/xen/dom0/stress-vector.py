@@ -32,18 +32,18 @@ for w in range(workers):
                 got = lzma.decompress(comp)
             except lzma.LZMAError as e:
                 bad += 1
-                print(f"XENLAB: NOTE stress-vector worker {w} round {rounds}: lzma: {e}", flush=True)
+                print(f"XENLAB: NOTE stress-vector worker {w} round {rounds}: lzma: {e}", file=sys.stderr, flush=True)
                 continue
             if got != data or hashlib.sha256(got).hexdigest() != want:
                 bad += 1
-                print(f"XENLAB: NOTE stress-vector worker {w} round {rounds}: wrong result", flush=True)
+                print(f"XENLAB: NOTE stress-vector worker {w} round {rounds}: wrong result", file=sys.stderr, flush=True)
             # big copies (glibc's memmove keeps the first vector in a
             # register across its loop: garbage there is garbage at the head)
             for size in (65536, 1 << 20):
                 copy = bytearray(data[:size])
                 if copy[:64] != data[:64] or copy != data[:size]:
                     bad += 1
-                    print(f"XENLAB: NOTE stress-vector worker {w} round {rounds}: copy of {size} bytes wrong", flush=True)
+                    print(f"XENLAB: NOTE stress-vector worker {w} round {rounds}: copy of {size} bytes wrong", file=sys.stderr, flush=True)
         with open(f"/tmp/stress-vector-{w}", "w") as f:
             f.write(f"{rounds} {bad}\n")
         os._exit(0)
