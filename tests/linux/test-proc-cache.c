@@ -309,6 +309,17 @@ static const char *last_arg(const closer_thread *t, unsigned n, int pid) {
 }
 
 static char *self_path;
+static pid_t live_child;                /* killed by the teardown if a test fails */
+
+static int kill_child(void **state) {
+        (void) state;
+        if (live_child > 0) {
+                kill(live_child, SIGKILL);
+                waitpid(live_child, NULL, 0);
+                live_child = 0;
+        }
+        return 0;
+}
 
 /* Until child catches SIGUSR1 (its handler is in place), 10 s at most. */
 static void wait_catches_usr1(pid_t child) {
@@ -364,6 +375,11 @@ static void test_exec_tracking(void **state) {
                         execv(self_path, argv);
                         _exit(127);
                 }
+                live_child = child;
+                /* it runs as A (exec'd), then its handler is in place (under
+                 * valgrind the forked child catches every signal before it
+                 * execs: the order matters) */
+                wait_last_arg(r, child, "--child-A");
                 wait_catches_usr1(child);
                 unsigned n;
                 closer_thread *t = cached_read(c, &n);
@@ -381,8 +397,7 @@ static void test_exec_tracking(void **state) {
                 assert_string_equal(last_arg(t, n, child), "--child-B");
                 closer_hostos_threads_free(t, n);
 
-                kill(child, SIGKILL);
-                waitpid(child, NULL, 0);
+                kill_child(NULL);
                 closer_proc_cache_exec_seen(c, CLOSER_EXECS_UNTRACKED);
         }
         closer_proc_cache_free(c);
@@ -399,7 +414,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test(test_fixtures_match_one_shot),
                 cmocka_unit_test(test_live_threads_and_processes),
                 cmocka_unit_test(test_fd_budget),
-                cmocka_unit_test(test_exec_tracking),
+                cmocka_unit_test_teardown(test_exec_tracking, kill_child),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
