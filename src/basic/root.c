@@ -53,15 +53,17 @@ int closer_root_openat(const closer_root *r, const char *path, int flags, int mo
         return fd < 0 ? -errno : fd;
 }
 
-static ssize_t read_all(int fd, char *buf, size_t len) {
+int closer_read_small_fd(int fd, char *buf, size_t len) {
+        if (len == 0)
+                return -EINVAL;
         size_t got = 0;
-        while (got < len) {
+        while (got < len - 1) {
                 /* A short read that ends a line is the end of a /proc or
-                 * sysfs file (they hand out whole records): skip the read()
+                 * sysfs file (they hand out whole records): skip the read
                  * that would only return 0. A scan is mostly these syscalls. */
                 if (got > 0 && buf[got - 1] == '\n')
                         break;
-                ssize_t n = read(fd, buf + got, len - got);
+                ssize_t n = pread(fd, buf + got, len - 1 - got, (off_t) got);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -71,7 +73,8 @@ static ssize_t read_all(int fd, char *buf, size_t len) {
                         break;
                 got += (size_t) n;
         }
-        return (ssize_t) got;
+        buf[got] = '\0';
+        return (int) got;
 }
 
 int closer_read_small_at(int dirfd, const char *path, char *buf, size_t len) {
@@ -80,12 +83,9 @@ int closer_read_small_at(int dirfd, const char *path, char *buf, size_t len) {
         int fd = openat(dirfd, closer_root_rel(path), O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        ssize_t n = read_all(fd, buf, len - 1);
+        int n = closer_read_small_fd(fd, buf, len);
         close(fd);
-        if (n < 0)
-                return (int) n;
-        buf[n] = '\0';
-        return (int) n;
+        return n;
 }
 
 int closer_read_fd(int fd, size_t max_len, char **ret, size_t *ret_len) {

@@ -39,6 +39,9 @@ int closer_read_fd(int fd, size_t max_len, char **ret, size_t *ret_len);
  * len - 1). Returns the number of bytes read (>= 0) or -errno. No allocation:
  * this is the hot path of a /proc scan. */
 int closer_read_small_at(int dirfd, const char *path, char *buf, size_t len);
+/* The same through an open fd, from its start (pread at 0: a kept-open /proc
+ * file is read afresh each time). */
+int closer_read_small_fd(int fd, char *buf, size_t len);
 
 /* Write `text` to an existing file relative to dirfd (O_WRONLY|O_TRUNC: the
  * kernel's control files ignore the truncation, fixture files need it).

@@ -162,27 +162,6 @@ unsigned closer_proc_cache_open_files(const closer_proc_cache *c) {
         return c->open_files;
 }
 
-/* Read a small file from its start through a kept fd (NUL-terminated).
- * Returns the bytes read or -errno. */
-static int pread_small(int fd, char *buf, size_t len) {
-        size_t got = 0;
-        while (got < len - 1) {
-                if (got > 0 && buf[got - 1] == '\n')
-                        break;          /* /proc hands out whole lines: no read that returns 0 */
-                ssize_t n = pread(fd, buf + got, len - 1 - got, (off_t) got);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        break;
-                got += (size_t) n;
-        }
-        buf[got] = '\0';
-        return (int) got;
-}
-
 /* Read and parse a stat through *fd, or (no fd) by path relative to dirfd,
  * keeping the fd opened for it when the budget allows. 0, or -errno when
  * gone, torn or not want_id's. */
@@ -191,12 +170,12 @@ static int read_stat(closer_proc_cache *c, int *fd, int dirfd, const char *path,
         char buf[1024];
         int n;
         if (*fd >= 0)
-                n = pread_small(*fd, buf, sizeof(buf));
+                n = closer_read_small_fd(*fd, buf, sizeof(buf));
         else {
                 int nfd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
                 if (nfd < 0)
                         return -errno;
-                n = pread_small(nfd, buf, sizeof(buf));
+                n = closer_read_small_fd(nfd, buf, sizeof(buf));
                 *fd = keep(c, nfd);
                 if (*fd < 0)
                         close(nfd);
@@ -344,10 +323,10 @@ static int read_user(closer_proc_cache *c, cached_proc *p, const closer_proc_sta
         if (!c->execs_tracked || !p->argv_known || strcmp(p->argv_comm, pst->comm) != 0) {
                 int n;
                 if (p->cmdline_fd >= 0)
-                        n = pread_small(p->cmdline_fd, c->cmdbuf, CMDLINE_MAX);
+                        n = closer_read_small_fd(p->cmdline_fd, c->cmdbuf, CMDLINE_MAX);
                 else {
                         int fd = openat(dfd, "cmdline", O_RDONLY | O_CLOEXEC);
-                        n = fd >= 0 ? pread_small(fd, c->cmdbuf, CMDLINE_MAX) : -errno;
+                        n = fd >= 0 ? closer_read_small_fd(fd, c->cmdbuf, CMDLINE_MAX) : -errno;
                         p->cmdline_fd = keep(c, fd);
                         if (p->cmdline_fd < 0 && fd >= 0)
                                 close(fd);
@@ -413,7 +392,6 @@ int closer_proc_cache_read_threads(closer_proc_cache *c, closer_thread **ret, un
                 closer_proc_cache_exec_seen(c, CLOSER_EXECS_LOST);
         rewinddir(c->proc_dir);
         struct dirent *de;
-        errno = 0;
         while ((de = readdir(c->proc_dir))) {
                 int pid;
                 if (closer_proc_parse_pid(de->d_name, &pid) < 0)
