@@ -1,5 +1,6 @@
 # closerd on the live dom0: issue 6's checks 1-5 (sourced by plan-check,
-# bash). Needs from plan-check: PAY, OUT, truth_t3, expand_cpus,
+# bash). Needs from plan-check: PAY, OUT, truth_t3, truth_t3_kthreads,
+# truth_qemu_pids, expand_cpus,
 # truth_vif_irqs, all_affinities, domain_pcpus, cfail, domid_of, wait_for,
 # timing, and du1 (blkback, io=light) and du2 (qdisk, io=idle) running.
 #
@@ -205,18 +206,15 @@ wait_memory() {
 # include its threads that exited meanwhile (a qdisk QEMU's workers come and
 # go: per thread, the work of one that exits inside the window was lost).
 cpu_sample() {
-    local t c pid d
-    for t in /proc/[0-9]*/task/[0-9]*; do
-        read -r c < "$t/comm" 2>/dev/null || continue
-        if [[ $c =~ ^([0-9]+)\.xvd[a-z]+-[0-9]+$ ]] || [[ $c =~ ^vif([0-9]+)\.[0-9]+-q[0-9]+-(guest-rx|dealloc)$ ]]; then
-            d=${BASH_REMATCH[1]}
-            awk -v k="${t##*/}" -v d="$d" '{ sub(/^.*\) /, ""); print k, d, $12 + $13 }' "$t/stat" 2>/dev/null
-        fi
-    done
-    for pid in $(pgrep -f '^/usr/libexec/xen-qemu-system-i386 -xen-domid [1-9]'); do
-        d=$(tr '\0' ' ' < "/proc/$pid/cmdline" | sed -n 's/.*-xen-domid \([0-9]*\) .*/\1/p')
-        [ -n "$d" ] && awk -v k="p$pid" -v d="$d" '{ sub(/^.*\) /, ""); print k, d, $12 + $13 }' "/proc/$pid/stat" 2>/dev/null
-    done
+    local t pid d
+    while read -r t d; do
+        [ -n "$t" ] || continue
+        awk -v k="$t" -v d="$d" '{ sub(/^.*\) /, ""); print k, d, $12 + $13 }' "/proc/$t/task/$t/stat" 2>/dev/null
+    done <<< "$(truth_t3_kthreads)"
+    while read -r pid d; do
+        [ -n "$pid" ] && [ -n "$d" ] || continue
+        awk -v k="p$pid" -v d="$d" '{ sub(/^.*\) /, ""); print k, d, $12 + $13 }' "/proc/$pid/stat" 2>/dev/null
+    done <<< "$(truth_qemu_pids)"
 }
 # cpu_delta A B: per domid, CPU ns between two samples (threads and
 # processes born in between count from 0; kernel threads gone by B are not
