@@ -1,8 +1,9 @@
-# closerd on the live dom0: issue 6's checks 1-5 (sourced by plan-check,
-# bash). Needs from plan-check: PAY, OUT, truth_t3, truth_t3_kthreads,
-# truth_qemu_pids, expand_cpus,
-# truth_vif_irqs, all_affinities, domain_pcpus, cfail, domid_of, wait_for,
-# timing, and du1 (blkback, io=light) and du2 (qdisk, io=idle) running.
+# closerd on the live dom0: checks 1-5 (sourced by plan-check, bash).
+# Needs PAY (closer's programs) and du1 (blkback, io=light) and du2 (qdisk,
+# io=idle) running; the ground truth comes from truth-lib.sh, the check
+# helpers (fail, wait_for, timing, domid_of, OUT) from plan-lib.sh.
+. /xenlab/plan-lib.sh
+. /xenlab/truth-lib.sh
 #
 #   1 placement   every backend thread of each domU in node<N>/vm<domid>,
 #                 affinity within that domU's pCPUs
@@ -76,7 +77,7 @@ closerd_stop() {
         sleep 0.5
     done
     if kill -0 "$cpid" 2>/dev/null; then
-        cfail "closerd-stops-on-sigterm: still running 30 s after SIGTERM"
+        fail "closerd-stops-on-sigterm: still running 30 s after SIGTERM"
         grep -E '^(State|Threads)' "/proc/$cpid/status"
         cat "/proc/$cpid/wchan" 2>/dev/null; echo
         cat "/proc/$cpid/stack" 2>/dev/null
@@ -87,7 +88,7 @@ closerd_stop() {
 closerd_alive() {
     if kill -0 "$cpid" 2>/dev/null; then return 0; fi
     wait "$cpid"
-    cfail "closerd-alive ($1): closerd exited $? ($(tail -c 300 "$OUT/closerd.log" | tr '\n' ' '))"
+    fail "closerd-alive ($1): closerd exited $? ($(tail -c 300 "$OUT/closerd.log" | tr '\n' ' '))"
     return 1
 }
 
@@ -163,7 +164,7 @@ check_placement() {
         case " $MAIN_CPUS " in *" $a "*) echo "  IRQ $irq (domain $d): on main's CPU $a"; bad=$((bad + 1)) ;; esac
     done <<< "$(truth_vif_irqs)"
     n="$n threads, $m IRQs"
-    if [ "${n%% *}" -gt 0 ] && [ $bad -eq 0 ]; then pass "closerd-places-$label ($n)"; else cfail "closerd-places-$label: $bad problems over $n"; fi
+    if [ "${n%% *}" -gt 0 ] && [ $bad -eq 0 ]; then pass "closerd-places-$label ($n)"; else fail "closerd-places-$label: $bad problems over $n"; fi
 }
 
 # What closerd sees: each domain's I/O rate and level (its last snapshot).
@@ -180,7 +181,7 @@ wait_memory() {
     if wait_for "$limit" targets_are "$du1" "$w1" "$du2" "$w2" 0 "$w0"; then
         pass "closerd-memory-targets-$label (du1 $w1, du2 $w2, dom0 $w0 KiB after $(since "$t0") s)"
     else
-        cfail "closerd-memory-targets-$label: want du1 $w1 du2 $w2 dom0 $w0 KiB, have du1 $(xs_target "$du1") du2 $(xs_target "$du2") dom0 $(xs_target 0)"
+        fail "closerd-memory-targets-$label: want du1 $w1 du2 $w2 dom0 $w0 KiB, have du1 $(xs_target "$du1") du2 $(xs_target "$du2") dom0 $(xs_target 0)"
         io_levels
         return 1
     fi
@@ -188,14 +189,14 @@ wait_memory() {
     if [ "$sum" -eq $((M1 + M2 + D0)) ]; then
         pass "closerd-memory-conserved-$label ($sum KiB)"
     else
-        cfail "closerd-memory-conserved-$label: targets sum to $sum KiB, found $((M1 + M2 + D0))"
+        fail "closerd-memory-conserved-$label: targets sum to $sum KiB, found $((M1 + M2 + D0))"
     fi
     [ "$follow" = follow ] || return 0
     # The guests' and dom0's balloons follow (xl list rounds to MiB).
     if wait_for 60 balloons_follow "$w1" "$w2" "$w0"; then
         pass "closerd-memory-balloons-follow-$label"
     else
-        cfail "closerd-memory-balloons-follow-$label: actual du1 $(actual_kib "$du1") du2 $(actual_kib "$du2") dom0 $(actual_kib 0) KiB"
+        fail "closerd-memory-balloons-follow-$label: actual du1 $(actual_kib "$du1") du2 $(actual_kib "$du2") dom0 $(actual_kib 0) KiB"
     fi
 }
 
@@ -278,7 +279,7 @@ closerd_checks() {
     echo "main container: dom0 CPUs $MAIN_CPUS"
     check_placement start "$du1" "$du2"
     if grep -q 'container: .*Invalid argument' "$OUT/closerd.log"; then
-        cfail "closerd-containers-made: $(grep -m1 'container: ' "$OUT/closerd.log")"
+        fail "closerd-containers-made: $(grep -m1 'container: ' "$OUT/closerd.log")"
     else
         pass closerd-containers-made
     fi
@@ -293,7 +294,7 @@ closerd_checks() {
         pass "closerd-dom0-target-as-found ($d0c KiB)"
         D0=$d0c
     else
-        cfail "closerd-dom0-target-as-found: closerd recorded '${d0c}', dom0 had $D0 KiB"
+        fail "closerd-dom0-target-as-found: closerd recorded '${d0c}', dom0 had $D0 KiB"
     fi
     wait_memory du1-busy 1 0 60
     io_levels
@@ -309,7 +310,7 @@ closerd_checks() {
     if wait_for 90 targets_are "$du1" "$M1" 0 "$w0s"; then
         pass "closerd-stuck-balloon-put-back (du1 $M1, dom0 $w0s KiB after $(since "$t0") s)"
     else
-        cfail "closerd-stuck-balloon-put-back: want du1 $M1 dom0 $w0s KiB, have du1 $(xs_target "$du1") dom0 $(xs_target 0)"
+        fail "closerd-stuck-balloon-put-back: want du1 $M1 dom0 $w0s KiB, have du1 $(xs_target "$du1") dom0 $(xs_target 0)"
     fi
     grep -m1 'balloon does not follow' "$OUT/closerd.log"
     closerd_alive "after memory" || return 1
@@ -347,7 +348,7 @@ closerd_checks() {
     if "$PAY/closerctl" accounting --json > "$OUT/ledger.json" 2> "$OUT/ledger.err"; then
         pass closerctl-accounting
     else
-        cfail "closerctl-accounting: $(head -c 300 "$OUT/ledger.err")"
+        fail "closerctl-accounting: $(head -c 300 "$OUT/ledger.err")"
     fi
     cpu_delta "$OUT/cpu-a" "$OUT/cpu-b" > "$OUT/cpu-truth"
     cpu_delta "$OUT/cpu-a0" "$OUT/cpu-b0" > "$OUT/cpu-truth-outer"
@@ -368,19 +369,19 @@ closerd_checks() {
     if [ "$t1" -gt 0 ] && between "$l1" "$t1" "$((o1 + XL_NS))"; then
         pass "closerd-ledger-matches-threads-du1 (ledger $l1 ns; backends $t1-$o1 ns + xl up to $XL_NS ns)"
     else
-        cfail "closerd-ledger-matches-threads-du1: ledger $l1 ns, backends $t1 ns inside, $o1 ns outside the window (+ xl admin work up to $XL_NS ns)"
+        fail "closerd-ledger-matches-threads-du1: ledger $l1 ns, backends $t1 ns inside, $o1 ns outside the window (+ xl admin work up to $XL_NS ns)"
     fi
     if between "$l2" "$t2" "$o2"; then
         pass "closerd-ledger-matches-threads-du2 (ledger $l2 ns; backends $t2-$o2 ns)"
     else
-        cfail "closerd-ledger-matches-threads-du2: ledger $l2 ns, backends $t2 ns inside, $o2 ns outside the window"
+        fail "closerd-ledger-matches-threads-du2: ledger $l2 ns, backends $t2 ns inside, $o2 ns outside the window"
     fi
     # (idle du2 is not at zero: its qdisk QEMU answers closerd's QMP poll
     # for block counters every 10 s, and that work is billed to du2)
     if [ "$l1" -gt 0 ] && [ $((l2 * 2)) -lt "$l1" ]; then
         pass "closerd-busy-pays-more (du1 $l1 ns vs idle du2 $l2 ns)"
     else
-        cfail "closerd-busy-pays-more: du1 (I/O) $l1 ns, du2 (idle) $l2 ns"
+        fail "closerd-busy-pays-more: du1 (I/O) $l1 ns, du2 (idle) $l2 ns"
     fi
     closerd_alive "after accounting" || return 1
     # What closerd's own ticks cost on this dom0, by phase (not a check:
@@ -404,10 +405,10 @@ closerd_checks() {
         done
         aff=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "/proc/$helper/status" 2>/dev/null)
         echo "save helper $helper: cgroup $cg, affinity $aff (du1's pCPUs: $want)"
-        if [ $ok = 1 ]; then pass "closerd-save-helper-in-du1-container ($cg)"; else cfail "closerd-save-helper-in-du1-container: cgroup ${cg:-gone}"; fi
-        if [ -n "$aff" ] && cpus_within "$aff" "$want"; then pass "closerd-save-helper-on-du1-cpus ($aff)"; else cfail "closerd-save-helper-on-du1-cpus: $aff not within $want"; fi
+        if [ $ok = 1 ]; then pass "closerd-save-helper-in-du1-container ($cg)"; else fail "closerd-save-helper-in-du1-container: cgroup ${cg:-gone}"; fi
+        if [ -n "$aff" ] && cpus_within "$aff" "$want"; then pass "closerd-save-helper-on-du1-cpus ($aff)"; else fail "closerd-save-helper-on-du1-cpus: $aff not within $want"; fi
     else
-        cfail "closerd-save-helper-seen: no libxl-save-helper within 30 s"
+        fail "closerd-save-helper-seen: no libxl-save-helper within 30 s"
     fi
     wait $spid; rc=$?
     if [ $rc -eq 0 ]; then timing save_du1_closerd "$(since "$t0")"; pass xl-save-under-closerd; else fail "xl save du1 under closerd rc=$rc"; cat "$OUT/save-closerd.log"; fi
@@ -418,14 +419,14 @@ closerd_checks() {
         # (du1--incoming): wait for it.
         wait_for 30 sh -c 'xl domid du1 | grep -qx "[0-9][0-9]*"'
         du1=$(domid_of du1)
-        [ -n "$du1" ] || { cfail "closerd-restored-domid: no domain du1 30 s after xl restore"; return 1; }
+        [ -n "$du1" ] || { fail "closerd-restored-domid: no domain du1 30 s after xl restore"; return 1; }
         # Backends come up as the restored kernel reconnects (tens of
         # seconds under TCG); then closerd has a few ticks to place them.
         if wait_for 120 has_backends "$du1"; then
             sleep 6
             check_placement restored "$du1"
         else
-            cfail "closerd-places-restored: no backend thread of du1 ($du1) within 120 s of its restore"
+            fail "closerd-places-restored: no backend thread of du1 ($du1) within 120 s of its restore"
         fi
     else
         fail "xl restore du1 under closerd"; cat "$OUT/restore-closerd.log"
@@ -447,14 +448,14 @@ closerd_checks() {
         dups=$(jq -r '.rows[] | "\(.boot_id) \(.start_ns) \(.uuid)"' "$OUT/ledger-2.json" | sort | uniq -d | wc -l)
         overlaps=$(jq -r '[.rows[]] | group_by(.uuid)[] | sort_by(.start_ns) | . as $r | range(1; length) | select($r[.].start_ns < $r[. - 1].end_ns) | $r[.].uuid' "$OUT/ledger-2.json" | wc -l)
         echo "ledger after kill -9 + restart: $(jq '.rows | length' "$OUT/ledger-2.json") rows, $dups duplicates, $overlaps overlaps"
-        if [ "$dups" -eq 0 ] && [ "$overlaps" -eq 0 ]; then pass closerd-ledger-no-duplicates-after-kill; else cfail "closerd-ledger-no-duplicates-after-kill: $dups duplicate rows, $overlaps overlapping intervals"; fi
+        if [ "$dups" -eq 0 ] && [ "$overlaps" -eq 0 ]; then pass closerd-ledger-no-duplicates-after-kill; else fail "closerd-ledger-no-duplicates-after-kill: $dups duplicate rows, $overlaps overlapping intervals"; fi
     else
-        cfail "closerctl accounting after restart: $(tail -c 300 "$OUT/ledger.err")"
+        fail "closerctl accounting after restart: $(tail -c 300 "$OUT/ledger.err")"
     fi
     check_placement resumed "$du1" "$du2"
     closerd_stop
     rc=$?
-    if [ $rc -eq 0 ]; then pass closerd-sigterm-exit-0; else cfail "closerd-sigterm-exit-0: exit $rc"; fi
+    if [ $rc -eq 0 ]; then pass closerd-sigterm-exit-0; else fail "closerd-sigterm-exit-0: exit $rc"; fi
 
     all_affinities | sort > "$OUT/aff-after"
     # Threads that exited meanwhile are not compared, nor kernel threads
@@ -469,7 +470,7 @@ closerd_checks() {
     if [ -z "$(join "$OUT/aff-before" "$OUT/aff-after" | awk '$2 != $3')" ]; then
         pass "closerd-affinity-restored ($(join "$OUT/aff-before" "$OUT/aff-after" | wc -l) threads)"
     else
-        cfail "closerd-affinity-restored: some thread affinities differ after SIGTERM"
+        fail "closerd-affinity-restored: some thread affinities differ after SIGTERM"
         join "$OUT/aff-before" "$OUT/aff-after" | awk '$2 != $3 { print "  tid " $1 ": " $2 " before, " $3 " after" }' | head -n 10
     fi
     # IRQs: those with the same name before and after, du1's excluded (its
@@ -480,20 +481,20 @@ closerd_checks() {
     local same bad_irq
     same=$(join "$OUT/irq-names-before" "$OUT/irq-names-after" | awk '$2 == $3 && $2 !~ re { print $1 }' re="^(blkif|vif($du1_first|$du1)\\.)")
     bad_irq=$(for i in $same; do join <(grep "^$i " "$OUT/irq-before") <(grep "^$i " "$OUT/irq-after") | awk '$2 != $3'; done)
-    if [ -n "$same" ] && [ -z "$bad_irq" ]; then pass "closerd-irq-affinity-restored ($(wc -w <<< "$same") IRQs)"; else cfail "closerd-irq-affinity-restored: $(echo "$bad_irq" | head -n 5 | tr '\n' ';')"; fi
+    if [ -n "$same" ] && [ -z "$bad_irq" ]; then pass "closerd-irq-affinity-restored ($(wc -w <<< "$same") IRQs)"; else fail "closerd-irq-affinity-restored: $(echo "$bad_irq" | head -n 5 | tr '\n' ';')"; fi
     local cg_bad
     cg_bad=$(while read -r t c; do
         now_cg=$(sed -n 's/^0:://p' "/proc/$t/cgroup" 2>/dev/null) || continue
         [ -n "$now_cg" ] && [ "$now_cg" != "$c" ] && echo "tid $t: $c before, $now_cg after"
     done < "$OUT/cg-before-du2")
-    if [ -s "$OUT/cg-before-du2" ] && [ -z "$cg_bad" ]; then pass "closerd-cgroups-restored ($(wc -l < "$OUT/cg-before-du2") du2 threads)"; else cfail "closerd-cgroups-restored: $(echo "$cg_bad" | head -n 3 | tr '\n' ';')"; fi
+    if [ -s "$OUT/cg-before-du2" ] && [ -z "$cg_bad" ]; then pass "closerd-cgroups-restored ($(wc -l < "$OUT/cg-before-du2") du2 threads)"; else fail "closerd-cgroups-restored: $(echo "$cg_bad" | head -n 3 | tr '\n' ';')"; fi
     check closerd-cgroup-subtree-removed test ! -d /sys/fs/cgroup/closer
     local d0now
     d0now=$(xs_target 0)
     if [ "$(xs_target "$du2")" = "$M2" ] && [ -n "$d0now" ] && [ $((d0now - D0)) -le 1024 ] && [ $((D0 - d0now)) -le 1024 ]; then
         pass "closerd-memory-restored (du2 $M2, dom0 $d0now KiB)"
     else
-        cfail "closerd-memory-restored: du2 $(xs_target "$du2") (found $M2), dom0 $d0now (found $D0) KiB"
+        fail "closerd-memory-restored: du2 $(xs_target "$du2") (found $M2), dom0 $d0now (found $D0) KiB"
     fi
     tail -n 30 "$OUT/closerd.log"
 }

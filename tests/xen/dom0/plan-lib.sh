@@ -1,5 +1,9 @@
 # Helpers for the dom0 test plans (sourced, bash). Every line meant for the
 # host starts with "XENLAB: " so tests/xen/run can pick it out of the serial log.
+# Sourced once: a second source (closerd-checks.sh names what it needs)
+# must not reset the failure count.
+[ -n "${XENLAB_PLAN_LIB:-}" ] && return 0
+XENLAB_PLAN_LIB=1
 OUT=/xenlab/out
 mkdir -p "$OUT"
 XENLAB_FAILS=0
