@@ -52,7 +52,7 @@ check-xen: all
 bench: all
 	./scripts/bench $(BUILD)
 
-# Issue 6's benchmarks 1-2 on the Xen lab, closer vs stock (root, 15-25 min;
+# The thesis' benchmarks 1-2 on the Xen lab, closer vs stock (root, up to 60 min;
 # tests/xen/bench-xen --help). Not part of check: it measures, it does not test.
 bench-xen: all
 	./tests/xen/bench-xen --build $(BUILD) $(BENCH_XEN_ARGS)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * closerd's manager on the modelled host (simhost), issue 5 targets:
+ * closerd's manager on the modelled host (simhost), against its targets:
  * - time from a domain's introduction to its full placement (p50, p99;
  *   target p99 < 50 ms), with 1000 domains already running;
  * - daemon CPU per tick with 1000 domains (target < 1 % of one core at a

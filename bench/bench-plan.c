@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Plan time for 10 / 100 / 1000 domains on a 448-pCPU, 8-node host with 10k
- * dom0 threads (issue 2 target: < 5 ms for 1000 domains, growth no worse than
+ * dom0 threads (target: < 5 ms for 1000 domains, growth no worse than
  * n log n). Prints medians over repeated runs; not a test.
  */
 #include <stdio.h>

@@ -248,7 +248,7 @@ ledger_span() {
 closerd_checks() {
     local rc t0 a b
     CHECKS_PID=$BASHPID
-    section "closerd on the live dom0 (issue 6 checks 1-5)"
+    section "closerd on the live dom0 (checks 1-5)"
     [ -x "$PAY/closerd" ] || { echo "no closerd built: skipped"; return 0; }
     write_closerd_conf
     cat "$CLOSERD_CONF"
