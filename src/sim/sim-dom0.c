@@ -8,9 +8,14 @@
  *   goes through closer_plan_compute() -- the very core closerd runs -- and
  *   the plan's affinities, main container and memory targets are applied.
  *   Re-planned every closer.replan_s and whenever a thread appears.
- * oracle: the upper bound: one dom0 vCPU per pCPU, and every piece of work
- *   done for a VM may run on any pCPU of the node holding that VM's memory,
- *   the least loaded one each tick. Main work stays on the main CPUs.
+ * oracle: the bound: one dom0 vCPU per pCPU, and the work done for a VM
+ *   runs on the node holding that VM's memory, in one of two places: beside
+ *   the VM (the least loaded dom0 vCPU of the node outside main, each tick)
+ *   or under it (the dom0 vCPU on the pCPU of the VM's own vCPU). Which one
+ *   is best depends on the work and the metric -- under slows the VM, which
+ *   shortens a link-bound migration and halves the CPU of a CPU-bound one --
+ *   so the engine runs each placement (e->placement) and keeps, per metric,
+ *   the best (closer_sim_run()). Main work stays on the main CPUs.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -98,12 +103,38 @@ static void oracle_memory(closer_sim_engine *e) {
         e->dom0_mem_kib = kib;
 }
 
+/* The dom0 vCPU under the VM a thread works for, or -1 (the thread works
+ * for no VM with a vCPU yet, e.g. the creation of one). Under the oracle dom0
+ * vCPU v is pinned on pCPU v. */
+static int vcpu_under(const closer_sim_engine *e, const closer_sim_thread *t) {
+        for (unsigned k = 0; t->domid > 0 && k < e->n_doms; k++)
+                if (e->doms[k].domid == t->domid) {
+                        int p = e->vcpus[e->doms[k].vcpu].pcpu;
+                        return (unsigned) p < e->n_dom0 && !is_main(e, p) ? p : -1;
+                }
+        return -1;
+}
+
+static bool is_backend(const closer_sim_engine *e, unsigned i) {
+        for (unsigned k = 0; k < e->n_doms; k++)
+                if (e->doms[k].thread == (int) i)
+                        return true;
+        return false;
+}
+
 static void place_oracle(closer_sim_engine *e) {
         oracle_memory(e);
         for (unsigned i = 0; i < e->n_threads; i++) {
                 closer_sim_thread *t = &e->threads[i];
                 if (t->data_node < 0) {
                         aff_main(e, t);
+                        continue;
+                }
+                unsigned bit = is_backend(e, i) ? CLOSER_SIM_UNDER_BACKENDS : CLOSER_SIM_UNDER_ADMIN;
+                int under = (e->placement & bit) ? vcpu_under(e, t) : -1;
+                if (under >= 0) {
+                        t->n_aff = 1;
+                        t->aff[0] = under;
                         continue;
                 }
                 t->n_aff = 0;

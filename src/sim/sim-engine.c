@@ -782,8 +782,8 @@ static int world_init(closer_sim_world *w, const closer_sim_config *cfg, closer_
 
 /* Run the world. With ret_snapshot, stop at the end of the warm-up and
  * return the closer-snapshot/1 closerd would read there instead of results. */
-static int run(const closer_sim_config *cfg, closer_sim_policy policy, closer_sim_result *ret, char **ret_snapshot,
-               closer_error *err) {
+static int run(const closer_sim_config *cfg, closer_sim_policy policy, unsigned placement, closer_sim_result *ret,
+               char **ret_snapshot, closer_error *err) {
         closer_sim_world *w = malloc(sizeof(*w));
         if (!w)
                 return -ENOMEM;
@@ -791,6 +791,7 @@ static int run(const closer_sim_config *cfg, closer_sim_policy policy, closer_si
         if (r < 0)
                 goto out;
         closer_sim_engine *e = &w->e;
+        e->placement = placement;
         double warm = cfg->w_warmup_s * NS_PER_S;
         double end = (cfg->w_warmup_s + cfg->w_duration_s) * NS_PER_S;
         /* a measured operation may outlast the window: give it up to an hour */
@@ -865,6 +866,8 @@ static int run(const closer_sim_config *cfg, closer_sim_policy policy, closer_si
         }
 
         closer_sim_result res = {.sim_ns = e->now_ns};
+        for (unsigned m = 0; m < CLOSER_SIM_M_MAX; m++)
+                res.placement[m] = placement;
         double window = end - warm;
         double main_busy = 0, dom0_busy = 0;
         for (unsigned i = 0; i < e->n_main; i++)
@@ -909,10 +912,60 @@ out:
         return r;
 }
 
+int closer_sim_run_oracle_placement(const closer_sim_config *cfg, unsigned placement, closer_sim_result *ret,
+                                    closer_error *err) {
+        if (placement >= CLOSER_SIM_PLACEMENTS)
+                return closer_error_set(err, -EINVAL, "oracle placement %u: no such placement", placement);
+        return run(cfg, CLOSER_SIM_ORACLE, placement, ret, NULL, err);
+}
+
+/* The oracle is the best of its placements, metric by metric: with perfect
+ * knowledge it would put each VM's work where that metric comes out best.
+ * Only the placements this workload can tell apart are run: without request
+ * VMs the backend bit changes nothing, without a migration the admin bit
+ * (the creation of a VM has no vCPU to run under). Ties keep the lower
+ * placement, so the result does not depend on float noise's sign. */
+static int run_oracle(const closer_sim_config *cfg, closer_sim_result *ret, closer_error *err) {
+        unsigned relevant = 0;
+        if (cfg->w_io_vms >= 1 || cfg->w_web_vm >= 0.5)
+                relevant |= CLOSER_SIM_UNDER_BACKENDS;
+        if (cfg->w_migrate >= 0.5)
+                relevant |= CLOSER_SIM_UNDER_ADMIN;
+        closer_sim_result best = {0};
+        bool first = true;
+        for (unsigned p = 0; p < CLOSER_SIM_PLACEMENTS; p++) {
+                if (p & ~relevant)
+                        continue;
+                closer_sim_result r;
+                int k = run(cfg, CLOSER_SIM_ORACLE, p, &r, NULL, err);
+                if (k < 0)
+                        return k;
+                if (first) {
+                        best = r;
+                        first = false;
+                        continue;
+                }
+                for (unsigned m = 0; m < CLOSER_SIM_M_MAX; m++) {
+                        bool higher = closer_sim_metric_higher_is_better((closer_sim_metric) m);
+                        if (higher ? r.v[m] > best.v[m] : r.v[m] < best.v[m]) {
+                                best.v[m] = r.v[m];
+                                best.placement[m] = p;
+                        }
+                }
+                best.done = best.done && r.done;
+                if (r.sim_ns > best.sim_ns)
+                        best.sim_ns = r.sim_ns;
+        }
+        *ret = best;
+        return 0;
+}
+
 int closer_sim_run(const closer_sim_config *cfg, closer_sim_policy policy, closer_sim_result *ret, closer_error *err) {
-        return run(cfg, policy, ret, NULL, err);
+        if (policy == CLOSER_SIM_ORACLE)
+                return run_oracle(cfg, ret, err);
+        return run(cfg, policy, 0, ret, NULL, err);
 }
 
 int closer_sim_snapshot_json(const closer_sim_config *cfg, char **ret, closer_error *err) {
-        return run(cfg, CLOSER_SIM_CLOSER, NULL, ret, err);
+        return run(cfg, CLOSER_SIM_CLOSER, 0, NULL, ret, err);
 }

@@ -73,6 +73,7 @@ typedef struct closer_sim_dom {
 typedef struct closer_sim_engine {
         const closer_sim_config *cfg;
         closer_sim_policy policy;
+        unsigned placement;     /* oracle: CLOSER_SIM_UNDER_* bits */
         closer_sim_prng rng;
         unsigned n_nodes, n_pcpus;
         int *pcpu_node;

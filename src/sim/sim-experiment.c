@@ -53,6 +53,7 @@ int closer_sim_experiment_run(const closer_sim_scenario *sc, closer_sim_outcome 
                                 closer_sim_series *s = &o.series[p];
                                 s->x[s->n] = sc->values[i];
                                 s->y[s->n] = res.v[sc->metric];
+                                s->placement[s->n] = res.placement[sc->metric];
                                 s->n++;
                                 if (progress)
                                         progress(userdata, sc->name, ++done, total);

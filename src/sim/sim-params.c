@@ -129,3 +129,17 @@ int closer_sim_metric_from_string(const char *s) {
                         return (int) i;
         return -1;
 }
+
+bool closer_sim_metric_higher_is_better(closer_sim_metric m) {
+        return m == CLOSER_SIM_M_IO_MIB_S || m == CLOSER_SIM_M_WEB_RPS;
+}
+
+const char *closer_sim_placement_to_string(unsigned placement) {
+        static const char *const names[CLOSER_SIM_PLACEMENTS] = {
+                [0] = "backends beside, admin beside",
+                [CLOSER_SIM_UNDER_BACKENDS] = "backends under, admin beside",
+                [CLOSER_SIM_UNDER_ADMIN] = "backends beside, admin under",
+                [CLOSER_SIM_UNDER_BACKENDS | CLOSER_SIM_UNDER_ADMIN] = "backends under, admin under",
+        };
+        return placement < CLOSER_SIM_PLACEMENTS ? names[placement] : "?";
+}

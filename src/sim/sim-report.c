@@ -20,7 +20,7 @@ extern char **environ;
 static const char *const policy_legend[CLOSER_SIM_POLICY_MAX] = {
         "native (static dom0, 2 vCPUs on socket 0)",
         "closer (main + secondary containers)",
-        "oracle (best CPU, perfect knowledge)",
+        "oracle (best placement on the VM's node, per metric)",
 };
 
 /* ---- a growing string ----------------------------------------------------- */
@@ -191,13 +191,21 @@ char *closer_sim_report_result_json(const closer_sim_outcome *o) {
                 json_t *pts = json_array();
                 for (unsigned i = 0; i < o->series[p].n; i++)
                         json_array_append_new(pts, json_pack("[f, f]", o->series[p].x[i], o->series[p].y[i]));
-                json_array_append_new(series, json_pack("{s:s, s:o}", "policy", closer_sim_policy_to_string((closer_sim_policy) p),
-                                                        "points", pts));
+                json_t *ps = json_pack("{s:s, s:o}", "policy", closer_sim_policy_to_string((closer_sim_policy) p), "points", pts);
+                if (p == CLOSER_SIM_ORACLE && sc->kind == CLOSER_SIM_KIND_ENGINE) {
+                        /* which placement each oracle point is the best of */
+                        json_t *pl = json_array();
+                        for (unsigned i = 0; i < o->series[p].n; i++)
+                                json_array_append_new(pl, json_string(closer_sim_placement_to_string(o->series[p].placement[i])));
+                        json_object_set_new(ps, "placements", pl);
+                }
+                json_array_append_new(series, ps);
         }
         json_object_set_new(j, "series", series);
         if (sc->sweep)
                 json_object_set_new(j, "sweep", json_string(sc->sweep->name));
         json_object_set_new(j, "metric", json_string(closer_sim_metric_to_string(sc->metric)));
+        json_object_set_new(j, "better", json_string(closer_sim_metric_higher_is_better(sc->metric) ? "higher" : "lower"));
         if (sc->in_summary)
                 json_object_set_new(j, "summary",
                                     json_pack("{s:s, s:s, s:f, s:f, s:f, s:f, s:f}", "metric", sc->summary_metric, "better",

@@ -235,6 +235,18 @@ int closer_sim_scenario_parse(const char *text, const char *source, closer_sim_s
                         goto out;
                 }
                 sc->higher_is_better = strcmp(json_string_value(b), "higher") == 0;
+                /* the oracle keeps each metric's best value in the metric's own
+                 * direction: a summary read the other way would rank by a
+                 * value the oracle did not bound */
+                if (sc->higher_is_better != closer_sim_metric_higher_is_better(sc->metric)) {
+                        char want[96];
+                        snprintf(want, sizeof(want), "\"%s\" (%s is better %s)",
+                                 closer_sim_metric_higher_is_better(sc->metric) ? "higher" : "lower",
+                                 closer_sim_metric_to_string(sc->metric),
+                                 closer_sim_metric_higher_is_better(sc->metric) ? "higher" : "lower");
+                        r = bad(err, source, "$.summary.better", want);
+                        goto out;
+                }
                 json_t *at = json_object_get(su, "at");
                 if (!json_is_string(at) || (strcmp(json_string_value(at), "last") && strcmp(json_string_value(at), "mean"))) {
                         r = bad(err, source, "$.summary.at", "\"last\" or \"mean\"");

@@ -20,7 +20,7 @@
 typedef enum closer_sim_policy {
         CLOSER_SIM_NATIVE = 0,         /* stock Xen: static dom0 on one socket does everything */
         CLOSER_SIM_CLOSER,             /* main + secondary containers, as the core plans them */
-        CLOSER_SIM_ORACLE,             /* every piece of dom0 work on the best CPU, perfect knowledge */
+        CLOSER_SIM_ORACLE,             /* per metric, the best placement of a VM's dom0 work on its node */
         CLOSER_SIM_POLICY_MAX,
 } closer_sim_policy;
 
@@ -108,18 +108,44 @@ typedef enum closer_sim_metric {
 
 const char *closer_sim_metric_to_string(closer_sim_metric m);
 int closer_sim_metric_from_string(const char *s);      /* -1 if unknown */
+/* Which way a metric is better. Every metric has one, so that the oracle
+ * can be the best of its placements on each: outcomes (I/O, requests) are
+ * better higher; times, load, lost heartbeats, idle capacity and the CPU and
+ * memory dom0 spends (costs to the provider) are better lower. */
+bool closer_sim_metric_higher_is_better(closer_sim_metric m);
+
+/* The oracle's placements: where the dom0 work done for one VM may run, on
+ * the node holding the VM's memory. "beside": the least loaded dom0 vCPU of
+ * that node outside main (an idle CPU when there is one); "under": the dom0
+ * vCPU pinned on the pCPU of the VM's own vCPU (closer's choice, thesis
+ * §3.3.2-3.3.3: the VM and its dom0 work then never run at once, which for a
+ * migration slows the VM's writes). Chosen apart for request backends (T3)
+ * and for admin work (migration); a bit set means "under". */
+enum {
+        CLOSER_SIM_UNDER_BACKENDS = 1u << 0,
+        CLOSER_SIM_UNDER_ADMIN = 1u << 1,
+        CLOSER_SIM_PLACEMENTS = 4u,             /* every combination of the bits */
+};
+/* "backends beside, admin under" and the like; static storage. */
+const char *closer_sim_placement_to_string(unsigned placement);
 
 typedef struct closer_sim_result {
         double v[CLOSER_SIM_M_MAX];
         bool done;                              /* the measured operation finished */
         double sim_ns;                          /* simulated time */
+        /* oracle: the placement each metric's value comes from */
+        unsigned placement[CLOSER_SIM_M_MAX];
 } closer_sim_result;
 
 /* ---- one run of the engine (sim-engine.c) -------------------------------
  * Builds the host and the workload described by cfg, runs dom0 under policy
- * and measures. Returns 0, or -errno with err set (e.g. the core refused to
- * plan). */
+ * and measures. Under the oracle, runs every placement the workload can tell
+ * apart and keeps, per metric, the best value (and which placement gave it).
+ * Returns 0, or -errno with err set (e.g. the core refused to plan). */
 int closer_sim_run(const closer_sim_config *cfg, closer_sim_policy policy, closer_sim_result *ret, closer_error *err);
+/* One oracle placement alone (CLOSER_SIM_UNDER_* bits). */
+int closer_sim_run_oracle_placement(const closer_sim_config *cfg, unsigned placement, closer_sim_result *ret,
+                                    closer_error *err);
 
 /* The closer-snapshot/1 (FORMATS.md) of the modelled host at the end of the
  * warm-up, as closerd would read it under the closer policy: *ret malloc'd.
@@ -176,6 +202,7 @@ typedef struct closer_sim_series {
         unsigned n;
         double x[CLOSER_SIM_SWEEP_MAX];
         double y[CLOSER_SIM_SWEEP_MAX];
+        unsigned placement[CLOSER_SIM_SWEEP_MAX];      /* oracle: the placement that gave y */
 } closer_sim_series;
 
 typedef struct closer_sim_outcome {

@@ -264,6 +264,65 @@ static void test_snapshot_round_trip(void **state) {
         done(&o);
 }
 
+static json_t *series_of(json_t *result, const char *policy) {
+        size_t i;
+        json_t *s;
+        json_array_foreach(json_object_get(result, "series"), i, s)
+                if (strcmp(json_string_value(json_object_get(s, "policy")), policy) == 0)
+                        return json_object_get(s, "points");
+        fail_msg("no %s series", policy);
+        return NULL;
+}
+
+/* The oracle is a bound: on every experiment of the reference set, with the
+ * reference parameters (what `make demo` prints), at every point and in the
+ * summary, it is at least as good as closer in the metric's own direction.
+ * No tolerance: closer's placement is one of those the oracle runs, so a
+ * loss is a model or labelling bug, not noise. */
+static void test_oracle_bounds_closer(void **state) {
+        output l = run((const char *[]) {"--list", NULL});
+        assert_int_equal(l.status, 0);
+        char *save = NULL;
+        unsigned n = 0;
+        for (char *line = strtok_r(l.out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char name[64];
+                assert_int_equal(sscanf(line, "%63s", name), 1);
+                output o = run((const char *[]) {"--experiment", name, "--json", NULL});
+                assert_int_equal(o.status, 0);
+                json_error_t jerr;
+                json_t *j = json_loads(o.out, 0, &jerr);
+                if (!j)
+                        fail_msg("%s: %s", name, jerr.text);
+                const char *better = json_string_value(json_object_get(j, "better"));
+                assert_non_null(better);
+                bool higher = strcmp(better, "higher") == 0;
+                json_t *c = series_of(j, "closer"), *b = series_of(j, "oracle");
+                assert_true(json_array_size(c) > 0);
+                assert_int_equal(json_array_size(c), json_array_size(b));
+                for (size_t i = 0; i < json_array_size(c); i++) {
+                        double x = json_real_value(json_array_get(json_array_get(c, i), 0));
+                        double cy = json_real_value(json_array_get(json_array_get(c, i), 1));
+                        double by = json_real_value(json_array_get(json_array_get(b, i), 1));
+                        if (higher ? by < cy : by > cy)
+                                fail_msg("%s at x = %g: oracle %g is worse than closer %g (%s is better)", name, x, by,
+                                         cy, better);
+                }
+                json_t *su = json_object_get(j, "summary");
+                if (su) {
+                        assert_string_equal(json_string_value(json_object_get(su, "better")), better);
+                        double cs = json_real_value(json_object_get(su, "closer"));
+                        double bs = json_real_value(json_object_get(su, "oracle"));
+                        if (higher ? bs < cs : bs > cs)
+                                fail_msg("%s summary: oracle %g is worse than closer %g", name, bs, cs);
+                }
+                json_decref(j);
+                done(&o);
+                n++;
+        }
+        assert_true(n >= 15);
+        done(&l);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_bad_scenario),
@@ -273,6 +332,7 @@ int main(void) {
                 cmocka_unit_test(test_summary_json),
                 cmocka_unit_test(test_csv_and_plot),
                 cmocka_unit_test(test_snapshot_round_trip),
+                cmocka_unit_test(test_oracle_bounds_closer),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

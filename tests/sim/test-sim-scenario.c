@@ -64,6 +64,8 @@ static void test_errors(void **state) {
         expect_error("[4, 64]", "[]", "$.sweep.values");
         expect_error("\"io_mib_s\"", "\"bandwidth\"", "$.metric");
         expect_error("\"higher\"", "\"up\"", "$.summary.better");
+        /* io_mib_s is better higher: a summary may not rank it the other way */
+        expect_error("\"higher\"", "\"lower\"", "$.summary.better");
         expect_error("\"unit\": \"KiB\"", "\"unit\": 3", "$.x.unit");
         expect_error("\"unit\": \"KiB\"", "\"unit\": \"KiB\", \"log\": \"yes\"", "$.x.log");
         expect_error("\"group\"", "\"grop\"", "$.grop");
