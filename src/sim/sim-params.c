@@ -41,7 +41,7 @@ const closer_sim_param_info closer_sim_params[] = {
         P("web.kib",                    web_kib,                64,     0,      1e6,    "KiB",     true),
         P("web.network_us",             web_network_us,         200,    0,      1e7,    "us",      true),
         P("web.clients",                web_clients,            1,      1,      1e4,    "",        true),
-        P("mig.cpu_per_page_us",        mig_cpu_per_page_us,    1.5,    0.001,  1e4,    "us",      true),
+        P("mig.cpu_per_page_us",        mig_cpu_per_page_us,    9.7,    0.001,  1e4,    "us",      true),
         P("mig.link_gbit_s",            mig_link_gbit_s,        1,      0.001,  1e4,    "Gbit/s",  true),
         P("mig.max_iters",              mig_max_iters,          5,      1,      1000,   "",        true),
         P("mig.stop_pages",             mig_stop_pages,         50,     0,      1e9,    "pages",   true),
