@@ -73,6 +73,13 @@ typedef struct closer_thread {
         int last_cpu;                   /* dom0 CPU it last ran on; -1 unknown */
         unsigned n_cmdline;
         char **cmdline;                 /* argv of its process, may be empty */
+        /* Read for `xl` processes only (the domain monitor xl leaves behind,
+         * rules.c): where the process's fd 1 points (the kernel's readlink of
+         * /proc/PID/fd/1, e.g. "/var/log/xen/xl-du1.log"), NULL when unknown;
+         * and its real uid, when has_uid (a zeroed thread is not root). */
+        char *stdout_path;
+        bool has_uid;
+        uint32_t uid;
 } closer_thread;
 
 typedef enum closer_irq_kind {

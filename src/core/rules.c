@@ -335,6 +335,74 @@ static xl_verdict xl_parse(const closer_snapshot *s, const closer_thread *t, con
         return XL_ADMIN;
 }
 
+/* ---- xl's domain monitor ("babysitter") ---------------------------------
+ *
+ * `xl create` (and `xl restore`, `xl migrate-receive`) leaves one process
+ * per domain behind: after creating it, xl forks, daemonizes and waits for
+ * the domain's death, then runs its destruction (device teardown with the
+ * hotplug scripts, then the destroy hypercall, in a child it forks). That is
+ * the domain's admin work, like `xl shutdown` (thesis §3.1). Its command
+ * line only names a config file, whose content may have changed since and
+ * which command-line overrides (`name="x"`) and restores (the config comes
+ * from the image) bypass. What names the domain is the log xl opened when
+ * it daemonized (xl_utils.c do_daemonize(): libxl_create_logfile("xl-" +
+ * the domain's name), dup2'd onto fds 1 and 2):
+ * "/var/log/xen/xl-<name>.log". The path is what the kernel reports for fd
+ * 1 (readlink of /proc/PID/fd/1), so a process cannot write it, only open
+ * such a file; the log is root's (0644 in a root-only directory), so the
+ * process must be root's too (real uid 0), or any user could open it for
+ * reading and pass as the monitor. The name is then resolved like an xl
+ * argument: exactly one live domain of that exact name. Names come from
+ * /local/domain/<domid>/name, which libxl creates under a node the guest may
+ * only read (libxl__domain_make: roperm; xenstore-paths: "~/name = STRING
+ * []", not guest-writable): the toolstack's word, not the guest's.
+ *
+ * Not attributed (stays in main, as before): a log rotated away (".log.1":
+ * a newer domain of that name exists, so the name no longer says which one
+ * this monitor serves) or deleted; a domain renamed since (`xl rename`); an
+ * incoming migration (its log names "<name>--incoming" until the end); `xl
+ * create -F` (no daemon, no log: the foreground xl is the monitor). */
+#define XL_LOG_PREFIX "/var/log/xen/xl-"
+#define XL_LOG_SUFFIX ".log"
+
+static bool xl_monitor_sub(const char *sub) {
+        return arg_eq(sub, "create") || arg_eq(sub, "restore") || arg_eq(sub, "migrate-receive");
+}
+
+/* The domain an xl monitor works for, from its log: 0 and *ret_domid, or
+ * -1 (and *ret_name, when the log named one, for the `why`). */
+static int xl_monitor_domain(const closer_snapshot *s, const closer_thread *t, unsigned *ret_domid,
+                             char *ret_name, size_t name_len) {
+        const char *p = t->stdout_path;
+        ret_name[0] = '\0';
+        if (!p)
+                return -1;
+        size_t n = strnlen(p, ARG_MAX_LEN + 1), pl = strlen(XL_LOG_PREFIX), sl = strlen(XL_LOG_SUFFIX);
+        if (n > ARG_MAX_LEN || n <= pl + sl || memcmp(p, XL_LOG_PREFIX, pl) != 0 ||
+            memcmp(p + n - sl, XL_LOG_SUFFIX, sl) != 0)
+                return -1;
+        size_t nl = n - pl - sl;
+        if (nl >= CLOSER_NAME_MAX || memchr(p + pl, '/', nl))
+                return -1;
+        char name[CLOSER_NAME_MAX];
+        memcpy(name, p + pl, nl);
+        name[nl] = '\0';
+        snprintf(ret_name, name_len, "%s", name);
+        if (!t->has_uid || t->uid != 0)
+                return -1;
+        /* a name, never a number: "xl-7.log" is the log of a domain named 7 */
+        unsigned found = 0, domid = 0;
+        for (unsigned i = 0; s && i < s->n_domains; i++)
+                if (strnlen(s->domains[i].name, CLOSER_NAME_MAX) == nl && memcmp(s->domains[i].name, name, nl) == 0) {
+                        found++;
+                        domid = (unsigned) s->domains[i].domid;
+                }
+        if (found != 1 || domid < DOMU_MIN || domid > DOMU_MAX)
+                return -1;
+        *ret_domid = domid;
+        return 0;
+}
+
 /* ---- the rules table ---------------------------------------------------- */
 
 typedef enum match_kind {
@@ -342,6 +410,7 @@ typedef enum match_kind {
         MATCH_NETBACK,          /* kernel thread "vif<D>.<N>-q<Q>-guest-rx|dealloc" */
         MATCH_QEMU,             /* argv0 xen-qemu-system-* / qemu-system-* */
         MATCH_SAVE_HELPER,      /* libxl-save-helper */
+        MATCH_XL_MONITOR,       /* xl create|restore|migrate-receive whose fd 1 is its domain's log */
         MATCH_XL,               /* xl SUBCOMMAND ... */
         MATCH_NAME,             /* comm or argv0 basename (or, for interpreters, the script) equals */
         MATCH_KTHREAD_NAME,     /* kernel thread whose comm equals */
@@ -362,6 +431,7 @@ static const rule rules[] = {
         {"netback",           MATCH_NETBACK,     NULL, CLOSER_T3, NULL},
         {"qemu",              MATCH_QEMU,        NULL, CLOSER_T3, NULL},
         {"libxl-save-helper", MATCH_SAVE_HELPER, NULL, CLOSER_T2, NULL},
+        {"xl-monitor",        MATCH_XL_MONITOR,  NULL, CLOSER_T2, NULL},
         {"xl",                MATCH_XL,          NULL, CLOSER_T2, NULL},
         {"xenstored",         MATCH_NAME, "xenstored",     CLOSER_T2, "xenstore daemon"},
         {"oxenstored",        MATCH_NAME, "oxenstored",    CLOSER_T2, "xenstore daemon (OCaml)"},
@@ -525,6 +595,23 @@ static bool apply(const rule *r, const closer_snapshot *s, const closer_thread *
                 }
                 return true;
         }
+        case MATCH_XL_MONITOR: {
+                if (t->kernel || t->n_cmdline == 0 || !arg_eq(base(arg(t, 0)), "xl"))
+                        return false;
+                unsigned i = 1;
+                while (i < t->n_cmdline && arg(t, i)[0] == '-')
+                        i++;
+                if (i >= t->n_cmdline || !xl_monitor_sub(arg(t, i)))
+                        return false;
+                unsigned domid;
+                char name[CLOSER_NAME_MAX];
+                if (xl_monitor_domain(s, t, &domid, name, sizeof(name)) < 0)
+                        return false;   /* the "xl" rule says what it is */
+                set(c, r, CLOSER_T2, (int) domid, true);
+                snprintf(c->what, sizeof(c->what), "xl %s's monitor of domain %u (its log names %.32s)",
+                         arg(t, i), domid, name);
+                return true;
+        }
         case MATCH_XL: {
                 if (t->kernel)
                         return false;
@@ -534,11 +621,18 @@ static bool apply(const rule *r, const closer_snapshot *s, const closer_thread *
                 switch (xl_parse(s, t, &sub, &domid, &resolved)) {
                 case XL_NOT_XL:
                         return false;
-                case XL_MAIN:
+                case XL_MAIN: {
                         set(c, r, CLOSER_T2, CLOSER_DOMID_NONE, false);
-                        snprintf(c->what, sizeof(c->what), "xl %.40s (toolstack)",
-                                 t->n_cmdline > 1 ? arg(t, 1) : "");
+                        unsigned d;
+                        char name[CLOSER_NAME_MAX];
+                        if (xl_monitor_domain(s, t, &d, name, sizeof(name)) < 0 && name[0])
+                                snprintf(c->what, sizeof(c->what), "xl %.16s, monitor of \"%.32s\" (not resolved)",
+                                         t->n_cmdline > 1 ? arg(t, 1) : "", name);
+                        else
+                                snprintf(c->what, sizeof(c->what), "xl %.40s (toolstack)",
+                                         t->n_cmdline > 1 ? arg(t, 1) : "");
                         return true;
+                }
                 case XL_ADMIN:
                         if (resolved) {
                                 set(c, r, CLOSER_T2, (int) domid, true);

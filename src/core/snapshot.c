@@ -29,6 +29,8 @@
 #define DISTANCE_MAX 255                /* SLIT distances are bytes */
 #define IO_LEVEL_MAX 1024
 #define QUEUE_MAX 65535
+#define UID_MAX 4294967294              /* (uid_t) -1 is "no uid" */
+#define PATH_MAX_LEN 4096u              /* Linux PATH_MAX, NUL included */
 
 /* ------------------------------------------------------------------ */
 /* Allocation and lookup */
@@ -46,6 +48,7 @@ static void thread_done(closer_thread *t) {
         for (unsigned i = 0; i < t->n_cmdline; i++)
                 free(t->cmdline[i]);
         free(t->cmdline);
+        free(t->stdout_path);
 }
 
 closer_snapshot *closer_snapshot_free(closer_snapshot *s) {
@@ -697,8 +700,21 @@ static int read_cmdline(reader *r, const json_t *o, closer_thread *t) {
         return 0;
 }
 
+/* "stdout": where fd 1 points, as the kernel names it (at most PATH_MAX). */
+static int read_stdout(reader *r, const json_t *o, closer_thread *t) {
+        char buf[PATH_MAX_LEN];
+        json_t *v = json_object_get(o, "stdout");
+        int k = read_string(r, o, "stdout", false, buf, sizeof(buf));
+        if (k < 0 || !v)
+                return k;
+        t->stdout_path = strdup(buf);
+        if (!t->stdout_path)
+                return closer_error_set(r->err, -ENOMEM, "%s: out of memory", r->source);
+        return 0;
+}
+
 static int read_thread(reader *r, const json_t *o, closer_thread *t) {
-        int64_t tid, pid, ppid, last_cpu;
+        int64_t tid, pid, ppid, last_cpu, uid;
         int k;
         if ((k = expect_object(r, o)) < 0 ||
             (k = read_int(r, o, "tid", true, 1, PID_MAX, 0, &tid)) < 0 ||
@@ -708,12 +724,17 @@ static int read_thread(reader *r, const json_t *o, closer_thread *t) {
             (k = read_bool(r, o, "kernel", true, &t->kernel)) < 0 ||
             (k = read_u64(r, o, "cpu_ns", true, &t->cpu_ns)) < 0 ||
             (k = read_u64(r, o, "start_time", false, &t->start_time)) < 0 ||
-            (k = read_int(r, o, "last_cpu", false, -1, CLOSER_CPUSET_MAX - 1, -1, &last_cpu)) < 0)
+            (k = read_int(r, o, "last_cpu", false, -1, CLOSER_CPUSET_MAX - 1, -1, &last_cpu)) < 0 ||
+            (k = read_int(r, o, "uid", false, -1, UID_MAX, -1, &uid)) < 0)
                 return k;
         t->tid = (int) tid;
         t->pid = (int) pid;
         t->ppid = (int) ppid;
         t->last_cpu = (int) last_cpu;
+        t->has_uid = uid >= 0;
+        t->uid = t->has_uid ? (uint32_t) uid : 0;
+        if ((k = read_stdout(r, o, t)) < 0)
+                return k;
         return read_cmdline(r, o, t);
 }
 
@@ -1017,6 +1038,10 @@ static json_t *write_thread(writer *w, const closer_thread *t) {
                         push(w, a, str(t->cmdline[i]));
                 put(w, o, "cmdline", a);
         }
+        if (t->has_uid)
+                put(w, o, "uid", json_integer(t->uid));
+        if (t->stdout_path)
+                put(w, o, "stdout", str(t->stdout_path));
         return o;
 }
 

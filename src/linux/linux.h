@@ -50,11 +50,28 @@ typedef struct closer_thread_vec {
 int closer_proc_parse_pid(const char *name, int *ret);
 uint64_t closer_proc_ns_per_tick(void);
 void closer_proc_free_argv(char **a, unsigned n);
-/* Append the thread whose stat is st (of process pid, argv its cmdline,
- * copied) to v. comm_path (relative to dirfd) is read only when stat's comm
- * is escaped. Returns 0 or -ENOMEM. */
+/* What is read of a process only when its argv0 is `xl` (the rules look
+ * for xl's domain monitor): its real uid and where its fd 1 points. */
+typedef struct closer_proc_owner {
+        bool has_uid;
+        uint32_t uid;
+        char *stdout_path;              /* malloc'd, NULL unknown */
+} closer_proc_owner;
+/* The real uid on the "Uid:" line of a /proc/PID/status text. 0 or -EINVAL. */
+int closer_proc_parse_uid(const char *status, uint32_t *ret);
+/* Fill *ret for the process whose /proc/PID directory is pidfd, if it is
+ * xl (comm "xl" and argv0 .../xl; else leave it empty): status and readlink
+ * fd/1, each skipped when it cannot be read (EACCES for fd/1 without
+ * CAP_SYS_PTRACE, a process gone). 0 or -ENOMEM. Free with
+ * closer_proc_owner_done(). */
+int closer_proc_read_owner(int pidfd, const char *comm, char **argv, unsigned argc, closer_proc_owner *ret);
+void closer_proc_owner_done(closer_proc_owner *o);
+/* Append the thread whose stat is st (of process pid, argv its cmdline and
+ * own what closer_proc_read_owner() found, both copied; own may be NULL) to
+ * v. comm_path (relative to dirfd) is read only when stat's comm is
+ * escaped. Returns 0 or -ENOMEM. */
 int closer_proc_add_thread(closer_thread_vec *v, int pid, const closer_proc_stat *st, int dirfd, const char *comm_path,
-                           char **argv, unsigned argc, uint64_t ns_per_tick);
+                           char **argv, unsigned argc, const closer_proc_owner *own, uint64_t ns_per_tick);
 
 /* ---- proc-cache.c: threads, tick after tick ------------------------------
  * The same answer as closer_proc_read_threads, for a caller that asks again

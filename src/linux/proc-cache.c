@@ -46,6 +46,7 @@ typedef struct cached_proc {
         int cmdline_fd;                 /* user processes, -1: read by path */
         char **argv;                    /* its command line as last read */
         unsigned argc;
+        closer_proc_owner own;          /* xl processes: read with the command line */
         bool argv_known;                /* read, and no exec since (while execs are tracked) */
         char argv_comm[CLOSER_NAME_MAX];        /* the comm it was read with */
         cached_thread *threads;         /* a multi-threaded process's, as last listed */
@@ -99,6 +100,7 @@ static void drop_proc(closer_proc_cache *c, cached_proc *p) {
         closer_proc_free_argv(p->argv, p->argc);
         p->argv = NULL;
         p->argc = 0;
+        closer_proc_owner_done(&p->own);
         p->argv_known = false;
         close_fd(c, &p->dir_fd);
         close_fd(c, &p->stat_fd);
@@ -199,8 +201,10 @@ static int cmp_thread(const void *a, const void *b) {
 }
 
 static void unwind(closer_thread_vec *v, unsigned mark) {
-        for (unsigned i = mark; i < v->n; i++)
+        for (unsigned i = mark; i < v->n; i++) {
                 closer_proc_free_argv(v->t[i].cmdline, v->t[i].n_cmdline);
+                free(v->t[i].stdout_path);
+        }
         v->n = mark;
 }
 
@@ -208,7 +212,7 @@ static void unwind(closer_thread_vec *v, unsigned mark) {
  * dir): through the kept fds while the count agrees, else by listing task/
  * again (taking over the fds of threads still there). */
 static int read_tasks(closer_proc_cache *c, cached_proc *p, int dfd, const closer_proc_stat *pst, char **argv,
-                      unsigned argc, closer_thread_vec *v, unsigned *vanished) {
+                      unsigned argc, const closer_proc_owner *own, closer_thread_vec *v, unsigned *vanished) {
         char path[64];
         closer_proc_stat st;
         unsigned mark = v->n;
@@ -224,7 +228,7 @@ static int read_tasks(closer_proc_cache *c, cached_proc *p, int dfd, const close
                                 break;
                         }
                         snprintf(path, sizeof(path), "task/%d/comm", tid);
-                        r = closer_proc_add_thread(v, p->pid, &st, dfd, path, argv, argc, c->ns_per_tick);
+                        r = closer_proc_add_thread(v, p->pid, &st, dfd, path, argv, argc, own, c->ns_per_tick);
                         if (r < 0)
                                 return r;
                 }
@@ -281,7 +285,7 @@ static int read_tasks(closer_proc_cache *c, cached_proc *p, int dfd, const close
                         }
                 }
                 snprintf(path, sizeof(path), "task/%d/comm", t.tid);
-                r = closer_proc_add_thread(v, p->pid, &st, dfd, path, argv, argc, c->ns_per_tick);
+                r = closer_proc_add_thread(v, p->pid, &st, dfd, path, argv, argc, own, c->ns_per_tick);
                 if (r < 0) {
                         close_fd(c, &t.fd);
                         break;
@@ -337,18 +341,28 @@ static int read_user(closer_proc_cache *c, cached_proc *p, const closer_proc_sta
                         r = closer_proc_split_cmdline(c->cmdbuf, (size_t) n, CMDLINE_ARGS_MAX, &argv, &argc);
                 if (r < 0)
                         goto out;
+                /* an exec changes both the command line and what xl's
+                 * monitor is: read them together */
+                closer_proc_owner own;
+                r = closer_proc_read_owner(dfd, pst->comm, argv, argc, &own);
+                if (r < 0) {
+                        closer_proc_free_argv(argv, argc);
+                        goto out;
+                }
                 closer_proc_free_argv(p->argv, p->argc);
+                closer_proc_owner_done(&p->own);
                 p->argv = argv;
                 p->argc = argc;
+                p->own = own;
                 p->argv_known = n >= 0;
                 snprintf(p->argv_comm, sizeof(p->argv_comm), "%s", pst->comm);
         }
         if (pst->num_threads <= 1) {
                 /* single-threaded: the process's stat is its thread's */
                 drop_threads(c, p);
-                r = closer_proc_add_thread(v, p->pid, pst, dfd, "comm", p->argv, p->argc, c->ns_per_tick);
+                r = closer_proc_add_thread(v, p->pid, pst, dfd, "comm", p->argv, p->argc, &p->own, c->ns_per_tick);
         } else
-                r = read_tasks(c, p, dfd, pst, p->argv, p->argc, v, vanished);
+                r = read_tasks(c, p, dfd, pst, p->argv, p->argc, &p->own, v, vanished);
 out:
         if (p->dir_fd < 0)
                 close(dfd);
@@ -378,7 +392,7 @@ static int read_proc(closer_proc_cache *c, cached_proc *p, int pid, closer_threa
         if (p->kernel) {
                 /* kernel threads (most of a dom0's) are processes of one thread */
                 snprintf(path, sizeof(path), "%d/comm", pid);
-                return closer_proc_add_thread(v, pid, &st, c->proc_fd, path, NULL, 0, c->ns_per_tick);
+                return closer_proc_add_thread(v, pid, &st, c->proc_fd, path, NULL, 0, NULL, c->ns_per_tick);
         }
         return read_user(c, p, &st, v, vanished);
 }

@@ -219,7 +219,7 @@ void closer_proc_free_argv(char **a, unsigned n) {
  * and '\\': the file (comm_path relative to dirfd) is read only then. One
  * open per thread instead of two: a scan of 10k threads is mostly opens. */
 int closer_proc_add_thread(closer_thread_vec *v, int pid, const closer_proc_stat *st, int dirfd, const char *comm_path,
-                           char **argv, unsigned argc, uint64_t ns_per_tick) {
+                           char **argv, unsigned argc, const closer_proc_owner *own, uint64_t ns_per_tick) {
         closer_thread *t = vec_push(v);
         if (!t)
                 return -ENOMEM;
@@ -247,7 +247,74 @@ int closer_proc_add_thread(closer_thread_vec *v, int pid, const closer_proc_stat
                 }
                 t->n_cmdline = argc;
         }
+        if (!t->kernel && own) {
+                t->has_uid = own->has_uid;
+                t->uid = own->uid;
+                if (own->stdout_path && !(t->stdout_path = strdup(own->stdout_path))) {
+                        closer_proc_free_argv(t->cmdline, t->n_cmdline);
+                        v->n--;
+                        return -ENOMEM;
+                }
+        }
         return 0;
+}
+
+int closer_proc_parse_uid(const char *status, uint32_t *ret) {
+        /* "Uid:\t<real>\t<effective>\t<saved>\t<fs>" at the start of a line */
+        for (const char *line = status; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+                if (strncmp(line, "Uid:", 4) != 0)
+                        continue;
+                const char *p = line + 4;
+                while (*p == '\t' || *p == ' ')
+                        p++;
+                uint64_t v = 0;
+                size_t n = 0;
+                for (; p[n] >= '0' && p[n] <= '9'; n++) {
+                        v = v * 10 + (uint64_t) (p[n] - '0');
+                        if (n >= 10 || v >= UINT32_MAX)         /* (uid_t) -1 is no uid */
+                                return -EINVAL;
+                }
+                if (n == 0 || (p[n] != '\t' && p[n] != ' ' && p[n] != '\n' && p[n] != '\0'))
+                        return -EINVAL;
+                *ret = (uint32_t) v;
+                return 0;
+        }
+        return -EINVAL;
+}
+
+/* The xl binary (comm: the name of the file exec'd) run as xl (argv0): the
+ * same test tools/closer-gather makes, so that a capture holds exactly what
+ * closer reads here. */
+static bool is_xl(const char *comm, char **argv, unsigned argc) {
+        if (strcmp(comm, "xl") != 0 || argc == 0 || !argv[0])
+                return false;
+        const char *b = strrchr(argv[0], '/');
+        return strcmp(b ? b + 1 : argv[0], "xl") == 0;
+}
+
+int closer_proc_read_owner(int pidfd, const char *comm, char **argv, unsigned argc, closer_proc_owner *ret) {
+        *ret = (closer_proc_owner) {0};
+        if (!is_xl(comm, argv, argc))
+                return 0;
+        char buf[8192];
+        uint32_t uid;
+        if (closer_read_small_at(pidfd, "status", buf, sizeof(buf)) > 0 && closer_proc_parse_uid(buf, &uid) == 0) {
+                ret->has_uid = true;
+                ret->uid = uid;
+        }
+        char link[4096];
+        ssize_t n = readlinkat(pidfd, "fd/1", link, sizeof(link));
+        if (n > 0 && (size_t) n < sizeof(link)) {
+                ret->stdout_path = strndup(link, (size_t) n);
+                if (!ret->stdout_path)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+void closer_proc_owner_done(closer_proc_owner *o) {
+        free(o->stdout_path);
+        o->stdout_path = NULL;
 }
 
 /* Read the threads of one user process through its /proc/PID dir fd. */
@@ -275,10 +342,17 @@ static int read_process(int pidfd, int pid, const closer_proc_stat *first, uint6
                 if (r < 0)
                         return r;
         }
+        closer_proc_owner own;
+        r = closer_proc_read_owner(pidfd, first->comm, argv, argc, &own);
+        if (r < 0) {
+                closer_proc_free_argv(argv, argc);
+                return r;
+        }
         if (first->num_threads == 1 && st.num_threads == 1) {
                 /* single-threaded: the process's stat is its thread's */
-                r = closer_proc_add_thread(v, pid, &st, pidfd, "comm", argv, argc, ns_per_tick);
+                r = closer_proc_add_thread(v, pid, &st, pidfd, "comm", argv, argc, &own, ns_per_tick);
                 closer_proc_free_argv(argv, argc);
+                closer_proc_owner_done(&own);
                 return r;
         }
 
@@ -286,13 +360,16 @@ static int read_process(int pidfd, int pid, const closer_proc_stat *first, uint6
         if (tfd < 0) {
                 (*vanished)++;
                 closer_proc_free_argv(argv, argc);
+                closer_proc_owner_done(&own);
                 return 0;
         }
         DIR *d = fdopendir(tfd);
         if (!d) {
+                r = -errno;
                 close(tfd);
                 closer_proc_free_argv(argv, argc);
-                return -errno;
+                closer_proc_owner_done(&own);
+                return r;
         }
         struct dirent *de;
         while ((de = readdir(d))) {
@@ -308,12 +385,13 @@ static int read_process(int pidfd, int pid, const closer_proc_stat *first, uint6
                         continue;
                 }
                 snprintf(path, sizeof(path), "%d/comm", tid);
-                r = closer_proc_add_thread(v, pid, &st, dirfd(d), path, argv, argc, ns_per_tick);
+                r = closer_proc_add_thread(v, pid, &st, dirfd(d), path, argv, argc, &own, ns_per_tick);
                 if (r < 0)
                         break;
         }
         closedir(d);
         closer_proc_free_argv(argv, argc);
+        closer_proc_owner_done(&own);
         return r;
 }
 
@@ -359,7 +437,7 @@ int closer_proc_read_threads(const closer_root *root, closer_thread **ret, unsig
                 }
                 if (st.flags & CLOSER_PF_KTHREAD) {
                         snprintf(path, sizeof(path), "%d/comm", pid);
-                        r = closer_proc_add_thread(&v, pid, &st, dirfd(d), path, NULL, 0, ns_per_tick);
+                        r = closer_proc_add_thread(&v, pid, &st, dirfd(d), path, NULL, 0, NULL, ns_per_tick);
                         if (r < 0)
                                 break;
                         continue;
@@ -414,9 +492,13 @@ int closer_proc_read_process(const closer_root *root, int pid, closer_thread **r
         int n = closer_read_small_at(pidfd, "cmdline", cmd, CMDLINE_MAX);
         r = n > 0 ? closer_proc_split_cmdline(cmd, (size_t) n, CMDLINE_ARGS_MAX, &argv, &argc) : 0;
         free(cmd);
+        closer_proc_owner own = {0};
         if (r >= 0)
-                r = closer_proc_add_thread(&v, pid, &st, pidfd, "comm", argv, argc, closer_proc_ns_per_tick());
+                r = closer_proc_read_owner(pidfd, st.comm, argv, argc, &own);
+        if (r >= 0)
+                r = closer_proc_add_thread(&v, pid, &st, pidfd, "comm", argv, argc, &own, closer_proc_ns_per_tick());
         closer_proc_free_argv(argv, argc);
+        closer_proc_owner_done(&own);
         close(pidfd);
         if (r < 0)
                 return r;
@@ -425,8 +507,10 @@ int closer_proc_read_process(const closer_root *root, int pid, closer_thread **r
 }
 
 void closer_hostos_threads_free(closer_thread *t, unsigned n) {
-        for (unsigned i = 0; t && i < n; i++)
+        for (unsigned i = 0; t && i < n; i++) {
                 closer_proc_free_argv(t[i].cmdline, t[i].n_cmdline);
+                free(t[i].stdout_path);
+        }
         free(t);
 }
 

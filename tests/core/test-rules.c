@@ -334,6 +334,109 @@ static void test_daemons_agents_default(void **state) {
         assert_string_equal(closer_class_to_string(CLOSER_T0), "T0");
 }
 
+/* A root process as xl leaves it after `xl create`: argv as given, fd 1 on
+ * the log it opened for the domain. */
+static closer_thread monitor(const char **argv, const char *log) {
+        closer_thread t = uthread("xl", argv);
+        t.stdout_path = (char *) log;
+        t.has_uid = true;
+        t.uid = 0;
+        return t;
+}
+
+/* xl's domain monitor (issue 13 §2): the domain is the one its log names. */
+static void test_xl_monitor(void **state) {
+        (void) state;
+        const char *create[] = {"/usr/lib/xen-4.17/bin/xl", "create", "/xenlab/du2.cfg", NULL};
+        closer_thread t = monitor(create, "/var/log/xen/xl-du2.log");
+        closer_classification c = classify(&t);
+        ASSERT_CLASS(c, CLOSER_T2, 2, true);
+        assert_string_equal(c.rule, "xl-monitor");
+        assert_true(closer_classification_for_domain(&c));
+        assert_non_null(strstr(c.what, "du2"));
+
+        /* the log decides, not the config file's name nor an override */
+        const char *renamed[] = {"xl", "-v", "create", "/etc/xen/du2.cfg", "name=\"du1\"", NULL};
+        t = monitor(renamed, "/var/log/xen/xl-du1.log");
+        ASSERT_CLASS(classify(&t), CLOSER_T2, 1, true);
+        const char *restore[] = {"xl", "restore", "/var/lib/xen/du1.save", NULL};
+        t = monitor(restore, "/var/log/xen/xl-du1.log");
+        ASSERT_CLASS(classify(&t), CLOSER_T2, 1, true);
+        const char *receive[] = {"xl", "migrate-receive", NULL};
+        t = monitor(receive, "/var/log/xen/xl-du1.log");
+        ASSERT_CLASS(classify(&t), CLOSER_T2, 1, true);
+        /* a name, never a number: domain 7 is named "3" */
+        t = monitor(create, "/var/log/xen/xl-3.log");
+        ASSERT_CLASS(classify(&t), CLOSER_T2, 7, true);
+
+        /* not attributed: the "xl" rule, main */
+        const char *logs[] = {
+                "/var/log/xen/xl-du2.log.1",            /* rotated: a newer du2's log took the name */
+                "/var/log/xen/xl-du2.log (deleted)",
+                "/var/log/xen/xl-twin.log",             /* two live domains of that name */
+                "/var/log/xen/xl-gone.log",             /* no such live domain (renamed, destroyed) */
+                "/var/log/xen/xl-du2--incoming.log",    /* an incoming migration, before its rename */
+                "/var/log/xen/xl-.log",
+                "/var/log/xen/xl-a/du2.log",
+                "/tmp/xl-du2.log",
+                "/dev/pts/0",                           /* `xl create` still creating, or -F */
+                "/var/log/xen/xl-du2.logx",
+        };
+        for (size_t i = 0; i < sizeof(logs) / sizeof(logs[0]); i++) {
+                t = monitor(create, logs[i]);
+                c = classify(&t);
+                ASSERT_CLASS(c, CLOSER_T2, CLOSER_DOMID_NONE, false);
+                assert_string_equal(c.rule, "xl");
+        }
+        /* only root's: anyone may open the 0644 log and call itself xl */
+        t = monitor(create, "/var/log/xen/xl-du2.log");
+        t.uid = 1000;
+        c = classify(&t);
+        ASSERT_CLASS(c, CLOSER_T2, CLOSER_DOMID_NONE, false);
+        assert_non_null(strstr(c.what, "not resolved"));
+        t.has_uid = false;
+        t.uid = 0;
+        ASSERT_CLASS(classify(&t), CLOSER_T2, CLOSER_DOMID_NONE, false);
+        /* only the subcommands that leave a monitor */
+        const char *list[] = {"xl", "list", NULL};
+        t = monitor(list, "/var/log/xen/xl-du2.log");
+        ASSERT_CLASS(classify(&t), CLOSER_T2, CLOSER_DOMID_NONE, false);
+        const char *notxl[] = {"/usr/bin/python3", "create", NULL};
+        t = monitor(notxl, "/var/log/xen/xl-du2.log");
+        ASSERT_CLASS(classify(&t), CLOSER_T0, CLOSER_DOMID_NONE, false);
+        /* a kernel thread never is */
+        t = kthread("xl");
+        t.stdout_path = (char *) "/var/log/xen/xl-du2.log";
+        t.has_uid = true;
+        ASSERT_CLASS(classify(&t), CLOSER_T0, CLOSER_DOMID_NONE, false);
+        /* no snapshot: nothing to resolve */
+        t = monitor(create, "/var/log/xen/xl-du2.log");
+        closer_classify_thread(NULL, &t, &c);
+        ASSERT_CLASS(c, CLOSER_T2, CLOSER_DOMID_NONE, false);
+
+        /* what the monitor starts is the domain's too: the destroyer child
+         * it forks (same argv, same log) and the hotplug scripts */
+        const char *vif[] = {"/bin/bash", "/etc/xen/scripts/vif-bridge", "offline", NULL};
+        closer_thread th[3];
+        th[0] = monitor(create, "/var/log/xen/xl-du2.log");
+        th[0].tid = th[0].pid = 273;
+        th[0].ppid = 1;
+        th[1] = monitor(create, "/var/log/xen/xl-du2.log");
+        th[1].tid = th[1].pid = 900;
+        th[1].ppid = 273;
+        th[2] = uthread("vif-bridge", vif);
+        th[2].tid = th[2].pid = 901;
+        th[2].ppid = 273;
+        closer_snapshot s = snap;
+        s.n_threads = 3;
+        s.threads = th;
+        closer_classify_thread(&s, &th[1], &c);
+        ASSERT_CLASS(c, CLOSER_T2, 2, true);
+        closer_classify_thread(&s, &th[2], &c);
+        ASSERT_CLASS(c, CLOSER_T2, 2, true);
+        assert_string_equal(c.rule, "child-of-domain-work");
+}
+
 /* Untrusted text: unterminated comm, NULL and huge argv entries, random bytes. */
 static void test_garbage(void **state) {
         (void) state;
@@ -464,6 +567,7 @@ int main(void) {
                 cmocka_unit_test(test_qemu),
                 cmocka_unit_test(test_xl),
                 cmocka_unit_test(test_save_helper),
+                cmocka_unit_test(test_xl_monitor),
                 cmocka_unit_test(test_daemons_agents_default),
                 cmocka_unit_test(test_children_of_domain_work),
                 cmocka_unit_test(test_garbage),

@@ -119,6 +119,11 @@ static void assert_snapshots_equal(const closer_snapshot *a, const closer_snapsh
                 assert_int_equal(x->n_cmdline, y->n_cmdline);
                 for (unsigned j = 0; j < x->n_cmdline; j++)
                         assert_string_equal(x->cmdline[j], y->cmdline[j]);
+                assert_int_equal(x->has_uid, y->has_uid);
+                assert_int_equal(x->uid, y->uid);
+                assert_int_equal(!x->stdout_path, !y->stdout_path);
+                if (x->stdout_path)
+                        assert_string_equal(x->stdout_path, y->stdout_path);
         }
 
         assert_int_equal(a->n_irqs, b->n_irqs);
@@ -304,6 +309,8 @@ static const struct {
         {"name-not-string", "$.domains[0].name: ", "expected a string"},
         {"duplicate-tid", "$.threads[2].tid: ", "$.threads[1].tid"},
         {"thread-kernel-not-bool", "$.threads[1].kernel: ", "true or false"},
+        {"thread-uid-negative", "$.threads[0].uid: ", "got -5"},
+        {"thread-stdout-not-string", "$.threads[2].stdout: ", "expected a string"},
         {"cmdline-not-strings", "$.threads[2].cmdline[2]: ", "expected a string"},
         {"irq-kind-unknown", "$.irqs[0].kind: ", "\"guest\""},
         {"irq-count-negative", "$.irqs[1].per_cpu_counts[3]: ", "got -1"},
@@ -479,6 +486,12 @@ static closer_snapshot *random_snapshot(void) {
                 for (unsigned j = 0; j < t->n_cmdline; j++) {
                         t->cmdline[j] = malloc(64);
                         random_string(t->cmdline[j], 64);
+                }
+                if (rndn(3) == 0) {
+                        t->has_uid = true;
+                        t->uid = rndn(2) ? 0 : (uint32_t) rndn(4294967295u);
+                        t->stdout_path = malloc(64);
+                        random_string(t->stdout_path, 64);
                 }
         }
 

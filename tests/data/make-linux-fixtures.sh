@@ -53,6 +53,17 @@ cmdline() {
         done
 }
 
+# owner ROOT PID UID FD1: the Uid: line of a process's status files and its
+# fd 1 (a symlink to what the kernel's readlink shows), as closer reads them
+# for xl processes
+owner() {
+        for f in "$1/proc/$2/status" "$1"/proc/"$2"/task/*/status; do
+                printf 'Uid:\t%s\t%s\t%s\t%s\n' "$3" "$3" "$3" "$3" >> "$f"
+        done
+        mkdir -p "$1/proc/$2/fd"
+        ln -sfn "$4" "$1/proc/$2/fd/1"
+}
+
 # affinity ROOT IRQ SMP_LIST EFFECTIVE_LIST
 affinity() {
         mkdir -p "$1/proc/irq/$2"
@@ -170,6 +181,16 @@ thread $R 985 985 2 u 984 libxl-save-help 9002 40 90
 cmdline $R 985 /usr/lib/xen-4.17/bin/libxl-save-helper --save-domain 14 11 1 0 136 0
 thread $R 986 986 3 u 700 xl 9003 1 1
 cmdline $R 986 /usr/lib/xen-4.17/bin/xl destroy 2
+# the monitor `xl create /etc/xen/du2.cfg` left for du2 (daemonized: ppid 1,
+# fds 1 and 2 on the log xl opened for it; 2 threads, as in the capture
+# xen-dom0-20261126), and a user's process posing as one (its uid is not 0)
+thread $R 301 301 1 u 1 xl 3000 2 3
+thread $R 301 302 2 u 1 xl 3001 0 0
+cmdline $R 301 /usr/lib/xen-4.17/bin/xl create /etc/xen/du2.cfg
+owner $R 301 0 /var/log/xen/xl-du2.log
+thread $R 990 990 0 u 700 xl 9010 0 0
+cmdline $R 990 xl create /etc/xen/du2.cfg
+owner $R 990 1000 /var/log/xen/xl-du2.log
 cat > $R/proc/interrupts <<'IRQ'
            CPU0       CPU1       CPU2       CPU3       
   1:          0          0          9          0  xen-pirq    -ioapic-edge  i8042

@@ -84,6 +84,23 @@ static int xl_target(const closer_snapshot *s, const closer_thread *t) {
         return CLOSER_DOMID_NONE;
 }
 
+/* The domain xl's monitor (a daemonized `xl create|restore|migrate-receive`,
+ * root's) serves: the one its log /var/log/xen/xl-NAME.log names. */
+static int monitor_target(const closer_snapshot *s, const closer_thread *t) {
+        static const char pre[] = "/var/log/xen/xl-", suf[] = ".log";
+        if (t->n_cmdline < 2 || strcmp(base(t->cmdline[0]), "xl") != 0 || !t->stdout_path || !t->has_uid || t->uid != 0)
+                return CLOSER_DOMID_NONE;
+        if (strcmp(t->cmdline[1], "create") && strcmp(t->cmdline[1], "restore") && strcmp(t->cmdline[1], "migrate-receive"))
+                return CLOSER_DOMID_NONE;
+        size_t n = strlen(t->stdout_path);
+        if (n <= strlen(pre) + strlen(suf) || strncmp(t->stdout_path, pre, strlen(pre)) != 0 ||
+            strcmp(t->stdout_path + n - strlen(suf), suf) != 0)
+                return CLOSER_DOMID_NONE;
+        char name[64];
+        snprintf(name, sizeof(name), "%.*s", (int) (n - strlen(pre) - strlen(suf)), t->stdout_path + strlen(pre));
+        return domid_of_name(s, name);
+}
+
 static void check_capture(const char *dir, bool is_save) {
         closer_domain doms[64];
         closer_snapshot s = {0};
@@ -110,6 +127,8 @@ static void check_capture(const char *dir, bool is_save) {
                                          t->comm, c.domid);
                 }
                 int want = xl_target(&s, t);
+                if (want == CLOSER_DOMID_NONE)
+                        want = monitor_target(&s, t);
                 if (t->n_cmdline >= 2 && strcmp(base(t->cmdline[0]), "libxl-save-helper") == 0) {
                         const closer_thread *parent = find_tid(&s, t->ppid);
                         if (parent)
@@ -179,9 +198,44 @@ static void test_captures(void **state) {
                 skip();         /* no capture of a real dom0 in this tree */
 }
 
+/* xl's domain monitor in the hand-made tree linux-xen-dom0 (the capture
+ * layout, with the fd link tools/closer-gather now keeps), with the names
+ * closerd gets from xenstore: root's monitor of du2 is du2's admin work,
+ * and so is each of its threads; a user's process with the same log and
+ * command line is not. */
+static void test_monitor_in_tree(void **state) {
+        (void) state;
+        const char *data = getenv("CLOSER_TEST_DATA");
+        assert_non_null(data);
+        char dir[4096];
+        snprintf(dir, sizeof(dir), "%s/linux-xen-dom0", data);
+        closer_domain doms[2] = {{.domid = 1, .name = "du1"}, {.domid = 2, .name = "du2"}};
+        closer_snapshot s = {.n_domains = 2, .domains = doms};
+        closer_root *root;
+        assert_int_equal(closer_root_open(dir, &root), 0);
+        unsigned vanished;
+        assert_int_equal(closer_proc_read_threads(root, &s.threads, &s.n_threads, &vanished), 0);
+        closer_classification c;
+        for (int tid = 301; tid <= 302; tid++) {
+                const closer_thread *t = find_tid(&s, tid);
+                assert_non_null(t);
+                closer_classify_thread(&s, t, &c);
+                assert_int_equal(c.cls, CLOSER_T2);
+                assert_int_equal(c.domid, 2);
+                assert_true(c.admin_for_domain);
+                assert_string_equal(c.rule, "xl-monitor");
+        }
+        closer_classify_thread(&s, find_tid(&s, 990), &c);
+        assert_int_equal(c.domid, CLOSER_DOMID_NONE);
+        assert_false(c.admin_for_domain);
+        closer_hostos_threads_free(s.threads, s.n_threads);
+        closer_root_free(root);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_captures),
+                cmocka_unit_test(test_monitor_in_tree),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

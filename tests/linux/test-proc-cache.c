@@ -60,6 +60,11 @@ static void assert_same(closer_thread *a, unsigned na, closer_thread *b, unsigne
                 assert_int_equal(a[i].n_cmdline, b[i].n_cmdline);
                 for (unsigned k = 0; k < a[i].n_cmdline; k++)
                         assert_string_equal(a[i].cmdline[k], b[i].cmdline[k]);
+                assert_int_equal(a[i].has_uid, b[i].has_uid);
+                assert_int_equal(a[i].uid, b[i].uid);
+                assert_int_equal(!a[i].stdout_path, !b[i].stdout_path);
+                if (a[i].stdout_path)
+                        assert_string_equal(a[i].stdout_path, b[i].stdout_path);
         }
 }
 

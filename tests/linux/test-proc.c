@@ -110,14 +110,48 @@ static const closer_thread *find(const closer_thread *t, unsigned n, int tid) {
         return NULL;
 }
 
+static void test_parse_uid(void **state) {
+        (void) state;
+        uint32_t u = 7;
+        assert_int_equal(closer_proc_parse_uid("Name:\txl\nUid:\t0\t0\t0\t0\nGid:\t0\n", &u), 0);
+        assert_int_equal(u, 0);
+        assert_int_equal(closer_proc_parse_uid("Uid:\t1000\t0\t0\t0\n", &u), 0);
+        assert_int_equal(u, 1000);      /* the real uid: a setuid program run by a user is the user's */
+        assert_int_equal(closer_proc_parse_uid("Name:\txl\nUid:\t4294967294\t0\t0\t0\n", &u), 0);
+        assert_int_equal(u, 4294967294u);
+        const char *bad[] = {
+                "", "Name:\txl\n", "Uid:\n", "Uid:\t-1\t0\n", "Uid:\t4294967295\t0\n",
+                "Uid:\t99999999999\t0\n", "Uid:\t0x10\t0\n", "Uid:\tabc\n", "XUid:\t0\n",
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+                if (closer_proc_parse_uid(bad[i], &u) == 0)
+                        fail_msg("accepted \"%s\"", bad[i]);
+}
+
 static void test_read_dom0_tree(void **state) {
         (void) state;
         closer_root *r = fixture_root("linux-xen-dom0");
         closer_thread *t;
         unsigned n, vanished;
         assert_int_equal(closer_proc_read_threads(r, &t, &n, &vanished), 0);
-        assert_int_equal(n, 56);
+        assert_int_equal(n, 59);
         assert_int_equal(vanished, 0);
+        /* xl's domain monitor: its uid and its fd 1, for each of its threads */
+        for (int tid = 301; tid <= 302; tid++) {
+                const closer_thread *m = find(t, n, tid);
+                assert_non_null(m);
+                assert_true(m->has_uid);
+                assert_int_equal(m->uid, 0);
+                assert_non_null(m->stdout_path);
+                assert_string_equal(m->stdout_path, "/var/log/xen/xl-du2.log");
+        }
+        const closer_thread *fake = find(t, n, 990);
+        assert_non_null(fake);
+        assert_true(fake->has_uid);
+        assert_int_equal(fake->uid, 1000);
+        /* read for xl only: `xl save` has no fd link in the tree, others are not looked at */
+        assert_null(find(t, n, 984)->stdout_path);
+        assert_false(find(t, n, 1)->has_uid);
         const closer_thread *x = find(t, n, 371);
         assert_non_null(x);
         assert_string_equal(x->comm, "vif1.0-q0-guest-rx");   /* full name from comm */
@@ -208,6 +242,7 @@ static void test_real_proc(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_stat),
+                cmocka_unit_test(test_parse_uid),
                 cmocka_unit_test(test_split_cmdline),
                 cmocka_unit_test(test_read_dom0_tree),
                 cmocka_unit_test(test_vanishing),
