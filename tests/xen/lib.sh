@@ -9,12 +9,13 @@ XENLAB_MIRROR=${CLOSER_XENLAB_MIRROR:-http://deb.debian.org/debian}
 XENLAB_SECURITY=${CLOSER_XENLAB_SECURITY:-http://deb.debian.org/debian-security}
 XENLAB_SUITE=bookworm
 XENLAB_XEN_PKG=xen-hypervisor-4.17-amd64
-# What dom0 runs on top of minbase (XEN-LAB.md), plus the shared libraries
+# What dom0 runs on top of minbase (docs/xen-lab.md), plus the shared libraries
 # closer's binaries link against so host-built binaries run in dom0, and jq
-# for the plans to read closer's JSON.
+# for the plans to read closer's JSON; systemd for plan-systemd, where it is
+# PID 1 (the other plans boot dom0-init as PID 1 and never start it).
 XENLAB_DOM0_PKGS="xen-utils-4.17 xenstore-utils qemu-system-xen iproute2 procps
 bridge-utils kmod iputils-ping e2fsprogs psmisc util-linux mount bash jq
-libjansson4 libinih1 libsqlite3-0 libsystemd0"
+libjansson4 libinih1 libsqlite3-0 libsystemd0 systemd"
 # Built into the shared busybox initramfs: enough for dom0 to find its root
 # disk and for the domUs to see their PV disk and network.
 XENLAB_INITRD_MODULES="virtio_pci virtio_blk ext4 xen-blkfront xen-netfront"
