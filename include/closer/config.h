@@ -7,7 +7,7 @@
 #include "closer/error.h"
 
 /*
- * Policy configuration: /etc/closer/closer.conf (INI, FORMATS.md).
+ * Policy configuration: /etc/closer/closer.conf (INI, docs/formats.md).
  * Parsed from a string so the core does no file I/O.
  */
 
@@ -46,7 +46,7 @@ typedef struct closer_config {
         closer_charge charge;
 } closer_config;
 
-/* The built-in defaults (those of FORMATS.md). */
+/* The built-in defaults (those docs/formats.md and closer.conf(5) list). */
 void closer_config_defaults(closer_config *c);
 
 /*

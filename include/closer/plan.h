@@ -11,7 +11,7 @@
 
 /*
  * The plan: what the policy decided for one snapshot. Format `closer-plan/1`
- * (FORMATS.md). Plain data, owned by the plan; closer_plan_free() frees it.
+ * (docs/formats.md). Plain data, owned by the plan; closer_plan_free() frees it.
  * Threads point at the CPU sets of the main container or of a domain, so a
  * 10k-thread plan stays small.
  */

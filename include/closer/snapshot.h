@@ -9,8 +9,9 @@
 
 /*
  * The snapshot: one consistent picture of a host at one instant, the only
- * input of the policy. Format `closer-snapshot/1` (FORMATS.md). Plain data;
- * everything is owned by the snapshot and freed by closer_snapshot_free().
+ * input of the policy. Format `closer-snapshot/1` (docs/formats.md). Plain
+ * data; everything is owned by the snapshot and freed by
+ * closer_snapshot_free().
  *
  * Indexing: nodes are stored by index (0..n_nodes-1); `id` is the hypervisor's
  * node number. Every per-node array below is indexed by node *index*.

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The policy of thesis chapter 3, as pure functions over a snapshot.
- * Section references are to the thesis (seed/thesis-dom0-resource-allocation).
+ * Section references (§3.3.1, Algorithm 1, ...) are to the thesis: B. T.
+ * Mvondo Djob, "Optimized Resource Allocation for the Privileged Domain in
+ * Server Virtualization", Master of Engineering dissertation, University of
+ * Yaoundé I, 2017 (full reference in README.md).
  */
 #include <errno.h>
 #include <stdio.h>

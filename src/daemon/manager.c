@@ -431,9 +431,10 @@ static void note_moved(closer_manager *m, int pid, uint64_t start_time, int node
 
 /* The secondary containers as cgroup v2 leaves, node<N>/vm<domid>, and what
  * works for a domain moved into its leaf: its kernel backend threads
- * (blkback, netback: each its own process; they accept it, see XEN-LAB),
- * QEMU device models, xl and libxl helpers acting on it. A process is moved
- * only once its cgroup as found is on disk (write-ahead).
+ * (blkback, netback: each its own process; they accept it, as the Xen lab's
+ * placement check shows, docs/xen-lab.md), QEMU device models, xl and libxl
+ * helpers acting on it. A process is moved only once its cgroup as found is
+ * on disk (write-ahead).
  *
  * cpuset.mems is left as inherited: the node numbers in the plan are Xen's,
  * and a PV dom0 has no NUMA view of its own (its Linux sees node 0 only),

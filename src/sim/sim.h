@@ -147,7 +147,7 @@ int closer_sim_run(const closer_sim_config *cfg, closer_sim_policy policy, close
 int closer_sim_run_oracle_placement(const closer_sim_config *cfg, unsigned placement, closer_sim_result *ret,
                                     closer_error *err);
 
-/* The closer-snapshot/1 (FORMATS.md) of the modelled host at the end of the
+/* The closer-snapshot/1 (docs/formats.md) of the modelled host at the end of the
  * warm-up, as closerd would read it under the closer policy: *ret malloc'd.
  * Returns 0 or -errno with err set. */
 int closer_sim_snapshot_json(const closer_sim_config *cfg, char **ret, closer_error *err);

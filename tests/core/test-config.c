@@ -12,7 +12,8 @@
 
 #include "closer/config.h"
 
-/* The example of FORMATS.md, verbatim: it documents the defaults. */
+/* The closer.conf example of docs/formats.md, verbatim: it documents the
+ * defaults. */
 static const char formats_example[] =
         "[main]\n"
         "profile = openstack        ; openstack | opennebula | eucalyptus | oracle | custom\n"

@@ -4,7 +4,8 @@
  * organization": T0 base OS, T1 datacenter agents, T2 VM administration, T3
  * I/O backends; shutdown and migration of a VM go with its T3 work). The
  * thread names and command lines are those a real Xen 4.17 / Linux 6.1 dom0
- * shows (XEN-LAB transcript).
+ * shows (the Xen lab of docs/xen-lab.md; its captures are the
+ * tests/data/xen-dom0-* trees).
  */
 #include <errno.h>
 #include <setjmp.h>

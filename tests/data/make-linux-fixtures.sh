@@ -3,9 +3,10 @@
 #
 # Rebuild the hand-made Linux fixture trees tests/data/linux-*/ from the data
 # below. The thread names, command lines, /proc/interrupts lines and IRQ
-# affinities are copied from a real Xen 4.17 / Linux 6.1 dom0 (the XEN-LAB
-# transcript: `ps -eLo pid,tid,psr,...`, `cat /proc/interrupts`, the
-# `xl save du1` run); stat fields we do not read are filler. The odd cases
+# affinities are copied from a real Xen 4.17 / Linux 6.1 dom0, the Xen lab's
+# (docs/xen-lab.md): its `ps -eLo pid,tid,psr,...`, `cat /proc/interrupts`
+# and the `xl save du1` run (the lab's own captures are the
+# tests/data/xen-dom0-* trees); stat fields we do not read are filler. The odd cases
 # (vanished threads, nameless IRQs, 512 CPUs, cgroup v1) are made up.
 #
 # Usage: tests/data/make-linux-fixtures.sh   (from anywhere; rewrites the trees)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The closer-sim command: exit codes, one-line errors, output contracts
- * (FORMATS.md), byte-identical output for the same seed. */
+ * (docs/formats.md), byte-identical output for the same seed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>

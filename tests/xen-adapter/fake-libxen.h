@@ -68,8 +68,9 @@ typedef struct fake_xen {
 
 extern fake_xen fake;
 
-/* The lab host of XEN-LAB.md: 4 pCPUs on 2 nodes, dom0 with 4 vCPUs pinned
- * 1:1, du1 (domid 1, node 0) and du2 (domid 2, node 1), 2 vCPUs each. */
+/* The Xen lab's host (docs/xen-lab.md): 4 pCPUs on 2 nodes, dom0 with 4
+ * vCPUs pinned 1:1, du1 (domid 1, node 0) and du2 (domid 2, node 1), 2 vCPUs
+ * each. */
 void fake_lab(void);
 void fake_done(void);
 void fake_xs_set(const char *key, const char *val, unsigned len);

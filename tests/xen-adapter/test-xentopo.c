@@ -14,8 +14,10 @@
 #define INV CLOSER_XEN_INVALID
 #define GIB (1024ull * 1024 * 1024)
 
-/* The lab host (XEN-LAB.md, `xl info -n`): 4 CPUs, nodes 0-1, distances
- * 10/20; node 0's span holds the PCI hole (1310720 pages vs 786432). */
+/* The Xen lab's host (docs/xen-lab.md; its `xl info -n` is
+ * tests/data/xen-dom0-20261126/cmd/xl-info-n.txt): 4 CPUs, nodes 0-1,
+ * distances 10/20; node 0's span holds the PCI hole (1310720 pages vs
+ * 786432). */
 static const uint32_t lab_cpu_node[] = {0, 0, 1, 1};
 static const uint64_t lab_memsize[] = {1310720ull * 4096, 786432ull * 4096};
 static const uint64_t lab_memfree[] = {650168ull * 4096, 545770ull * 4096};
