@@ -10,8 +10,8 @@
 /*
  * The privileged-OS adapter behind a small op table (the libvirt cgroup
  * backend way): Linux (src/linux) reads and writes the real host through one
- * root; a simulator provides another implementation. All ops return 0 or
- * -errno; sort failures with closer_err_kind_of().
+ * root; the modelled host of src/simhost provides another. All ops return 0
+ * or -errno; sort failures with closer_err_kind_of().
  */
 
 typedef enum closer_err_kind {

@@ -11,8 +11,9 @@ struct closer_hostos;
 
 /*
  * The hypervisor adapter behind a small op table: `xen` (libxenctrl +
- * libxenstore, src/xen) and `sim` (a modelled host, src/sim). All ops return
- * 0 or -errno and never log. Everything a guest can write (its own xenstore
+ * libxenstore, src/xen) and `sim` (a modelled host, src/simhost; not
+ * closer-sim's performance model, src/sim). All ops return 0 or -errno and
+ * never log. Everything a guest can write (its own xenstore
  * subtree, its frontend values) is untrusted: an adapter validates it and
  * may only use it to choose among that same domain's own objects.
  */
