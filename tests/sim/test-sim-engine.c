@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The shapes the model must produce (issue "closer-sim" acceptance), never
- * constants: native's main load rises with I/O VMs while closer's stays near
- * its idle level; closer's migration time is flat under dom0 load; locality
- * wins; oracle >= closer >= native where the model says it must; the same
- * seed gives the same numbers.
+ * The shapes the model must produce for closer-sim to reproduce the thesis'
+ * findings, never constants: native's main load rises with I/O VMs while
+ * closer's stays near its idle level; closer's migration time is flat under
+ * dom0 load; locality wins; oracle >= closer >= native where the model says
+ * it must; the same seed gives the same numbers.
  */
 #include <errno.h>
 #include <setjmp.h>
