@@ -345,7 +345,8 @@ static closer_thread monitor(const char **argv, const char *log) {
         return t;
 }
 
-/* xl's domain monitor (issue 13 §2): the domain is the one its log names. */
+/* xl's domain monitor (the "babysitter" xl create leaves): the domain is the
+ * one its log names. */
 static void test_xl_monitor(void **state) {
         (void) state;
         const char *create[] = {"/usr/lib/xen-4.17/bin/xl", "create", "/xenlab/du2.cfg", NULL};
