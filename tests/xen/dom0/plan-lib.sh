@@ -58,6 +58,10 @@ start_domu() {
         t0=$(now)
         if ! run xl create "/xenlab/$name.cfg" "$@"; then
             fail "xl create $name (twice)"
+            # what the toolstack and its hotplug scripts said, for the host
+            cp /var/log/xen/*.log "$OUT/" 2>/dev/null
+            tail -n 30 /var/log/xen/xen-hotplug.log 2>/dev/null
+            ps -eo pid,ppid,stat,wchan:20,etime,args | grep -v '\[.*\]$' | tail -n 40
             return 1
         fi
     fi
