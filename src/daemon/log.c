@@ -41,8 +41,14 @@ void closer_log_internal(int priority, const char *file, int line, const char *f
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
         if (to_journal) {
-                sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%i", priority, "SYSLOG_IDENTIFIER=%s", log_ident,
-                                "CODE_FILE=%s", file, "CODE_LINE=%d", line, "CODE_FUNC=%s", func, NULL);
+                /* sd_journal_send() would add its own CODE_FILE/LINE/FUNC
+                 * (this file's), making each field an array of two in the
+                 * journal: give the caller's location instead. */
+                char code_file[512], code_line[32];
+                snprintf(code_file, sizeof(code_file), "CODE_FILE=%s", file);
+                snprintf(code_line, sizeof(code_line), "CODE_LINE=%d", line);
+                sd_journal_send_with_location(code_file, code_line, func, "MESSAGE=%s", msg, "PRIORITY=%i",
+                                              priority, "SYSLOG_IDENTIFIER=%s", log_ident, NULL);
                 return;
         }
         fprintf(stderr, "%s: %s\n", log_ident, msg);
