@@ -24,6 +24,11 @@ typedef struct closer_classification {
         int domid;                /* CLOSER_DOMID_NONE when not working for one domain */
         bool admin_for_domain;    /* T2 work on one domain (save/migrate/shutdown/destroy/restore):
                                    * placed like that domain's T3 */
+        /* The backend queue it serves (blkback ring, netback queue), -1 when
+         * its work is not one queue's (QEMU, toolstack) or the name does not
+         * say: the policy runs a queue's thread on the socket of the vCPU
+         * that uses the queue (queue q -> vCPU q mod n, as for its IRQ). */
+        int queue;
         const char *rule;         /* name of the rule that matched (static string) */
         char what[96];            /* short human text for `why` */
 } closer_classification;

@@ -498,6 +498,7 @@ static void set(closer_classification *c, const rule *r, closer_class cls, int d
         c->cls = cls;
         c->domid = domid;
         c->admin_for_domain = admin;
+        c->queue = -1;
         c->rule = r ? r->name : "default";
 }
 
@@ -512,6 +513,7 @@ static bool apply(const rule *r, const closer_snapshot *s, const closer_thread *
                 if (!t->kernel || !parse_blkback(t->comm, cl, &domid, vdev, sizeof(vdev), &ring))
                         return false;
                 set(c, r, r->cls, (int) domid, false);
+                c->queue = (int) ring;
                 snprintf(c->what, sizeof(c->what), "blkback ring %u of %.32s of domain %u", ring, vdev, domid);
                 return true;
         }
@@ -522,6 +524,10 @@ static bool apply(const rule *r, const closer_snapshot *s, const closer_thread *
                 if (!t->kernel || !parse_netback_thread(t->comm, cl, &domid, &devid, &q, &role))
                         return false;
                 set(c, r, r->cls, (int) domid, false);
+                /* the old single-queue threads ("vif1.0", "vif1.0-dealloc")
+                 * serve queue 0, as their event channels do; a name cut
+                 * inside the queue number ("netback" role) says no queue */
+                c->queue = q >= 0 ? q : strcmp(role, "netback") == 0 ? -1 : 0;
                 if (q >= 0)
                         snprintf(c->what, sizeof(c->what), "netback %s queue %d of vif%u.%u (domain %u)", role, q,
                                  domid, devid, domid);
@@ -672,7 +678,7 @@ static bool classify_by_rules(const closer_snapshot *s, const closer_thread *t, 
 #define ANCESTORS_MAX 8
 
 void closer_classify_thread(const closer_snapshot *s, const closer_thread *t, closer_classification *ret) {
-        closer_classification c = {.cls = CLOSER_T0, .domid = CLOSER_DOMID_NONE, .rule = "default"};
+        closer_classification c = {.cls = CLOSER_T0, .domid = CLOSER_DOMID_NONE, .queue = -1, .rule = "default"};
 
         if (classify_by_rules(s, t, &c)) {
                 *ret = c;
@@ -690,13 +696,15 @@ void closer_classify_thread(const closer_snapshot *s, const closer_thread *t, cl
                 a = find_parent(s, a);
                 if (!a || a == t)
                         break;
-                closer_classification ac = {.cls = CLOSER_T0, .domid = CLOSER_DOMID_NONE, .rule = "default"};
+                closer_classification ac = {.cls = CLOSER_T0, .domid = CLOSER_DOMID_NONE, .queue = -1,
+                                            .rule = "default"};
                 if (!classify_by_rules(s, a, &ac))
                         continue;
                 if (ac.domid >= 0 && (ac.admin_for_domain || ac.cls == CLOSER_T3)) {
                         char comm[CLOSER_NAME_MAX];
                         comm_copy(t, comm, sizeof(comm));
                         c = (closer_classification) {.cls = CLOSER_T2, .domid = ac.domid, .admin_for_domain = true,
+                                                     .queue = -1,
                                                      .rule = "child-of-domain-work"};
                         snprintf(c.what, sizeof(c.what), "%.24s, started by %.60s", comm, ac.what);
                         *ret = c;

@@ -69,9 +69,11 @@ static void test_blkback(void **state) {
         closer_classification c = classify(&t);
         ASSERT_CLASS(c, CLOSER_T3, 1, false);
         assert_string_equal(c.rule, "blkback");
+        assert_int_equal(c.queue, 0);
 
         t = kthread("32751.xvdb-3");
         ASSERT_CLASS(classify(&t), CLOSER_T3, 32751, false);
+        assert_int_equal(classify(&t).queue, 3);        /* the ring: its thread follows vCPU 3 */
         /* out of the domU range, dom0, leading zero, garbage → not a backend */
         const char *bad[] = {"32752.xvda-0", "0.xvda-0", "01.xvda-0", "1.xvda-", "1.-0", ".xvda-0",
                              "1.xv/a-0", "1xvda-0", "-1.xvda-0", "1.xvda-0x", "99999999999999.xvda-0"};
@@ -91,18 +93,24 @@ static void test_netback_threads(void **state) {
         const char *names[] = {"vif1.0-q0-guest-rx", "vif1.0-q1-dealloc", "vif2.0-q0-guest-rx",
                                "vif2.3-q12-dealloc", "vif2.0", "vif2.0-dealloc"};
         const int domids[] = {1, 1, 2, 2, 2, 2};
+        /* the queue each serves; the single-queue threads serve queue 0 */
+        const int queues[] = {0, 1, 0, 12, 0, 0};
         for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
                 closer_thread t = kthread(names[i]);
                 closer_classification c = classify(&t);
                 ASSERT_CLASS(c, CLOSER_T3, domids[i], false);
                 assert_string_equal(c.rule, "netback");
+                assert_int_equal(c.queue, queues[i]);
         }
-        /* comm cut to 15 characters (ps, older kernels): the domain is whole */
+        /* comm cut to 15 characters (ps, older kernels): the domain is whole,
+         * the queue only when its number is */
         const char *cut[] = {"vif1.0-q0-guest", "vif1.0-q0-deall", "vif32751.0-q0-g", "vif32751.10-q12"};
         const int cut_domids[] = {1, 1, 32751, 32751};
+        const int cut_queues[] = {0, 0, 0, -1};
         for (size_t i = 0; i < sizeof(cut) / sizeof(cut[0]); i++) {
                 closer_thread t = kthread(cut[i]);
                 ASSERT_CLASS(classify(&t), CLOSER_T3, cut_domids[i], false);
+                assert_int_equal(classify(&t).queue, cut_queues[i]);
         }
         const char *bad[] = {"vif1.0-q0-guest-tx", "vif1.0-q0-", "vif0.0-q0-guest-rx", "vif.0-q0-guest-rx",
                              "vif1-q0-guest-rx", "vif1.0-qx-guest-rx", "vif1.0-q0-guest-rxx", "vifx",
@@ -123,6 +131,7 @@ static void test_qemu(void **state) {
         closer_classification c = classify(&t);
         ASSERT_CLASS(c, CLOSER_T3, 2, false);
         assert_string_equal(c.rule, "qemu");
+        assert_int_equal(c.queue, -1);          /* a device model is no one queue's */
 
         const char *dom0[] = {"/usr/libexec/xen-qemu-system-i386", "-xen-domid", "0", "-xen-attach",
                               "-name", "dom0", "-nographic", "-M", "xenpv", "-daemonize", NULL};
