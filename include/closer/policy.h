@@ -48,24 +48,63 @@ int closer_policy_domain_node(const closer_view *v, const closer_domain *d);
 unsigned closer_policy_domain_sockets(const closer_view *v, const closer_domain *d);
 
 /*
- * 4. Backend placement (§3.3, §3.3.2). A domain is served by the secondary
- * container of one socket, "restricted to its socket": node_index, the node
- * holding most of its memory. Its backend CPUs are the dom0 CPUs pinned under
+ * 4. The home container (Algorithm 2, "GreatestMemSocket"): where a domain's
+ * shutdown, save and migration run, and its device model. node_index is the
+ * node holding most of its memory. The CPUs are the dom0 CPUs pinned under
  * the pCPUs its vCPUs are on, within that node's secondary CPUs; when none
  * is, all of that node's secondary CPUs; when the node has none (main took
  * them all, or dom0 has no vCPU there), the nearest node that has some.
  * Never a main CPU, never empty. Returns 0 and *ret, *ret_node_index (the
- * node whose container serves it), or -ENOSPC when dom0 has no CPU outside
- * the main container at all.
+ * node whose container it is), or -ENOSPC when dom0 has no CPU outside the
+ * main container at all.
  */
 int closer_policy_backend_cpus(const closer_view *v, const closer_domain *d, int node_index,
                                closer_cpuset *ret, int *ret_node_index);
 
 /*
+ * 4b. A domain's secondary containers (§3.3: "a virtual machine that runs on
+ * the socket x is managed by the secondary container of this socket";
+ * §3.3.2: VM-initiated I/O on "the processor which was used by the VCPU of
+ * the virtual machine having initiated the operation", whatever its socket).
+ * One leaf per node its vCPUs run on, with the secondary dom0 CPUs under its
+ * vCPUs there (none: the node's secondary CPUs; the node has none: no leaf,
+ * that node's queues are served at home), plus the home container of 4.
+ * when it is on no such node (then it is the node's leaf). Writes the leaves
+ * in node order into ret (room for CLOSER_NODES_MAX: never more, as there is
+ * at most one per node), with domid, node, dom0_cpus and n_vcpus set and
+ * dom0_reserve_kib zero; *ret_n and *ret_home (index of the home leaf in
+ * ret). Returns 0, or -ENOSPC as 4.
+ */
+int closer_policy_domain_leaves(const closer_view *v, const closer_domain *d, int mem_node_index,
+                                closer_plan_leaf *ret, unsigned *ret_n, unsigned *ret_home);
+
+/*
+ * 4c. The leaf a domain's backend queue is served in: the leaf of the node
+ * its vCPU (queue mod n_vcpus) runs on, the home leaf when that vCPU is
+ * offline or its node has no leaf, or when queue < 0 (work that is no one
+ * queue's: the device model). Returns an index into leaves[0..n).
+ */
+unsigned closer_policy_queue_leaf(const closer_view *v, const closer_domain *d, const closer_plan_leaf *leaves,
+                                  unsigned n, unsigned home, int queue);
+
+/*
+ * 4d. Algorithm 1 per container: eps to the leaf of each node the domain
+ * runs on (a node without a leaf of its own gives its eps to the home leaf,
+ * which serves its queues), the rest of reserve_kib (the I/O level's extra,
+ * reserved by "the secondary container in charge of" the VM, Algorithm 1's
+ * and 2's title: the home one) to the home leaf. When the floor cut
+ * reserve_kib below n*eps, the first leaves get their eps first. The leaves'
+ * dom0_reserve_kib add up to reserve_kib, always.
+ */
+void closer_policy_leaf_memory(const closer_config *c, unsigned n_sockets, uint64_t reserve_kib,
+                               closer_plan_leaf *leaves, unsigned n, unsigned home);
+
+/*
  * 5. IRQ choice. VM-initiated queue q -> the dom0 CPU under the domain's vCPU
  * (q mod nvcpus), wherever that vCPU runs, unless that CPU is a main one or
  * there is none; otherwise (and for external receive) the CPU of `backend`
- * with the fewest interrupts of this IRQ so far (ties: the (queue mod ties)-th,
+ * (the plan passes the queue's leaf for the first, every leaf of the domain
+ * for the second) with the fewest interrupts of this IRQ so far (ties: the (queue mod ties)-th,
  * spreading idle queues), but an IRQ stays on its current CPU (irq->cpu) while
  * that one has served at most 25 % (+64) more than the least. An IRQ is not
  * bound by the container's cpuset, so it can follow the vCPU across sockets.
@@ -75,7 +114,8 @@ int closer_policy_irq_cpu(const closer_view *v, const closer_domain *d, const cl
                           const closer_irq *irq, closer_irq_kind kind, int queue);
 
 /* 6. Admin work of a domain: the dom0 CPU under its vCPU 0 when that is in
- * `backend`, else the lowest CPU of `backend`. */
+ * `backend` (the plan passes the home leaf's CPUs), else the lowest CPU of
+ * `backend`. */
 int closer_policy_admin_cpu(const closer_view *v, const closer_domain *d, const closer_cpuset *backend);
 
 /*

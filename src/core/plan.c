@@ -14,6 +14,7 @@ closer_plan *closer_plan_free(closer_plan *p) {
                 return NULL;
         free(p->secondary);
         free(p->domains);
+        free(p->leaves);
         free(p->threads);
         free(p->irqs);
         free(p);
@@ -47,9 +48,22 @@ const char *closer_plan_thread_why(const closer_plan *p, const closer_plan_threa
         if (t->admin)
                 snprintf(buf, len, "%s: admin work, dom0 CPU %d under its vCPU 0, node %d container", t->what,
                          pd->admin_dom0_cpu, pd->node);
-        else {
+        else if (pd->n_leaves <= 1 || t->leaf_index < 0 || (unsigned) t->leaf_index >= p->n_leaves) {
                 short_cpulist(&pd->backend_dom0_cpus, cpus, sizeof(cpus));
                 snprintf(buf, len, "%s: its vCPUs on pCPUs %s -> dom0 CPUs %s", t->what, pd->vcpu_pcpus, cpus);
+        } else {
+                /* a domain on several sockets: say which one, and why */
+                const closer_plan_leaf *l = &p->leaves[t->leaf_index];
+                short_cpulist(&l->dom0_cpus, cpus, sizeof(cpus));
+                if (t->vcpu >= 0)
+                        snprintf(buf, len, "%s: queue %d -> vCPU %d, on node %d -> dom0 CPUs %s", t->what, t->queue,
+                                 t->vcpu, l->node, cpus);
+                else if (t->queue >= 0)
+                        snprintf(buf, len, "%s: queue %d, its vCPU offline or on a node without secondary dom0 CPUs "
+                                 "-> home node %d, dom0 CPUs %s", t->what, t->queue, l->node, cpus);
+                else
+                        snprintf(buf, len, "%s: no one queue's work -> home node %d, dom0 CPUs %s", t->what, l->node,
+                                 cpus);
         }
         return buf;
 }
@@ -106,6 +120,18 @@ static json_t *plan_json(const closer_plan *p) {
                 json_object_set_new(o, "node", json_integer(d->node));
                 json_object_set_new(o, "sockets", json_integer(d->n_sockets));
                 json_object_set_new(o, "backend_dom0_cpus", cpulist_json(&d->backend_dom0_cpus));
+                json_t *leaves = json_array();
+                for (unsigned k = 0; k < d->n_leaves && d->first_leaf + k < p->n_leaves; k++) {
+                        const closer_plan_leaf *l = &p->leaves[d->first_leaf + k];
+                        json_t *lo = json_object();
+                        json_object_set_new(lo, "node", json_integer(l->node));
+                        json_object_set_new(lo, "dom0_cpus", cpulist_json(&l->dom0_cpus));
+                        json_object_set_new(lo, "vcpus", json_integer(l->n_vcpus));
+                        json_object_set_new(lo, "dom0_reserve_kib", json_integer((json_int_t) l->dom0_reserve_kib));
+                        json_object_set_new(lo, "home", json_boolean(d->first_leaf + k == d->home_leaf));
+                        json_array_append_new(leaves, lo);
+                }
+                json_object_set_new(o, "containers", leaves);
                 json_object_set_new(o, "admin_dom0_cpu", json_integer(d->admin_dom0_cpu));
                 json_object_set_new(o, "mem_target_kib", json_integer((json_int_t) d->mem_target_kib));
                 json_object_set_new(o, "dom0_reserve_kib", json_integer((json_int_t) d->dom0_reserve_kib));
@@ -219,6 +245,21 @@ char *closer_plan_to_table(const closer_plan *p) {
                 sb_printf(&b, "  %5d %4d %7u %-14s %5d %12.1f %12.1f %5u  %s\n", d->domid, d->node, d->n_sockets, l1,
                           d->admin_dom0_cpu, (double) d->mem_target_kib / 1024.0,
                           (double) d->dom0_reserve_kib / 1024.0, d->io_level, d->why);
+        }
+
+        sb_printf(&b, "\nDOMAIN CONTAINERS (node<N>/vm<D>: one per node a domain runs on, eps each; the home one "
+                      "also holds its admin work, device model and I/O level's memory)\n  %-14s %-14s %5s %12s  %s\n",
+                  "CONTAINER", "DOM0 CPUS", "VCPUS", "DOM0 MiB", "HOME");
+        for (unsigned i = 0; i < p->n_domains; i++) {
+                const closer_plan_domain *d = &p->domains[i];
+                for (unsigned k = 0; k < d->n_leaves && d->first_leaf + k < p->n_leaves; k++) {
+                        const closer_plan_leaf *l = &p->leaves[d->first_leaf + k];
+                        (void) closer_cpuset_format(&l->dom0_cpus, l1, sizeof(l1));
+                        snprintf(cont, sizeof(cont), "node%d/vm%d", l->node, l->domid);
+                        sb_printf(&b, "  %-14s %-14s %5u %12.1f  %s\n", cont, l1, l->n_vcpus,
+                                  (double) l->dom0_reserve_kib / 1024.0,
+                                  d->first_leaf + k == d->home_leaf ? "yes" : "-");
+                }
         }
 
         sb_printf(&b, "\nTHREADS (T0 threads in the main container are counted, not listed)\n");

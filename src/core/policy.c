@@ -177,6 +177,99 @@ int closer_policy_backend_cpus(const closer_view *v, const closer_domain *d, int
         return 0;
 }
 
+/* §3.3 and §3.3.2 together: a VM spanning sockets is served by the container
+ * of each socket it runs on, each queue under the vCPU that uses it. */
+int closer_policy_domain_leaves(const closer_view *v, const closer_domain *d, int mem_node_index,
+                                closer_plan_leaf *ret, unsigned *ret_n, unsigned *ret_home) {
+        const closer_topology *topo = &v->snap->topo;
+        bool runs[CLOSER_NODES_MAX] = {false};
+        unsigned vcpus_on[CLOSER_NODES_MAX] = {0};
+        closer_cpuset under[CLOSER_NODES_MAX];
+        closer_cpuset home_cpus;
+        int home_ni;
+        unsigned n = 0;
+        int home = -1;
+
+        if (closer_policy_backend_cpus(v, d, mem_node_index, &home_cpus, &home_ni) < 0)
+                return -ENOSPC;
+        for (unsigned ni = 0; ni < topo->n_nodes; ni++)
+                closer_cpuset_zero(&under[ni]);
+        for (unsigned i = 0; i < d->n_vcpus; i++) {
+                int pcpu = d->vcpus[i].pcpu;
+                int ni = closer_topology_node_of_cpu(topo, pcpu);
+                if (ni < 0)
+                        continue;
+                runs[ni] = true;
+                vcpus_on[ni]++;
+                int c = v->dom0_cpu_on_pcpu[pcpu];
+                if (c >= 0 && !closer_cpuset_test(&v->main_cpus, (unsigned) c))
+                        (void) closer_cpuset_set(&under[ni], (unsigned) c);
+        }
+        for (unsigned ni = 0; ni < topo->n_nodes; ni++) {
+                closer_cpuset cpus;
+                if (runs[ni]) {
+                        cpus = under[ni];
+                        if (closer_cpuset_is_empty(&cpus))
+                                secondary_cpus_of_node(v, (int) ni, &cpus);
+                        /* The node's secondary CPUs are those pinned there
+                         * minus main: an empty set here means none at all,
+                         * and the home leaf below takes its queues. */
+                } else
+                        closer_cpuset_zero(&cpus);
+                if ((int) ni == home_ni) {
+                        /* Home on a node it runs on: that node's leaf (the
+                         * same CPUs as home_cpus unless home is a fallback
+                         * node, where the CPUs under its vCPUs are nearer). */
+                        if (closer_cpuset_is_empty(&cpus))
+                                cpus = home_cpus;
+                        home = (int) n;
+                } else if (closer_cpuset_is_empty(&cpus))
+                        continue;
+                ret[n] = (closer_plan_leaf) {.domid = d->domid, .node = topo->nodes[ni].id, .dom0_cpus = cpus,
+                                             .n_vcpus = vcpus_on[ni]};
+                n++;
+        }
+        *ret_n = n;
+        *ret_home = (unsigned) home;
+        return 0;
+}
+
+unsigned closer_policy_queue_leaf(const closer_view *v, const closer_domain *d, const closer_plan_leaf *leaves,
+                                  unsigned n, unsigned home, int queue) {
+        if (queue < 0 || d->n_vcpus == 0)
+                return home;
+        int ni = closer_topology_node_of_cpu(&v->snap->topo, d->vcpus[(unsigned) queue % d->n_vcpus].pcpu);
+        if (ni < 0)
+                return home;
+        int id = v->snap->topo.nodes[ni].id;
+        for (unsigned i = 0; i < n; i++)
+                if (leaves[i].node == id && leaves[i].n_vcpus > 0)
+                        return i;
+        return home;
+}
+
+void closer_policy_leaf_memory(const closer_config *c, unsigned n_sockets, uint64_t reserve_kib,
+                               closer_plan_leaf *leaves, unsigned n, unsigned home) {
+        uint64_t eps_kib = c->eps_mib * 1024, left = reserve_kib;
+        unsigned units[CLOSER_NODES_MAX], counted = 0;
+
+        if (n == 0)
+                return;
+        for (unsigned i = 0; i < n; i++) {
+                units[i] = leaves[i].n_vcpus > 0 ? 1u : 0u;
+                counted += units[i];
+        }
+        /* nodes it runs on without a leaf of their own: served at home */
+        if (n_sockets > counted)
+                units[home] += n_sockets - counted;
+        for (unsigned i = 0; i < n; i++) {
+                uint64_t want = units[i] * eps_kib;
+                leaves[i].dom0_reserve_kib = want < left ? want : left;
+                left -= leaves[i].dom0_reserve_kib;
+        }
+        leaves[home].dom0_reserve_kib += left;
+}
+
 static int dom0_cpu_under_vcpu(const closer_view *v, const closer_domain *d, unsigned idx) {
         if (idx >= d->n_vcpus)
                 return -1;
@@ -346,44 +439,65 @@ static int plan_domains(closer_plan *p, const closer_view *v, const closer_confi
                         bool *also_nodes, closer_error *err) {
         const closer_snapshot *s = v->snap;
 
+        p->n_leaves = 0;
         for (unsigned i = 0; i < s->n_domains; i++) {
                 const closer_domain *d = &s->domains[i];
                 closer_plan_domain *pd = &p->domains[i];
-                int mem_ni = closer_policy_domain_node(v, d), serve_ni;
+                int mem_ni = closer_policy_domain_node(v, d);
+                closer_plan_leaf *leaves = &p->leaves[p->n_leaves];
+                unsigned n_leaves, home;
                 closer_mem_split split;
 
-                if (closer_policy_backend_cpus(v, d, mem_ni, &pd->backend_dom0_cpus, &serve_ni) < 0)
+                if (closer_policy_domain_leaves(v, d, mem_ni, leaves, &n_leaves, &home) < 0)
                         return closer_error_set(err, -ENOSPC,
                                                 "domain %d: dom0 has no vCPU outside the main container to serve it",
                                                 d->domid);
-                also_nodes[serve_ni] = true;
                 pd->domid = d->domid;
-                pd->node = s->topo.nodes[serve_ni].id;
+                pd->first_leaf = p->n_leaves;
+                pd->n_leaves = n_leaves;
+                pd->home_leaf = p->n_leaves + home;
+                p->n_leaves += n_leaves;
+                pd->node = leaves[home].node;
+                int serve_ni = closer_topology_node_index(&s->topo, pd->node);
+                closer_cpuset_zero(&pd->backend_dom0_cpus);
+                for (unsigned k = 0; k < n_leaves; k++) {
+                        closer_cpuset_or(&pd->backend_dom0_cpus, &pd->backend_dom0_cpus, &leaves[k].dom0_cpus);
+                        also_nodes[closer_topology_node_index(&s->topo, leaves[k].node)] = true;
+                }
                 pd->n_sockets = closer_policy_domain_sockets(v, d);
-                pd->admin_dom0_cpu = closer_policy_admin_cpu(v, d, &pd->backend_dom0_cpus);
+                pd->admin_dom0_cpu = closer_policy_admin_cpu(v, d, &leaves[home].dom0_cpus);
                 closer_cpuset_zero(&pd->admin_dom0_cpus);
                 (void) closer_cpuset_set(&pd->admin_dom0_cpus, (unsigned) pd->admin_dom0_cpu);
                 closer_policy_memory(c, d->mem_kib, pd->n_sockets, d->io_level, d->io_ops_per_s, &split);
                 pd->io_level = split.io_level;
                 pd->mem_target_kib = split.mem_target_kib;
                 pd->dom0_reserve_kib = split.dom0_reserve_kib;
+                closer_policy_leaf_memory(c, pd->n_sockets, pd->dom0_reserve_kib, leaves, n_leaves, home);
 
                 vcpu_pcpus(d, pd->vcpu_pcpus, sizeof(pd->vcpu_pcpus));
-                if (serve_ni == mem_ni)
+                if (serve_ni == mem_ni && pd->n_sockets > 1)
+                        snprintf(pd->why, sizeof(pd->why),
+                                 "runs on %u nodes (vCPUs on pCPUs %s): a container in each; node %d holds %llu of "
+                                 "its %llu KiB; I/O %.0f ops/s -> level %u",
+                                 pd->n_sockets, pd->vcpu_pcpus, pd->node, (unsigned long long) d->mem_kib_by_node[mem_ni],
+                                 (unsigned long long) d->mem_kib, d->io_ops_per_s, pd->io_level);
+                else if (serve_ni == mem_ni)
                         snprintf(pd->why, sizeof(pd->why),
                                  "node %d holds %llu of its %llu KiB; vCPUs on pCPUs %s; I/O %.0f ops/s -> level %u",
                                  pd->node, (unsigned long long) d->mem_kib_by_node[mem_ni],
                                  (unsigned long long) d->mem_kib, pd->vcpu_pcpus, d->io_ops_per_s, pd->io_level);
                 else
                         snprintf(pd->why, sizeof(pd->why),
-                                 "memory on node %d, which has no secondary dom0 CPU: served from nearest node %d; "
+                                 "memory on node %d, which has no secondary dom0 CPU: admin work on nearest node %d; "
                                  "I/O %.0f ops/s -> level %u",
                                  s->topo.nodes[mem_ni].id, pd->node, d->io_ops_per_s, pd->io_level);
         }
         return 0;
 }
 
-static void plan_threads(closer_plan *p, const closer_snapshot *s, const domid_slot *ix) {
+static void plan_threads(closer_plan *p, const closer_view *v, const domid_slot *ix) {
+        const closer_snapshot *s = v->snap;
+
         for (unsigned i = 0; i < s->n_threads; i++) {
                 const closer_thread *t = &s->threads[i];
                 closer_plan_thread *pt = &p->threads[i];
@@ -396,6 +510,9 @@ static void plan_threads(closer_plan *p, const closer_snapshot *s, const domid_s
                 pt->domid = CLOSER_DOMID_NONE;
                 pt->node = -1;
                 pt->domain_index = -1;
+                pt->leaf_index = -1;
+                pt->queue = -1;
+                pt->vcpu = -1;
                 pt->admin = cl.admin_for_domain;
                 pt->dom0_cpus = &p->main.dom0_cpus;
                 memcpy(pt->what, cl.what, sizeof(pt->what));
@@ -406,9 +523,27 @@ static void plan_threads(closer_plan *p, const closer_snapshot *s, const domid_s
                 closer_plan_domain *pd = pt->domid > 0 ? lookup_domain(p, ix, pt->domid) : NULL;
                 if (!pd)
                         continue;
-                pt->node = pd->node;
+                const closer_domain *d = &s->domains[pd - p->domains];
+                unsigned leaf = pd->home_leaf;
+                /* Admin work and the device model at home (Algorithm 2; a
+                 * QEMU is one process, so one cgroup: docs/model.md); a
+                 * queue's thread on the socket of the vCPU using the queue. */
+                if (!pt->admin) {
+                        pt->queue = cl.queue;
+                        leaf = pd->first_leaf + closer_policy_queue_leaf(v, d, &p->leaves[pd->first_leaf],
+                                                                         pd->n_leaves, pd->home_leaf - pd->first_leaf,
+                                                                         cl.queue);
+                        if (cl.queue >= 0 && d->n_vcpus > 0) {
+                                unsigned vi = (unsigned) cl.queue % d->n_vcpus;
+                                int ni = closer_topology_node_of_cpu(&s->topo, d->vcpus[vi].pcpu);
+                                if (ni >= 0 && s->topo.nodes[ni].id == p->leaves[leaf].node)
+                                        pt->vcpu = (int) vi;
+                        }
+                }
+                pt->node = p->leaves[leaf].node;
                 pt->domain_index = (int) (pd - p->domains);
-                pt->dom0_cpus = pt->admin ? &pd->admin_dom0_cpus : &pd->backend_dom0_cpus;
+                pt->leaf_index = (int) leaf;
+                pt->dom0_cpus = pt->admin ? &pd->admin_dom0_cpus : &p->leaves[leaf].dom0_cpus;
         }
         p->n_threads = s->n_threads;
 }
@@ -433,7 +568,16 @@ static void plan_irqs(closer_plan *p, const closer_view *v, const domid_slot *ix
                 pi->domid = ic.domid;
                 pi->queue = ic.queue;
                 pi->kind = ic.kind;
-                pi->dom0_cpu = closer_policy_irq_cpu(v, d, &pd->backend_dom0_cpus, irq, ic.kind, ic.queue);
+                /* External receive: among every CPU of the domain, all its
+                 * sockets; a VM-initiated queue stays on its vCPU's socket. */
+                const closer_cpuset *among = &pd->backend_dom0_cpus;
+                if (ic.kind != CLOSER_IRQ_EXTERNAL)
+                        among = &p->leaves[pd->first_leaf +
+                                           closer_policy_queue_leaf(v, d, &p->leaves[pd->first_leaf], pd->n_leaves,
+                                                                    pd->home_leaf - pd->first_leaf,
+                                                                    ic.queue < 0 ? 0 : ic.queue)]
+                                          .dom0_cpus;
+                pi->dom0_cpu = closer_policy_irq_cpu(v, d, among, irq, ic.kind, ic.queue);
                 if (ic.kind == CLOSER_IRQ_EXTERNAL) {
                         uint64_t n = (unsigned) pi->dom0_cpu < irq->n_counts ? irq->per_cpu_counts[pi->dom0_cpu] : 0;
                         snprintf(pi->why, sizeof(pi->why),
@@ -450,7 +594,7 @@ static void plan_irqs(closer_plan *p, const closer_view *v, const domid_slot *ix
                         else
                                 snprintf(pi->why, sizeof(pi->why),
                                          "%s: VM-initiated queue %u, no secondary dom0 CPU under vCPU %u -> "
-                                         "least-used backend CPU %d",
+                                         "least-used backend CPU %d on its socket",
                                          ic.what, q, vi, pi->dom0_cpu);
                 }
         }
@@ -480,7 +624,12 @@ int closer_plan_compute(const closer_snapshot *s, const closer_config *c,
         p->secondary = calloc(CLOSER_NODES_MAX, sizeof(*p->secondary));
         p->threads = calloc(s->n_threads ? s->n_threads : 1, sizeof(*p->threads));
         p->irqs = calloc(s->n_irqs ? s->n_irqs : 1, sizeof(*p->irqs));
-        if (!p->domains || !ix || !p->secondary || !p->threads || !p->irqs)
+        /* at most one leaf per node a domain runs on, plus its home */
+        size_t max_leaves = 1;
+        for (unsigned i = 0; i < s->n_domains; i++)
+                max_leaves += (s->domains[i].n_vcpus < s->topo.n_nodes ? s->domains[i].n_vcpus : s->topo.n_nodes) + 1;
+        p->leaves = calloc(max_leaves, sizeof(*p->leaves));
+        if (!p->domains || !ix || !p->secondary || !p->threads || !p->irqs || !p->leaves)
                 goto fail;
         p->n_domains = s->n_domains;
 
@@ -493,7 +642,7 @@ int closer_plan_compute(const closer_snapshot *s, const closer_config *c,
                 ix[i] = (domid_slot) {.domid = s->domains[i].domid, .idx = i};
         qsort(ix, s->n_domains, sizeof(*ix), cmp_domid_slot);
 
-        plan_threads(p, s, ix);
+        plan_threads(p, v, ix);
         plan_irqs(p, v, ix);
 
         free(ix);

@@ -4,7 +4,8 @@
  * tests/data/snapshots/bad gives exit 2 and exactly one stderr line naming
  * the file; the reference host plans, and its JSON keeps the closer-plan/1
  * invariants (never a main CPU for a domain, never an empty set, target +
- * reserve == the domain's memory, every T3 thread inside its domain's CPUs).
+ * reserve == the domain's memory, every T3 thread inside its domain's CPUs,
+ * a container per node a domain runs on, their memory adding up).
  */
 #include <dirent.h>
 #include <poll.h>
@@ -155,6 +156,7 @@ static void test_reference_plan(void **state) {
         cpus_of(json_object_get(plan, "main"), "dom0_cpus", &main_cpus);
         size_t i;
         json_t *d, *t;
+        unsigned spanning = 0;
         json_array_foreach(json_object_get(plan, "domains"), i, d) {
                 cpus_of(d, "backend_dom0_cpus", &b);
                 assert_false(closer_cpuset_is_empty(&b));
@@ -166,8 +168,40 @@ static void test_reference_plan(void **state) {
                                          json_integer_value(json_object_get(d, "dom0_reserve_kib")),
                                  sd->mem_kib);
                 assert_non_null(json_string_value(json_object_get(d, "why")));
+
+                /* its containers: one per node it runs on (sockets), each
+                 * within the backend CPUs, their memory adding up to the
+                 * domain's reserve (what the ledger bills), one home */
+                json_t *leaves = json_object_get(d, "containers"), *l;
+                size_t k;
+                json_int_t sum = 0;
+                unsigned homes = 0, running = 0;
+                assert_true(json_array_size(leaves) >= 1);
+                json_array_foreach(leaves, k, l) {
+                        closer_cpuset lc;
+                        cpus_of(l, "dom0_cpus", &lc);
+                        assert_false(closer_cpuset_is_empty(&lc));
+                        assert_true(closer_cpuset_is_subset(&lc, &b));
+                        sum += json_integer_value(json_object_get(l, "dom0_reserve_kib"));
+                        homes += json_is_true(json_object_get(l, "home"));
+                        running += json_integer_value(json_object_get(l, "vcpus")) > 0;
+                        if (json_is_true(json_object_get(l, "home")))
+                                assert_int_equal(json_integer_value(json_object_get(l, "node")),
+                                                 json_integer_value(json_object_get(d, "node")));
+                }
+                assert_int_equal(homes, 1);
+                assert_int_equal(running, json_integer_value(json_object_get(d, "sockets")));
+                assert_int_equal(sum, json_integer_value(json_object_get(d, "dom0_reserve_kib")));
+                if (sd->domid == 6) {
+                        /* ci-runner: vCPUs on pCPUs 20 (node 1) and 47 (node 3) */
+                        assert_int_equal(json_array_size(leaves), 2);
+                        assert_int_equal(json_integer_value(json_object_get(json_array_get(leaves, 0), "node")), 1);
+                        assert_int_equal(json_integer_value(json_object_get(json_array_get(leaves, 1), "node")), 3);
+                        spanning++;
+                }
         }
-        unsigned t3 = 0;
+        assert_int_equal(spanning, 1);
+        unsigned t3 = 0, ci_node3 = 0;
         json_array_foreach(json_object_get(plan, "threads"), i, t) {
                 const char *cls = json_string_value(json_object_get(t, "class"));
                 closer_cpuset c;
@@ -179,8 +213,14 @@ static void test_reference_plan(void **state) {
                 }
                 if (strcmp(json_string_value(json_object_get(t, "container")), "main") == 0)
                         assert_true(closer_cpuset_equal(&c, &main_cpus));
+                if (strcmp(json_string_value(json_object_get(t, "container")), "node3/vm6") == 0) {
+                        /* the queue of ci-runner's vCPU 1, under it on node 3 */
+                        assert_string_equal(json_string_value(json_object_get(t, "dom0_cpus")), "47");
+                        ci_node3++;
+                }
         }
         assert_true(t3 > 50);
+        assert_true(ci_node3 >= 2);
         json_decref(plan);
         closer_snapshot_free(snap);
         free(text);

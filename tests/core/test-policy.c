@@ -171,7 +171,8 @@ static void test_backend_cpus(void **state) {
         cpus_eq(&b, "2-3");
         assert_int_equal(node, 0);
 
-        /* Spanning two nodes, memory on node 1: restricted to node 1's socket. */
+        /* Spanning two nodes, memory on node 1: its home container (admin
+         * work, Algorithm 2) is node 1's; its other leaves: test_leaves. */
         closer_domain *ds = sb_domain(s, 3, 1 << 20, 1, 2, (int[]) {3, 7});
         assert_int_equal(closer_policy_backend_cpus(v, ds, 1, &b, &node), 0);
         cpus_eq(&b, "7");
@@ -267,6 +268,115 @@ static void test_irq_and_admin(void **state) {
         assert_int_equal(closer_policy_admin_cpu(v, d, &b), 7);
         free(v);
         closer_snapshot_free(s);
+}
+
+static void leaf_eq(const closer_plan_leaf *l, int node, const char *cpus, unsigned n_vcpus) {
+        assert_int_equal(l->node, node);
+        cpus_eq(&l->dom0_cpus, cpus);
+        assert_int_equal(l->n_vcpus, n_vcpus);
+}
+
+/* §3.3 ("a virtual machine that runs on the socket x is managed by the
+ * secondary container of this socket"): a leaf in every node a domain runs
+ * on, under its vCPUs there; home (Algorithm 2) where most of its memory is. */
+static void test_leaves(void **state) {
+        (void) state;
+        closer_snapshot *s = sb_host(4, 4, 16);
+        closer_config c = cfg();
+        closer_plan_main m;
+        closer_view *v = view_of(s, &c, &m);
+        closer_plan_leaf l[CLOSER_NODES_MAX];
+        unsigned n, home;
+
+        /* vCPUs on nodes 0 (pCPU 2), 1 (5, 6) and 3 (13); memory on node 1 */
+        closer_domain *d = sb_domain(s, 1, 1 << 20, 1, 4, (int[]) {2, 5, 6, 13});
+        assert_int_equal(closer_policy_domain_leaves(v, d, 1, l, &n, &home), 0);
+        assert_int_equal(n, 3);
+        leaf_eq(&l[0], 0, "2", 1);
+        leaf_eq(&l[1], 1, "5-6", 2);
+        leaf_eq(&l[2], 3, "13", 1);
+        assert_int_equal(home, 1);
+        for (unsigned i = 0; i < n; i++)
+                assert_int_equal(l[i].domid, 1);
+        /* queue q -> vCPU q mod 4 -> its node's leaf */
+        assert_int_equal(closer_policy_queue_leaf(v, d, l, n, home, 0), 0);
+        assert_int_equal(closer_policy_queue_leaf(v, d, l, n, home, 2), 1);
+        assert_int_equal(closer_policy_queue_leaf(v, d, l, n, home, 3), 2);
+        assert_int_equal(closer_policy_queue_leaf(v, d, l, n, home, 7), 2);
+        assert_int_equal(closer_policy_queue_leaf(v, d, l, n, home, -1), home);    /* no one queue's: home */
+
+        /* a vCPU on a main pCPU: that node's secondary CPUs, never main */
+        d->vcpus[0].pcpu = 1;
+        assert_int_equal(closer_policy_domain_leaves(v, d, 1, l, &n, &home), 0);
+        leaf_eq(&l[0], 0, "2-3", 1);
+
+        /* memory on node 2, where it does not run: a home leaf there for its
+         * admin work, with no vCPU; queues stay under their vCPUs */
+        assert_int_equal(closer_policy_domain_leaves(v, d, 2, l, &n, &home), 0);
+        assert_int_equal(n, 4);
+        assert_int_equal(home, 2);
+        leaf_eq(&l[2], 2, "8-11", 0);
+        assert_int_equal(closer_policy_queue_leaf(v, d, l, n, home, 3), 3);
+        d->vcpus[3].pcpu = -1;  /* offline vCPU: its queue is served at home */
+        assert_int_equal(closer_policy_domain_leaves(v, d, 2, l, &n, &home), 0);
+        assert_int_equal(n, 3);
+        assert_int_equal(closer_policy_queue_leaf(v, d, l, n, home, 3), home);
+        free(v);
+        closer_snapshot_free(s);
+}
+
+/* A node without a secondary dom0 CPU gets no leaf: its vCPUs' queues are
+ * served at home, which takes that node's eps too (Algorithm 1: n*eps). */
+static void test_leaves_node_without_dom0(void **state) {
+        (void) state;
+        closer_snapshot *s = sb_host(2, 4, 6);  /* dom0 on pCPUs 0-5: node 1's 6-7 have none */
+        closer_config c = cfg();
+        closer_plan_main m;
+        closer_view *v = view_of(s, &c, &m);
+        closer_plan_leaf l[CLOSER_NODES_MAX];
+        unsigned n, home;
+
+        closer_domain *d = sb_domain(s, 1, 1 << 20, 0, 2, (int[]) {3, 7});
+        assert_int_equal(closer_policy_domain_leaves(v, d, 0, l, &n, &home), 0);
+        assert_int_equal(n, 2);
+        leaf_eq(&l[0], 0, "3", 1);
+        leaf_eq(&l[1], 1, "4-5", 1);
+        free(v);
+
+        s->dom0.n_vcpus = 4;                    /* dom0 on pCPUs 0-3 only */
+        v = view_of(s, &c, &m);
+        assert_int_equal(closer_policy_domain_leaves(v, d, 0, l, &n, &home), 0);
+        assert_int_equal(n, 1);
+        leaf_eq(&l[0], 0, "3", 1);
+        assert_int_equal(closer_policy_queue_leaf(v, d, l, n, home, 1), home);
+        closer_policy_leaf_memory(&c, 2, 150u * 1024, l, n, home);
+        assert_int_equal(l[0].dom0_reserve_kib, 150u * 1024);
+        free(v);
+        closer_snapshot_free(s);
+}
+
+/* Algorithm 1 per container: eps in each, the level's extra at home; the
+ * leaves always add up to what the domain gave (the ledger bills that). */
+static void test_leaf_memory(void **state) {
+        (void) state;
+        closer_config c = cfg();
+        closer_plan_leaf l[3] = {{.n_vcpus = 1}, {.n_vcpus = 2}, {.n_vcpus = 0}};
+
+        closer_policy_leaf_memory(&c, 2, (2 * 75u + 256u) * 1024, l, 3, 2);
+        assert_int_equal(l[0].dom0_reserve_kib, 75u * 1024);
+        assert_int_equal(l[1].dom0_reserve_kib, 75u * 1024);
+        assert_int_equal(l[2].dom0_reserve_kib, 256u * 1024);
+        closer_policy_leaf_memory(&c, 2, (2 * 75u + 256u) * 1024, l, 3, 1);
+        assert_int_equal(l[1].dom0_reserve_kib, (75u + 256u) * 1024);
+        assert_int_equal(l[2].dom0_reserve_kib, 0);
+        /* the floor cut it: eps first, in node order */
+        closer_policy_leaf_memory(&c, 2, 100u * 1024, l, 3, 2);
+        assert_int_equal(l[0].dom0_reserve_kib, 75u * 1024);
+        assert_int_equal(l[1].dom0_reserve_kib, 25u * 1024);
+        assert_int_equal(l[2].dom0_reserve_kib, 0);
+        closer_policy_leaf_memory(&c, 2, 0, l, 3, 2);
+        for (unsigned i = 0; i < 3; i++)
+                assert_int_equal(l[i].dom0_reserve_kib, 0);
 }
 
 /* Algorithm 1: levels with hysteresis. Defaults: 0:0, 2000:64, 10000:256, 20 %. */
@@ -416,6 +526,158 @@ static void test_plan_threads_irqs(void **state) {
         closer_snapshot_free(s);
 }
 
+/* The whole plan for a VM on two sockets: each queue's thread and IRQ under
+ * the vCPU of that queue, on its socket; external receive among all of its
+ * CPUs; admin work and the device model at home; n*eps from it, eps in each
+ * container. */
+static void test_plan_spanning(void **state) {
+        (void) state;
+        closer_snapshot *s = sb_host(2, 4, 8);
+        closer_config c = cfg();
+        closer_plan *p = NULL;
+        closer_error err = {{0}};
+        char cont[48], why[256];
+
+        /* memory mostly on node 1; vCPU 0 on pCPU 2 (node 0), vCPU 1 on pCPU 6 (node 1) */
+        closer_domain *d = sb_domain(s, 4, 4u << 20, 1, 2, (int[]) {2, 6});
+        d->mem_kib_by_node[0] = 1u << 20;
+        d->mem_kib_by_node[1] = 3u << 20;
+        sb_thread(s, 10, 10, "4.xvda-0", true);
+        sb_thread(s, 11, 11, "4.xvda-1", true);
+        sb_thread(s, 12, 12, "vif4.0-q1-guest-rx", true);
+        closer_thread *q = sb_thread(s, 13, 13, "qemu-system-i38", false);
+        q->n_cmdline = 3;
+        q->cmdline = calloc(3, sizeof(char *));
+        q->cmdline[0] = strdup("/usr/bin/qemu-system-i386");
+        q->cmdline[1] = strdup("-xen-domid");
+        q->cmdline[2] = strdup("4");
+        closer_thread *x = sb_thread(s, 14, 14, "xl", false);
+        x->n_cmdline = 3;
+        x->cmdline = calloc(3, sizeof(char *));
+        x->cmdline[0] = strdup("xl");
+        x->cmdline[1] = strdup("shutdown");
+        x->cmdline[2] = strdup("4");
+        sb_irq(s, 60, "vif4.0-q0-tx", 8, NULL);
+        sb_irq(s, 61, "vif4.0-q1-tx", 8, NULL);
+        sb_irq(s, 62, "vif4.0-q1-rx", 8, (uint64_t[]) {0, 0, 50, 0, 0, 0, 9, 0});
+        assert_int_equal(closer_plan_compute(s, &c, &p, &err), 0);
+
+        const closer_plan_domain *pd = &p->domains[0];
+        assert_int_equal(pd->node, 1);
+        assert_int_equal(pd->n_sockets, 2);
+        cpus_eq(&pd->backend_dom0_cpus, "2,6");
+        assert_int_equal(pd->admin_dom0_cpu, 6);                /* under vCPU 1: the one at home */
+        assert_int_equal(pd->n_leaves, 2);
+        assert_int_equal(p->n_secondary, 2);
+        const closer_plan_leaf *l0 = &p->leaves[pd->first_leaf], *l1 = l0 + 1;
+        assert_int_equal(l0->node, 0);
+        assert_int_equal(l1->node, 1);
+        assert_int_equal(pd->home_leaf, pd->first_leaf + 1);
+        /* M - 2 eps: 75 MiB in each container */
+        assert_int_equal(pd->dom0_reserve_kib, 150u * 1024);
+        assert_int_equal(pd->mem_target_kib + pd->dom0_reserve_kib, 4u << 20);
+        assert_int_equal(l0->dom0_reserve_kib, 75u * 1024);
+        assert_int_equal(l1->dom0_reserve_kib, 75u * 1024);
+
+        static const struct {
+                const char *container, *cpus;
+        } want[] = {
+                {"node0/vm4", "2"},     /* ring 0 -> vCPU 0 on node 0 */
+                {"node1/vm4", "6"},     /* ring 1 -> vCPU 1 on node 1 */
+                {"node1/vm4", "6"},     /* netback queue 1 */
+                {"node1/vm4", "6"},     /* QEMU: one process, at home */
+                {"node1/vm4", "6"},     /* xl shutdown: admin, at home, under its vCPU */
+        };
+        for (unsigned i = 0; i < 5; i++) {
+                assert_string_equal(closer_plan_thread_container(&p->threads[i], cont, sizeof(cont)), want[i].container);
+                cpus_eq(p->threads[i].dom0_cpus, want[i].cpus);
+        }
+        assert_non_null(strstr(closer_plan_thread_why(p, &p->threads[0], why, sizeof(why)), "vCPU 0, on node 0"));
+        assert_non_null(strstr(closer_plan_thread_why(p, &p->threads[3], why, sizeof(why)), "home node 1"));
+        assert_int_equal(p->irqs[0].dom0_cpu, 2);               /* queue 0 under vCPU 0, node 0 */
+        assert_int_equal(p->irqs[1].dom0_cpu, 6);               /* queue 1 under vCPU 1, node 1 */
+        assert_int_equal(p->irqs[2].dom0_cpu, 6);               /* external: least of 2 and 6, any socket */
+        char *json = closer_plan_to_json(p), *table = closer_plan_to_table(p);
+        assert_non_null(strstr(json, "\"containers\""));
+        assert_non_null(strstr(table, "node0/vm4"));
+        free(json);
+        free(table);
+        closer_plan_free(p);
+        closer_snapshot_free(s);
+}
+
+/* Whatever the host: every domain's containers are on distinct nodes, never
+ * empty, never main, each within its node; every backend thread inside its
+ * container's CPUs; the containers' memory adds up to what the domain gave;
+ * one of them is home. A property over pseudo-random hosts (fixed seed). */
+static void test_plan_leaves_property(void **state) {
+        (void) state;
+        uint64_t x = 0x2545f4914f6cdd1du;
+        closer_config c = cfg();
+        for (int round = 0; round < 300; round++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                unsigned nodes = 1 + (unsigned) (x % 4), per = 2 + (unsigned) ((x >> 8) % 4);
+                if (nodes == 1 && per == 2)
+                        per = 3;
+                /* main takes dom0 CPUs 0-1: at least one more, anywhere */
+                unsigned n_dom0 = 3 + (unsigned) ((x >> 16) % (nodes * per - 2));
+                closer_snapshot *s = sb_host(nodes, per, n_dom0);
+                unsigned n_doms = 1 + (unsigned) ((x >> 24) % 5);
+                for (unsigned k = 0; k < n_doms; k++) {
+                        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                        unsigned nv = 1 + (unsigned) (x % 6);
+                        int pcpus[6];
+                        for (unsigned j = 0; j < nv; j++)
+                                pcpus[j] = (int) ((x >> (8 + 6 * j)) % (nodes * per + 1)) - 1;  /* -1: offline */
+                        closer_domain *d = sb_domain(s, (int) k + 1, 1u << 20, (int) ((x >> 50) % nodes), nv, pcpus);
+                        d->io_ops_per_s = (double) ((x >> 40) % 30000);
+                        char comm[32];
+                        for (unsigned q = 0; q < nv + 1; q++) {
+                                snprintf(comm, sizeof(comm), "%u.xvda-%u", k + 1, q);
+                                sb_thread(s, (int) (100 * (k + 1) + q), (int) (100 * (k + 1) + q), comm, true);
+                        }
+                }
+                closer_plan *p = NULL;
+                closer_error err = {{0}};
+                assert_int_equal(closer_plan_compute(s, &c, &p, &err), 0);
+                for (unsigned i = 0; i < p->n_domains; i++) {
+                        const closer_plan_domain *pd = &p->domains[i];
+                        uint64_t sum = 0;
+                        bool seen[CLOSER_NODES_MAX] = {false};
+                        assert_true(pd->n_leaves >= 1);
+                        assert_true(pd->home_leaf >= pd->first_leaf && pd->home_leaf < pd->first_leaf + pd->n_leaves);
+                        assert_int_equal(p->leaves[pd->home_leaf].node, pd->node);
+                        for (unsigned k = 0; k < pd->n_leaves; k++) {
+                                const closer_plan_leaf *l = &p->leaves[pd->first_leaf + k];
+                                assert_int_equal(l->domid, pd->domid);
+                                assert_false(seen[l->node]);
+                                seen[l->node] = true;
+                                assert_false(closer_cpuset_is_empty(&l->dom0_cpus));
+                                assert_false(closer_cpuset_intersects(&l->dom0_cpus, &p->main.dom0_cpus));
+                                CLOSER_CPUSET_FOREACH(cpu, &l->dom0_cpus)
+                                        assert_int_equal(closer_topology_node_of_cpu(&s->topo, s->dom0.vcpus[cpu].pcpu),
+                                                         l->node);
+                                assert_true(closer_cpuset_is_subset(&l->dom0_cpus, &pd->backend_dom0_cpus));
+                                sum += l->dom0_reserve_kib;
+                        }
+                        assert_int_equal(sum, pd->dom0_reserve_kib);
+                        assert_int_equal(pd->mem_target_kib + pd->dom0_reserve_kib, s->domains[i].mem_kib);
+                        assert_true(closer_cpuset_test(&p->leaves[pd->home_leaf].dom0_cpus,
+                                                       (unsigned) pd->admin_dom0_cpu));
+                }
+                for (unsigned i = 0; i < p->n_threads; i++) {
+                        const closer_plan_thread *t = &p->threads[i];
+                        assert_true(t->leaf_index >= 0);
+                        const closer_plan_leaf *l = &p->leaves[t->leaf_index];
+                        assert_int_equal(l->domid, t->domid);
+                        assert_int_equal(l->node, t->node);
+                        assert_true(closer_cpuset_is_subset(t->dom0_cpus, &l->dom0_cpus));
+                }
+                closer_plan_free(p);
+                closer_snapshot_free(s);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_main_profiles),
@@ -425,12 +687,17 @@ int main(void) {
                 cmocka_unit_test(test_backend_cpus),
                 cmocka_unit_test(test_backend_fewer_dom0_vcpus),
                 cmocka_unit_test(test_irq_and_admin),
+                cmocka_unit_test(test_leaves),
+                cmocka_unit_test(test_leaves_node_without_dom0),
+                cmocka_unit_test(test_leaf_memory),
                 cmocka_unit_test(test_io_level),
                 cmocka_unit_test(test_memory),
                 cmocka_unit_test(test_memory_conservation),
                 cmocka_unit_test(test_plan_4096_cpus),
                 cmocka_unit_test(test_plan_one_node_no_domains),
                 cmocka_unit_test(test_plan_threads_irqs),
+                cmocka_unit_test(test_plan_spanning),
+                cmocka_unit_test(test_plan_leaves_property),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
