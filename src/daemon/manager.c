@@ -58,6 +58,7 @@ closer_manager *closer_manager_free(closer_manager *m) {
         free(m->dom);
         free(m->skip);
         free(m->moved);
+        free(m->leaves);
         closer_state_free(m->state);
         free(m->state_path);
         free(m);
@@ -80,7 +81,6 @@ static closer_dom_track *track_of(closer_manager *m, int domid, const char *uuid
                                 return &m->dom[i];
                         /* domid reused by another domain: start over */
                         memset(&m->dom[i], 0, sizeof(m->dom[i]));
-                        m->dom[i].leaf_node = -1;
                         m->dom[i].domid = domid;
                         snprintf(m->dom[i].uuid, sizeof(m->dom[i].uuid), "%s", uuid);
                         return &m->dom[i];
@@ -95,7 +95,6 @@ static closer_dom_track *track_of(closer_manager *m, int domid, const char *uuid
         }
         closer_dom_track *t = &m->dom[m->n_dom++];
         memset(t, 0, sizeof(*t));
-        t->leaf_node = -1;
         t->domid = domid;
         snprintf(t->uuid, sizeof(t->uuid), "%s", uuid);
         log_info("domain %d (%s) appeared", domid, uuid[0] ? uuid : "no uuid");
@@ -429,6 +428,29 @@ static void note_moved(closer_manager *m, int pid, uint64_t start_time, int node
         m->moved[m->n_moved++] = (struct closer_moved) {pid, start_time, node, domid};
 }
 
+static struct closer_leaf_made *leaf_made(closer_manager *m, int node, int domid) {
+        for (unsigned i = 0; i < m->n_leaves; i++)
+                if (m->leaves[i].node == node && m->leaves[i].domid == domid)
+                        return &m->leaves[i];
+        return NULL;
+}
+
+static struct closer_leaf_made *leaf_add(closer_manager *m, int node, int domid) {
+        if (m->n_leaves == m->cap_leaves) {
+                unsigned cap = m->cap_leaves ? m->cap_leaves * 2 : 32;
+                struct closer_leaf_made *n = realloc(m->leaves, cap * sizeof(*n));
+                if (!n)
+                        return NULL;    /* written again next tick: harmless */
+                m->leaves = n;
+                m->cap_leaves = cap;
+        }
+        struct closer_leaf_made *l = &m->leaves[m->n_leaves++];
+        l->node = node;
+        l->domid = domid;
+        closer_cpuset_zero(&l->cpus);
+        return l;
+}
+
 /* The secondary containers as cgroup v2 leaves, node<N>/vm<domid>, and what
  * works for a domain moved into its leaf: its kernel backend threads
  * (blkback, netback: each its own process; they accept it, as the Xen lab's
@@ -456,18 +478,20 @@ static void reconcile_cgroups(closer_manager *m) {
                 else
                         m->node_leaf_cpus[sec->node] = sec->dom0_cpus;
         }
-        for (unsigned i = 0; i < p->n_domains; i++) {
-                const closer_plan_domain *pd = &p->domains[i];
-                closer_dom_track *t = track_of(m, pd->domid, m->snap->domains[i].uuid, i);
-                if (!t || (t->leaf_node == pd->node && closer_cpuset_equal(&t->leaf_cpus, &pd->backend_dom0_cpus)))
+        for (unsigned i = 0; i < p->n_leaves; i++) {
+                const closer_plan_leaf *pl = &p->leaves[i];
+                struct closer_leaf_made *made = leaf_made(m, pl->node, pl->domid);
+                if (made && closer_cpuset_equal(&made->cpus, &pl->dom0_cpus))
                         continue;
-                int r = os->cgroup_leaf(m->host->data, pd->node, pd->domid, &pd->backend_dom0_cpus, NULL);
+                int r = os->cgroup_leaf(m->host->data, pl->node, pl->domid, &pl->dom0_cpus, NULL);
                 if (r < 0) {
                         act_failed(m, r, false, -1, 0, "domain container");
                         continue;
                 }
-                t->leaf_node = pd->node;
-                t->leaf_cpus = pd->backend_dom0_cpus;
+                if (!made)
+                        made = leaf_add(m, pl->node, pl->domid);
+                if (made)
+                        made->cpus = pl->dom0_cpus;
                 m->stats.actions[CLOSER_ACT_CGROUP]++;
         }
 
@@ -508,6 +532,27 @@ static void reconcile_cgroups(closer_manager *m) {
                 }
         }
         free(todo);
+
+        /* A running domain's leaf on a node it left (its vCPUs were
+         * re-pinned): empty now that its processes moved, so away with it;
+         * still busy (a process that refused), next tick. Leaves of domains
+         * that left go in forget_gone(). */
+        for (unsigned i = m->n_leaves; i-- > 0;) {
+                const struct closer_leaf_made *l = &m->leaves[i];
+                bool live = false, planned = false;
+                for (unsigned k = 0; k < p->n_domains && !live; k++)
+                        live = p->domains[k].domid == l->domid;
+                for (unsigned k = 0; k < p->n_leaves && !planned; k++)
+                        planned = p->leaves[k].domid == l->domid && p->leaves[k].node == l->node;
+                if (!live || planned || !os->cgroup_remove)
+                        continue;
+                int r = os->cgroup_remove(m->host->data, l->node, l->domid);
+                if (r < 0)
+                        log_debug("container node%d/vm%d, no longer planned, stays for now: %s", l->node, l->domid,
+                                  strerror(-r));
+                else
+                        m->leaves[i] = m->leaves[--m->n_leaves];
+        }
 }
 
 static int set_target(closer_manager *m, int domid, const char *uuid, uint64_t kib) {
@@ -810,11 +855,17 @@ static void forget_gone(closer_manager *m) {
                         continue;
                 }
                 log_info("domain %d left", m->dom[i].domid);
-                if (m->dom[i].leaf_node >= 0 && m->host->ops->cgroup_remove) {
-                        int r = m->host->ops->cgroup_remove(m->host->data, m->dom[i].leaf_node, m->dom[i].domid);
+                for (unsigned k = m->n_leaves; k-- > 0;) {
+                        const struct closer_leaf_made *l = &m->leaves[k];
+                        if (l->domid != m->dom[i].domid)
+                                continue;
+                        int r = m->host->ops->cgroup_remove ? m->host->ops->cgroup_remove(m->host->data, l->node,
+                                                                                          l->domid)
+                                                            : 0;
                         if (r < 0)
-                                log_info("container node%d/vm%d of domain %d stays: %s", m->dom[i].leaf_node,
-                                         m->dom[i].domid, m->dom[i].domid, strerror(-r));
+                                log_info("container node%d/vm%d of domain %d stays: %s", l->node, l->domid, l->domid,
+                                         strerror(-r));
+                        m->leaves[k] = m->leaves[--m->n_leaves];
                 }
                 closer_state_drop_mem(m->state, m->dom[i].domid);
                 m->dom[i] = m->dom[--m->n_dom];
@@ -984,18 +1035,16 @@ int closer_manager_restore(closer_manager *m) {
                 r = m->host->ops->cgroup_clear(m->host->data);
                 if (r < 0 && first == 0)
                         first = r;
-                for (unsigned i = 0; i < m->n_dom; i++)
-                        m->dom[i].leaf_node = -1;
+                m->n_leaves = 0;
                 for (unsigned n = 0; n < CLOSER_NODES_MAX; n++)
                         closer_cpuset_zero(&m->node_leaf_cpus[n]);
         } else if (m->host->ops->cgroup_remove) {
-                for (unsigned i = 0; i < m->n_dom; i++)
-                        if (m->dom[i].leaf_node >= 0) {
-                                r = m->host->ops->cgroup_remove(m->host->data, m->dom[i].leaf_node, m->dom[i].domid);
-                                if (r < 0 && first == 0)
-                                        first = r;
-                                m->dom[i].leaf_node = -1;
-                        }
+                for (unsigned i = 0; i < m->n_leaves; i++) {
+                        r = m->host->ops->cgroup_remove(m->host->data, m->leaves[i].node, m->leaves[i].domid);
+                        if (r < 0 && first == 0)
+                                first = r;
+                }
+                m->n_leaves = 0;
                 for (unsigned n = 0; n < CLOSER_NODES_MAX; n++)
                         if (!closer_cpuset_is_empty(&m->node_leaf_cpus[n])) {
                                 r = m->host->ops->cgroup_remove(m->host->data, (int) n, -1);

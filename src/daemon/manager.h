@@ -36,8 +36,6 @@ typedef struct closer_dom_track {
         uint64_t dom0_cpu_ns_total;     /* dom0 CPU spent for it since this closerd tracks it */
         uint64_t dom0_reserve_kib;      /* dom0 memory held for it (plan) */
         unsigned applied_cap_pct;       /* cap we set (charge = cap), 0: none set */
-        int leaf_node;                  /* node of its cgroup leaf, -1: none made */
-        closer_cpuset leaf_cpus;        /* cpuset.cpus written into it */
         bool seen;                      /* present in this tick's snapshot */
 } closer_dom_track;
 
@@ -100,6 +98,10 @@ typedef struct closer_manager {
         struct closer_skip { bool is_irq; int id; uint64_t start_time; } *skip;
 
         closer_cpuset node_leaf_cpus[CLOSER_NODES_MAX]; /* node<N> cpuset written, empty: none */
+        /* The node<N>/vm<D> leaves this run made, with the cpuset written:
+         * a domain has one in each node it runs on. */
+        unsigned n_leaves, cap_leaves;
+        struct closer_leaf_made { int node, domid; closer_cpuset cpus; } *leaves;
         unsigned n_moved, cap_moved;
         struct closer_moved { int pid; uint64_t start_time; int node, domid; } *moved;
         uint64_t cpu_total_ns;          /* sum of all dom0 threads' CPU at the last tick */

@@ -331,6 +331,50 @@ static void test_cgroups(void **state) {
         assert_int_equal(closer_simhost_n_leaves(f->sim), 0);
 }
 
+/* A domain on two sockets is served by both (§3.3, §3.3.2): a leaf in each
+ * node it runs on, each queue's backend thread in the leaf of its vCPU's
+ * node and on the dom0 CPU under that vCPU, its device model and admin work
+ * at home (most of its memory, Algorithm 2), n*eps taken from it. When it
+ * stops spanning, the leaf it left goes away and eps comes back. */
+static void test_spanning_domain(void **state) {
+        fixture *f = *state;
+        /* vCPU 0 on pCPU 2 (node 0), vCPU 1 on pCPU 5 (node 1), memory on node 1 */
+        assert_int_equal(closer_simhost_add_domain(f->sim, 5, "vm5", 1u << 20, 1, 2, (int[]) {2, 5}, 100, 2), 0);
+        int qemu5 = closer_simhost_add_qemu(f->sim, 5);
+        assert_true(qemu5 > 0);
+        tick(f);
+        int ring0 = closer_simhost_find_thread(f->sim, "5.xvda-0"), ring1 = closer_simhost_find_thread(f->sim, "5.xvda-1");
+        aff_eq(f->sim, ring0, "2");
+        aff_eq(f->sim, ring1, "5");
+        cgroup_eq(f->sim, ring0, "/closer/node0/vm5");
+        cgroup_eq(f->sim, ring1, "/closer/node1/vm5");
+        cgroup_eq(f->sim, closer_simhost_find_thread(f->sim, "vif5.0-q1-guest-rx"), "/closer/node1/vm5");
+        cgroup_eq(f->sim, qemu5, "/closer/node1/vm5");
+        aff_eq(f->sim, qemu5, "5");
+        irq_eq(f->sim, f->m->plan, 5, 0, false, 2);
+        irq_eq(f->sim, f->m->plan, 5, 1, false, 5);
+        assert_int_equal(closer_simhost_n_leaves(f->sim), 4);   /* node0, node1, node0/vm5, node1/vm5 */
+        assert_int_equal(target_of(f->sim, 5), (1u << 20) - 2 * 75u * 1024);   /* M - 2 eps */
+
+        assert_int_equal(closer_simhost_start_save(f->sim, 5), 0);
+        tick(f);
+        cgroup_eq(f->sim, closer_simhost_find_thread(f->sim, "xl"), "/closer/node1/vm5");     /* admin: home */
+        aff_eq(f->sim, closer_simhost_find_thread(f->sim, "xl"), "5");
+
+        /* vCPU 0 moves to node 1: one socket, one leaf, eps given back */
+        assert_int_equal(closer_simhost_move_vcpu(f->sim, 5, 0, 6), 0);
+        tick(f);
+        cgroup_eq(f->sim, ring0, "/closer/node1/vm5");
+        aff_eq(f->sim, ring0, "5-6");
+        assert_int_equal(target_of(f->sim, 5), (1u << 20) - 75u * 1024);
+        assert_int_equal(closer_simhost_n_leaves(f->sim), 3);   /* node0/vm5 went */
+
+        assert_int_equal(closer_manager_restore(f->m), 0);
+        cgroup_eq(f->sim, ring0, "/");
+        cgroup_eq(f->sim, qemu5, "/system.slice");
+        assert_int_equal(closer_simhost_n_leaves(f->sim), 0);
+}
+
 /* Dry run: plans, changes nothing. */
 static void test_dry_run(void **state) {
         fixture *f = *state;
@@ -355,6 +399,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_crash_resume, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_charge_cap, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cgroups, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_spanning_domain, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
