@@ -91,10 +91,17 @@ static void oracle_memory(closer_sim_engine *e) {
         closer_config cc;
         closer_config_defaults(&cc);
         double kib = c->native_mem_gib * 1024 * 1024;
-        for (unsigned i = 0; i < e->n_doms; i++) {
+        for (unsigned i = 0; i < e->n_doms;) {
+                /* one VM: its parts (one per socket it spans) together */
                 closer_sim_dom *d = &e->doms[i];
+                double mem = 0, ops = 0;
+                unsigned n = 0;
+                for (; i < e->n_doms && e->doms[i].domid == d->domid; i++, n++) {
+                        mem += e->doms[i].mem_kib;
+                        ops += e->doms[i].ops_rate;
+                }
                 closer_mem_split split;
-                closer_policy_memory(&cc, (uint64_t) d->mem_kib, 1, d->io_level, d->ops_rate, &split);
+                closer_policy_memory(&cc, (uint64_t) mem, n, d->io_level, ops, &split);
                 d->io_level = split.io_level;
                 d->mem_target_kib = (double) split.mem_target_kib;
                 d->dom0_reserve_kib = (double) split.dom0_reserve_kib;
@@ -106,13 +113,23 @@ static void oracle_memory(closer_sim_engine *e) {
 /* The dom0 vCPU under the VM a thread works for, or -1 (the thread works
  * for no VM with a vCPU yet, e.g. the creation of one). Under the oracle dom0
  * vCPU v is pinned on pCPU v. */
-static int vcpu_under(const closer_sim_engine *e, const closer_sim_thread *t) {
-        for (unsigned k = 0; t->domid > 0 && k < e->n_doms; k++)
-                if (e->doms[k].domid == t->domid) {
-                        int p = e->vcpus[e->doms[k].vcpu].pcpu;
-                        return (unsigned) p < e->n_dom0 && !is_main(e, p) ? p : -1;
+static int vcpu_under(const closer_sim_engine *e, unsigned i) {
+        const closer_sim_thread *t = &e->threads[i];
+        int first = -1;
+        for (unsigned k = 0; t->domid > 0 && k < e->n_doms; k++) {
+                if (e->doms[k].domid != t->domid)
+                        continue;
+                if (first < 0)
+                        first = (int) k;        /* admin work: under vCPU 0 */
+                if (e->doms[k].thread == (int) i) {
+                        first = (int) k;        /* a queue's backend: under its vCPU */
+                        break;
                 }
-        return -1;
+        }
+        if (first < 0)
+                return -1;
+        int p = e->vcpus[e->doms[first].vcpu].pcpu;
+        return (unsigned) p < e->n_dom0 && !is_main(e, p) ? p : -1;
 }
 
 static bool is_backend(const closer_sim_engine *e, unsigned i) {
@@ -131,7 +148,7 @@ static void place_oracle(closer_sim_engine *e) {
                         continue;
                 }
                 unsigned bit = is_backend(e, i) ? CLOSER_SIM_UNDER_BACKENDS : CLOSER_SIM_UNDER_ADMIN;
-                int under = (e->placement & bit) ? vcpu_under(e, t) : -1;
+                int under = (e->placement & bit) ? vcpu_under(e, i) : -1;
                 if (under >= 0) {
                         t->n_aff = 1;
                         t->aff[0] = under;
@@ -208,28 +225,36 @@ int closer_sim_dom0_snapshot(const closer_sim_engine *e, closer_snapshot **ret) 
         if (topo->nodes[(unsigned) c->native_node].free_kib > s->dom0.mem_kib)
                 topo->nodes[(unsigned) c->native_node].free_kib -= s->dom0.mem_kib;
 
-        for (unsigned i = 0; i < e->n_doms; i++) {
+        for (unsigned i = 0; i < e->n_doms;) {
                 const closer_sim_dom *d = &e->doms[i];
                 closer_domain *cd = &s->domains[s->n_domains];
+                unsigned n = 0;
+                while (i + n < e->n_doms && e->doms[i + n].domid == d->domid)
+                        n++;            /* its parts: one vCPU each */
                 cd->domid = d->domid;
                 snprintf(cd->name, sizeof(cd->name), "%s", d->name);
-                cd->mem_kib = (uint64_t) d->mem_kib;
-                cd->mem_kib_by_node[d->node] = (uint64_t) d->mem_kib;
-                cd->n_vcpus = 1;
-                cd->vcpus = calloc(1, sizeof(closer_vcpu));
+                cd->n_vcpus = n;
+                cd->vcpus = calloc(n, sizeof(closer_vcpu));
                 if (!cd->vcpus)
                         goto oom;
                 s->n_domains++;
-                cd->vcpus[0].id = 0;
-                cd->vcpus[0].pcpu = e->vcpus[d->vcpu].pcpu;
-                cd->vcpus[0].has_affinity = true;
-                closer_cpuset_zero(&cd->vcpus[0].affinity);
-                (void) closer_cpuset_set(&cd->vcpus[0].affinity, (unsigned) cd->vcpus[0].pcpu);
-                cd->io_ops_per_s = d->ops_rate;
-                cd->io_bytes_per_s = d->bytes_rate;
                 cd->io_level = d->io_level;
-                closer_node *nd = &topo->nodes[d->node];
-                nd->free_kib = nd->free_kib > cd->mem_kib ? nd->free_kib - cd->mem_kib : 0;
+                for (unsigned j = 0; j < n; j++, i++) {
+                        const closer_sim_dom *part = &e->doms[i];
+                        closer_vcpu *vc = &cd->vcpus[j];
+                        cd->mem_kib += (uint64_t) part->mem_kib;
+                        cd->mem_kib_by_node[part->node] += (uint64_t) part->mem_kib;
+                        vc->id = j;
+                        vc->pcpu = e->vcpus[part->vcpu].pcpu;
+                        vc->has_affinity = true;
+                        closer_cpuset_zero(&vc->affinity);
+                        (void) closer_cpuset_set(&vc->affinity, (unsigned) vc->pcpu);
+                        cd->io_ops_per_s += part->ops_rate;
+                        cd->io_bytes_per_s += part->bytes_rate;
+                        closer_node *nd = &topo->nodes[part->node];
+                        uint64_t pk = (uint64_t) part->mem_kib;
+                        nd->free_kib = nd->free_kib > pk ? nd->free_kib - pk : 0;
+                }
         }
 
         for (unsigned i = 0; i < e->n_threads; i++) {
@@ -309,14 +334,17 @@ static int place_closer(closer_sim_engine *e, closer_error *err) {
                         aff_main(e, t);
         }
         double mem_kib = (double) plan->main.mem_kib;
-        for (unsigned k = 0; k < plan->n_domains && k < e->n_doms; k++) {
-                closer_sim_dom *d = &e->doms[k];
-                if (plan->domains[k].domid != d->domid)
-                        continue;
+        for (unsigned k = 0, i = 0; k < plan->n_domains; k++) {
+                /* the plan's domains in the snapshot's order: a VM's part 0 */
+                while (i < e->n_doms && (e->doms[i].domid != plan->domains[k].domid || e->doms[i].part != 0))
+                        i++;
+                mem_kib += (double) plan->domains[k].dom0_reserve_kib;
+                if (i == e->n_doms)
+                        break;
+                closer_sim_dom *d = &e->doms[i];
                 d->mem_target_kib = (double) plan->domains[k].mem_target_kib;
                 d->dom0_reserve_kib = (double) plan->domains[k].dom0_reserve_kib;
                 d->io_level = plan->domains[k].io_level;
-                mem_kib += d->dom0_reserve_kib;
         }
         e->dom0_mem_kib = mem_kib;
         e->plans++;

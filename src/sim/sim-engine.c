@@ -378,7 +378,9 @@ static int place_on_node(closer_sim_engine *e, unsigned *cursor, unsigned n) {
         return -1;
 }
 
-static int add_dom(closer_sim_world *w, unsigned *cursor, closer_sim_dom_kind kind, int node, double mem_gib) {
+/* A VM's next part (vCPU) gets the domid of the part before it (part > 0). */
+static int add_dom(closer_sim_world *w, unsigned *cursor, closer_sim_dom_kind kind, int node, double mem_gib,
+                   unsigned part) {
         closer_sim_engine *e = &w->e;
         const closer_sim_config *c = e->cfg;
         int pcpu = -1;
@@ -407,7 +409,9 @@ static int add_dom(closer_sim_world *w, unsigned *cursor, closer_sim_dom_kind ki
         e->doms = nd;
         closer_sim_dom *d = &e->doms[e->n_doms];
         memset(d, 0, sizeof(*d));
-        d->domid = (int) e->n_doms + 1;
+        d->domid = part > 0 && e->n_doms > 0 ? e->doms[e->n_doms - 1].domid
+                                             : (e->n_doms > 0 ? e->doms[e->n_doms - 1].domid : 0) + 1;
+        d->part = part;
         d->kind = kind;
         d->node = e->pcpu_node[pcpu];
         d->mem_kib = mem_gib * 1024 * 1024;
@@ -424,8 +428,9 @@ static int add_dom(closer_sim_world *w, unsigned *cursor, closer_sim_dom_kind ki
         switch (kind) {
         case CLOSER_SIM_DOM_IO:
                 snprintf(d->name, sizeof(d->name), "iozone%d", d->domid);
-                /* Linux 6.1 blkback: one kernel thread per ring, "<domid>.<vdev>-<ring>" */
-                snprintf(comm, sizeof(comm), "%d.xvda-0", d->domid);
+                /* Linux 6.1 blkback: one kernel thread per ring, "<domid>.<vdev>-<ring>";
+                 * a multi-queue frontend uses ring q from vCPU q */
+                snprintf(comm, sizeof(comm), "%d.xvda-%u", d->domid, part);
                 d->guest_ns = c->io_guest_cpu_us * 1e3;
                 d->backend_ns = pipeline_local_ns(c, c->io_backend_cpu_us, c->io_backend_misses, c->io_record_kib);
                 d->ext_ns = c->io_device_us * 1e3;
@@ -546,7 +551,10 @@ static void main_work_offer(closer_sim_world *w) {
         if (w->agent_thread < 0)
                 return;
         if (e->now_ns >= w->agent_next_ns) {
-                double work = (c->agent_cpu_ms + c->agent_cpu_ms_per_vm * e->n_doms) * 1e6;
+                unsigned vms = 0;
+                for (unsigned i = 0; i < e->n_doms; i++)
+                        vms += e->doms[i].part == 0;
+                double work = (c->agent_cpu_ms + c->agent_cpu_ms_per_vm * vms) * 1e6;
                 if (w->agent_n_pending < 64) {
                         w->agent_backlog += work;
                         w->agent_pending[w->agent_n_pending++] = w->agent_backlog;
@@ -765,13 +773,26 @@ static int world_init(closer_sim_world *w, const closer_sim_config *cfg, closer_
                 return -ENOMEM;
         r = 0;
         if (cfg->w_web_vm >= 0.5 && r >= 0)
-                r = add_dom(w, cursor, CLOSER_SIM_DOM_WEB, (int) cfg->w_web_node, cfg->io_vm_mem_gib);
+                r = add_dom(w, cursor, CLOSER_SIM_DOM_WEB, (int) cfg->w_web_node, cfg->io_vm_mem_gib, 0);
         if (cfg->w_migrate >= 0.5 && r >= 0) {
-                r = add_dom(w, cursor, CLOSER_SIM_DOM_WRITER, (int) cfg->w_migrate_node, cfg->mig_vm_mem_gib);
+                r = add_dom(w, cursor, CLOSER_SIM_DOM_WRITER, (int) cfg->w_migrate_node, cfg->mig_vm_mem_gib, 0);
                 w->mig_dom = r;
         }
         for (unsigned i = 0; i < (unsigned) cfg->w_io_vms && r >= 0; i++)
-                r = add_dom(w, cursor, CLOSER_SIM_DOM_IO, (int) cfg->w_io_node, cfg->io_vm_mem_gib);
+                r = add_dom(w, cursor, CLOSER_SIM_DOM_IO, (int) cfg->w_io_node, cfg->io_vm_mem_gib, 0);
+        /* I/O VMs on several sockets: vCPU j on socket j, each issuing its
+         * own requests through its own queue (ring j), with its share of
+         * the VM's memory on its socket and its I/O buffers there (a guest
+         * with a vNUMA topology allocates next to the vCPU: docs/model.md) */
+        unsigned span = (unsigned) cfg->w_span_sockets;
+        if (cfg->w_span_vms >= 1 && span > e->n_nodes) {
+                free(cursor);
+                return closer_error_set(err, -EINVAL, "workload.span_sockets: %u sockets, the host has %u", span,
+                                        e->n_nodes);
+        }
+        for (unsigned i = 0; i < (unsigned) cfg->w_span_vms && r >= 0; i++)
+                for (unsigned j = 0; j < span && r >= 0; j++)
+                        r = add_dom(w, cursor, CLOSER_SIM_DOM_IO, (int) j, cfg->io_vm_mem_gib / span, j);
         free(cursor);
         if (r == -ENOSPC)
                 return closer_error_set(err, -EINVAL, "workload: no pCPU left for a VM on the node asked for");
@@ -927,7 +948,7 @@ int closer_sim_run_oracle_placement(const closer_sim_config *cfg, unsigned place
  * placement, so the result does not depend on float noise's sign. */
 static int run_oracle(const closer_sim_config *cfg, closer_sim_result *ret, closer_error *err) {
         unsigned relevant = 0;
-        if (cfg->w_io_vms >= 1 || cfg->w_web_vm >= 0.5)
+        if (cfg->w_io_vms >= 1 || cfg->w_web_vm >= 0.5 || cfg->w_span_vms >= 1)
                 relevant |= CLOSER_SIM_UNDER_BACKENDS;
         if (cfg->w_migrate >= 0.5)
                 relevant |= CLOSER_SIM_UNDER_ADMIN;

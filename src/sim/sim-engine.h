@@ -53,8 +53,14 @@ typedef enum closer_sim_dom_kind {
         CLOSER_SIM_DOM_WRITER,
 } closer_sim_dom_kind;
 
+/* A VM with one vCPU is one closer_sim_dom. A VM on several sockets (an
+ * I/O VM with a vCPU per socket, each with its own queue) is several, one
+ * per vCPU, consecutive, with the same domid: part 0, 1, ... Each part has
+ * its vCPU, its queue's backend thread and request pipeline, and its share
+ * of the VM's memory on its node; the snapshot shows them as one domain. */
 typedef struct closer_sim_dom {
         int domid;
+        unsigned part;          /* vCPU index within its VM */
         char name[32];
         closer_sim_dom_kind kind;
         int node;

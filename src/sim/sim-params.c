@@ -70,6 +70,8 @@ const closer_sim_param_info closer_sim_params[] = {
         P("workload.migrate_node",      w_migrate_node,         0,      0,      63,     "",        false),
         P("workload.create",            w_create,               0,      0,      1,      "",        false),
         P("workload.create_node",       w_create_node,          0,      0,      63,     "",        false),
+        P("workload.span_vms",          w_span_vms,             0,      0,      100000, "",        false),
+        P("workload.span_sockets",      w_span_sockets,         2,      1,      64,     "",        false),
         P("workload.agent",             w_agent,                1,      0,      1,      "",        false),
         P("workload.duration_s",        w_duration_s,           20,     0.01,   1e7,    "s",       false),
         P("workload.warmup_s",          w_warmup_s,             2,      0,      1e7,    "s",       false),

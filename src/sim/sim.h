@@ -63,6 +63,7 @@ typedef struct closer_sim_config {
         double trace_dom0_per_task_cpu, trace_smallest_task_cores;
         /* workload of a scenario */
         double w_io_vms, w_io_node, w_web_vm, w_web_node, w_migrate, w_migrate_node, w_create, w_create_node;
+        double w_span_vms, w_span_sockets;
         double w_agent, w_duration_s, w_warmup_s, w_seed;
 } closer_sim_config;
 
