@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "closer/policy.h"
 #include "closer/snapshot.h"
 
 extern char **environ;
@@ -264,6 +265,50 @@ static void test_snapshot_round_trip(void **state) {
         done(&o);
 }
 
+/* span-io: the model's VM on two sockets is one domain with a vCPU on each,
+ * and the core serves it from both: ring j in the container of vCPU j's
+ * node, under that vCPU (what closer-sim then applies). */
+static void test_span_snapshot_plan(void **state) {
+        (void) state;
+        output o = run((const char *[]) {"--experiment", "span-io", "--snapshot", NULL});
+        assert_int_equal(o.status, 0);
+        closer_snapshot *s = NULL;
+        closer_error err = {{0}};
+        if (closer_snapshot_from_json(o.out, "closer-sim --snapshot", &s, &err) < 0)
+                fail_msg("%s", err.msg);
+        assert_int_equal(s->n_domains, 1);
+        assert_int_equal(s->domains[0].n_vcpus, 2);
+        assert_int_equal(closer_topology_node_of_cpu(&s->topo, s->domains[0].vcpus[0].pcpu), 0);
+        assert_int_equal(closer_topology_node_of_cpu(&s->topo, s->domains[0].vcpus[1].pcpu), 1);
+        assert_int_equal(s->domains[0].mem_kib_by_node[0] + s->domains[0].mem_kib_by_node[1], s->domains[0].mem_kib);
+
+        closer_config c;
+        closer_config_defaults(&c);
+        closer_plan *p = NULL;
+        if (closer_plan_compute(s, &c, &p, &err) < 0)
+                fail_msg("%s", err.msg);
+        const closer_plan_domain *pd = &p->domains[0];
+        assert_int_equal(pd->n_sockets, 2);
+        assert_int_equal(pd->n_leaves, 2);
+        unsigned rings = 0;
+        char cont[48], want[48];
+        for (unsigned i = 0; i < p->n_threads; i++) {
+                unsigned ring;
+                if (sscanf(s->threads[i].comm, "1.xvda-%u", &ring) != 1)
+                        continue;
+                snprintf(want, sizeof(want), "node%u/vm1", ring);
+                assert_string_equal(closer_plan_thread_container(&p->threads[i], cont, sizeof(cont)), want);
+                int pcpu = s->domains[0].vcpus[ring].pcpu;
+                assert_int_equal(closer_cpuset_count(p->threads[i].dom0_cpus), 1);
+                assert_true(closer_cpuset_test(p->threads[i].dom0_cpus, (unsigned) pcpu)); /* dom0 vCPU i on pCPU i */
+                rings++;
+        }
+        assert_int_equal(rings, 2);
+        closer_plan_free(p);
+        closer_snapshot_free(s);
+        done(&o);
+}
+
 static json_t *series_of(json_t *result, const char *policy) {
         size_t i;
         json_t *s;
@@ -319,7 +364,7 @@ static void test_oracle_bounds_closer(void **state) {
                 done(&o);
                 n++;
         }
-        assert_true(n >= 15);
+        assert_true(n >= 16);
         done(&l);
 }
 
@@ -332,6 +377,7 @@ int main(void) {
                 cmocka_unit_test(test_summary_json),
                 cmocka_unit_test(test_csv_and_plot),
                 cmocka_unit_test(test_snapshot_round_trip),
+                cmocka_unit_test(test_span_snapshot_plan),
                 cmocka_unit_test(test_oracle_bounds_closer),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

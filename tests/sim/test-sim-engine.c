@@ -241,6 +241,36 @@ static void test_memory(void **state) {
         assert_true(o20 == k20);
 }
 
+/* VMs on two sockets (§3.3.2): closer runs each ring's backend under the
+ * vCPU using it, on that vCPU's socket: exactly the oracle's "backends
+ * under" placement; it beats a static native dom0 once there are a few;
+ * and dom0 holds 2 eps for each, as the memory arithmetic of one
+ * domain on two sockets says, under closer and oracle alike. */
+static void test_spanning_vms(void **state) {
+        closer_sim_config c = base();
+        c.w_span_vms = 6;
+        c.w_span_sockets = 2;
+        closer_sim_result under;
+        closer_error err = {{0}};
+        assert_int_equal(closer_sim_run_oracle_placement(&c, CLOSER_SIM_UNDER_BACKENDS, &under, &err), 0);
+        double closer = run(&c, CLOSER_SIM_CLOSER, CLOSER_SIM_M_IO_MIB_S);
+        assert_true(closer > 0);
+        assert_true(closer == under.v[CLOSER_SIM_M_IO_MIB_S]);
+        assert_true(closer > run(&c, CLOSER_SIM_NATIVE, CLOSER_SIM_M_IO_MIB_S));
+        assert_true(run(&c, CLOSER_SIM_CLOSER, CLOSER_SIM_M_DOM0_MEM_MIB) ==
+                    run(&c, CLOSER_SIM_ORACLE, CLOSER_SIM_M_DOM0_MEM_MIB));
+        /* no I/O: dom0 holds main + 2 eps per VM */
+        c.io_device_us = 1e7;
+        c.w_duration_s = 3;
+        double mib = run(&c, CLOSER_SIM_CLOSER, CLOSER_SIM_M_DOM0_MEM_MIB);
+        assert_true(mib == c.native_mem_gib * 1024 + 6 * 2 * 75);
+        /* more sockets than the host has: refused, with the reason */
+        c.w_span_sockets = 5;
+        closer_sim_result r;
+        assert_int_equal(closer_sim_run(&c, CLOSER_SIM_NATIVE, &r, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "workload.span_sockets"));
+}
+
 static void test_bad_host(void **state) {
         closer_sim_config c = base();
         c.native_vcpus = 20;    /* more than a socket holds */
@@ -267,6 +297,7 @@ int main(void) {
                 cmocka_unit_test(test_tick_insensitive),
                 cmocka_unit_test(test_caps),
                 cmocka_unit_test(test_memory),
+                cmocka_unit_test(test_spanning_vms),
                 cmocka_unit_test(test_bad_host),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
