@@ -2,6 +2,7 @@
 /* Test helpers: build snapshots in code (no JSON), the way the policy sees them. */
 #pragma once
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -15,6 +15,8 @@
 #include <cmocka.h>
 
 #include "closer/accounting.h"
+#include "closer/policy.h"
+#include "snapbuild.h"
 
 typedef struct fixture {
         closer_snapshot s;
@@ -227,8 +229,54 @@ static void test_property(void **state) {
         }
 }
 
+/* A VM on two sockets is billed once for the work of both of its
+ * containers: the CPU of its backend threads wherever they run, and the
+ * dom0 memory its containers hold, which adds up to its reserve. */
+static void test_spanning_domain_billed(void **state) {
+        (void) state;
+        closer_config c;
+        closer_config_defaults(&c);
+        closer_acct_state st;
+        closer_acct_state_init(&st);
+        closer_plan *p = NULL;
+        closer_error err = {{0}};
+        closer_acct_row *rows = NULL;
+
+        for (int k = 0; k < 2; k++) {
+                closer_snapshot *s = sb_host(2, 4, 8);
+                s->time_ns = (uint64_t) (k + 1) * 1000000000u;
+                sb_domain(s, 3, 1u << 20, 1, 2, (int[]) {2, 6});      /* vCPUs on nodes 0 and 1 */
+                sb_thread(s, 10, 10, "3.xvda-0", true)->cpu_ns = 1000 + (uint64_t) k * 300;   /* node0/vm3 */
+                sb_thread(s, 11, 11, "3.xvda-1", true)->cpu_ns = 2000 + (uint64_t) k * 500;   /* node1/vm3 */
+                sb_thread(s, 12, 12, "sshd", false)->cpu_ns = 5000 + (uint64_t) k * 700;      /* main */
+                assert_int_equal(closer_plan_compute(s, &c, &p, &err), 0);
+                assert_int_equal(p->domains[0].n_leaves, 2);
+                assert_int_equal(p->threads[0].node, 0);
+                assert_int_equal(p->threads[1].node, 1);
+                uint64_t leaves = 0;
+                for (unsigned i = 0; i < p->domains[0].n_leaves; i++)
+                        leaves += p->leaves[p->domains[0].first_leaf + i].dom0_reserve_kib;
+                assert_int_equal(leaves, p->domains[0].dom0_reserve_kib);
+                assert_int_equal(leaves, 2 * 75u * 1024);
+                int n = closer_acct_step(&st, s, p, &rows);
+                if (k == 0)
+                        assert_int_equal(n, 0);
+                else {
+                        assert_int_equal(n, 1);
+                        assert_int_equal(rows[0].domid, 3);
+                        assert_int_equal(rows[0].dom0_cpu_ns, 300 + 500);
+                        assert_int_equal(rows[0].mem_kib_s, leaves);    /* over 1 s */
+                        free(rows);
+                }
+                closer_plan_free(p);
+                closer_snapshot_free(s);
+        }
+        closer_acct_state_done(&st);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_spanning_domain_billed),
                 cmocka_unit_test(test_basic_deltas),
                 cmocka_unit_test(test_no_domains_and_overflow),
                 cmocka_unit_test(test_property),
