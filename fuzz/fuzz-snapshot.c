@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The snapshot reader on arbitrary bytes. Besides the sanitizers, one oracle:
- * whatever is accepted must survive a round trip through the writer, and the
- * writer must be stable (to_json(parse(to_json(s))) == to_json(s)).
+ * The snapshot reader on arbitrary bytes. Besides the sanitizers, two
+ * oracles: its JSON layer (the tape reader, src/core/jsontape.c) accepts
+ * exactly what jansson accepts and reads the same values; and whatever is
+ * accepted must survive a round trip through the writer, and the writer must
+ * be stable (to_json(parse(to_json(s))) == to_json(s)).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 
 #include "closer/snapshot.h"
+#include "../tests/core/jt-compare.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -22,6 +25,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 return 0;
         memcpy(text, data, size);
         text[size] = '\0';
+        if (jt_agrees_with_jansson(text) < 0) {
+                fprintf(stderr, "the tape reader and jansson disagree\n");
+                abort();
+        }
         if (closer_snapshot_from_json(text, "fuzz", &s, &e) < 0) {
                 /* one line, starting with the source */
                 if (strncmp(e.msg, "fuzz: $", 7) != 0 || strchr(e.msg, '\n'))

@@ -11,6 +11,7 @@
 
 #include "closer/snapshot.h"
 #include "closer/utf8.h"
+#include "jsontape.h"
 
 #define SNAPSHOT_FORMAT "closer-snapshot/1"
 
@@ -81,6 +82,7 @@ const closer_domain *closer_snapshot_find_domain(const closer_snapshot *s, int d
 typedef struct reader {
         const char *source;
         closer_error *err;
+        jt_doc *doc;
         size_t len;
         char path[256];
 } reader;
@@ -145,25 +147,55 @@ static int fail(reader *r, const char *fmt, ...) {
         return closer_error_set(r->err, -EINVAL, "%s: %s: %s", r->source, r->path, what);
 }
 
-static const char *type_name(const json_t *v) {
-        switch (json_typeof(v)) {
-        case JSON_OBJECT:  return "an object";
-        case JSON_ARRAY:   return "an array";
-        case JSON_STRING:  return "a string";
-        case JSON_INTEGER: return "an integer";
-        case JSON_REAL:    return "a non-integer number";
-        case JSON_TRUE:    return "true";
-        case JSON_FALSE:   return "false";
-        case JSON_NULL:    return "null";
+/* fail() with ".key" on the path: the scalar readers push their key only
+ * when they have something to say about it. */
+static int fail_key(reader *r, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail_key(reader *r, const char *key, const char *fmt, ...) {
+        char what[384];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(what, sizeof(what), fmt, ap);
+        va_end(ap);
+        size_t old = path_key(r, key);
+        int k = closer_error_set(r->err, -EINVAL, "%s: %s: %s", r->source, r->path, what);
+        path_pop(r, old);
+        return k;
+}
+
+static const char *type_name(const jt_node *v) {
+        switch (jt_typeof(v)) {
+        case JT_OBJECT:  return "an object";
+        case JT_ARRAY:
+        case JT_INTS:    return "an array";
+        case JT_STRING:  return "a string";
+        case JT_INTEGER: return "an integer";
+        case JT_REAL:    return "a non-integer number";
+        case JT_TRUE:    return "true";
+        case JT_FALSE:   return "false";
+        case JT_NULL:    return "null";
         }
         return "something else";
 }
 
+/* The document's values (jsontape.h), asked as one asked jansson's. */
+static inline bool j_is_integer(const jt_node *v) { return v->type == JT_INTEGER; }
+static inline bool j_is_number(const jt_node *v) { return v->type == JT_INTEGER || v->type == JT_REAL; }
+static inline bool j_is_boolean(const jt_node *v) { return v->type == JT_TRUE || v->type == JT_FALSE; }
+static inline bool j_is_true(const jt_node *v) { return v->type == JT_TRUE; }
+static inline bool j_is_string(const jt_node *v) { return v->type == JT_STRING; }
+static inline bool j_is_array(const jt_node *v) { return v->type == JT_ARRAY || v->type == JT_INTS; }
+static inline bool j_is_object(const jt_node *v) { return v->type == JT_OBJECT; }
+static inline int64_t j_int(const jt_node *v) { return v->v.i; }
+static inline double j_number(const jt_node *v) { return v->type == JT_INTEGER ? (double) v->v.i : v->v.d; }
+static inline const char *j_str(const jt_node *v) { return v->v.s; }
+/* a string's length in bytes, an array's elements, an object's members */
+static inline size_t j_size(const jt_node *v) { return v->n; }
+
 /* The member `key` of obj; NULL when absent (an error when required). The
  * key is pushed on the path on success; the caller pops it with *old. */
-static int member(reader *r, const json_t *obj, const char *key, bool required,
-                  json_t **ret, size_t *old) {
-        json_t *v = json_object_get(obj, key);
+static int member(reader *r, const jt_node *obj, const char *key, bool required,
+                  const jt_node **ret, size_t *old) {
+        const jt_node *v = jt_get(obj, key);
         *ret = v;
         *old = r->len;
         if (!v) {
@@ -175,34 +207,46 @@ static int member(reader *r, const json_t *obj, const char *key, bool required,
         return 0;
 }
 
+/* member() for a scalar: the key is not pushed (*old is the path as it
+ * is); its reader names it with fail_key() when it fails. */
+static int scalar(reader *r, const jt_node *obj, const char *key, bool required,
+                  const jt_node **ret, size_t *old) {
+        const jt_node *v = jt_get(obj, key);
+        *ret = v;
+        *old = r->len;
+        if (!v && required)
+                return fail(r, "expected a member \"%s\"", key);
+        return 0;
+}
+
 /* Integer member in [min, max]; absent optional members give def. Range is
  * checked on the 64-bit value before the caller narrows it. */
-static int read_int(reader *r, const json_t *obj, const char *key, bool required,
+static int read_int(reader *r, const jt_node *obj, const char *key, bool required,
                     int64_t min, int64_t max, int64_t def, int64_t *ret) {
-        json_t *v;
+        const jt_node *v;
         size_t old;
-        int k = member(r, obj, key, required, &v, &old);
+        int k = scalar(r, obj, key, required, &v, &old);
         if (k < 0)
                 return k;
         if (!v) {
                 *ret = def;
                 return 0;
         }
-        if (!json_is_integer(v)) {
+        if (!j_is_integer(v)) {
                 if (max == INT64_MAX)
-                        k = fail(r, "expected an integer >= %" PRId64 ", got %s", min, type_name(v));
+                        k = fail_key(r, key, "expected an integer >= %" PRId64 ", got %s", min, type_name(v));
                 else
-                        k = fail(r, "expected an integer in %" PRId64 "..%" PRId64 ", got %s",
+                        k = fail_key(r, key, "expected an integer in %" PRId64 "..%" PRId64 ", got %s",
                                  min, max, type_name(v));
                 path_pop(r, old);
                 return k;
         }
-        int64_t x = (int64_t) json_integer_value(v);
+        int64_t x = (int64_t) j_int(v);
         if (x < min || x > max) {
                 if (max == INT64_MAX)
-                        k = fail(r, "expected an integer >= %" PRId64 ", got %" PRId64, min, x);
+                        k = fail_key(r, key, "expected an integer >= %" PRId64 ", got %" PRId64, min, x);
                 else
-                        k = fail(r, "expected an integer in %" PRId64 "..%" PRId64 ", got %" PRId64,
+                        k = fail_key(r, key, "expected an integer in %" PRId64 "..%" PRId64 ", got %" PRId64,
                                  min, max, x);
                 path_pop(r, old);
                 return k;
@@ -212,7 +256,7 @@ static int read_int(reader *r, const json_t *obj, const char *key, bool required
         return 0;
 }
 
-static int read_u64(reader *r, const json_t *obj, const char *key, bool required, uint64_t *ret) {
+static int read_u64(reader *r, const jt_node *obj, const char *key, bool required, uint64_t *ret) {
         int64_t x;
         int k = read_int(r, obj, key, required, 0, INT64_MAX, 0, &x);
         if (k < 0)
@@ -222,24 +266,24 @@ static int read_u64(reader *r, const json_t *obj, const char *key, bool required
 }
 
 /* A finite, non-negative rate. Integers are accepted ("1200" = 1200.0). */
-static int read_rate(reader *r, const json_t *obj, const char *key, double *ret) {
-        json_t *v;
+static int read_rate(reader *r, const jt_node *obj, const char *key, double *ret) {
+        const jt_node *v;
         size_t old;
-        int k = member(r, obj, key, false, &v, &old);
+        int k = scalar(r, obj, key, false, &v, &old);
         if (k < 0)
                 return k;
         if (!v) {
                 *ret = 0;
                 return 0;
         }
-        if (!json_is_number(v)) {
-                k = fail(r, "expected a non-negative number, got %s", type_name(v));
+        if (!j_is_number(v)) {
+                k = fail_key(r, key, "expected a non-negative number, got %s", type_name(v));
                 path_pop(r, old);
                 return k;
         }
-        double x = json_number_value(v);
+        double x = j_number(v);
         if (!isfinite(x) || x < 0) {
-                k = fail(r, "expected a non-negative number, got %g", x);
+                k = fail_key(r, key, "expected a non-negative number, got %g", x);
                 path_pop(r, old);
                 return k;
         }
@@ -248,50 +292,50 @@ static int read_rate(reader *r, const json_t *obj, const char *key, double *ret)
         return 0;
 }
 
-static int read_bool(reader *r, const json_t *obj, const char *key, bool required, bool *ret) {
-        json_t *v;
+static int read_bool(reader *r, const jt_node *obj, const char *key, bool required, bool *ret) {
+        const jt_node *v;
         size_t old;
-        int k = member(r, obj, key, required, &v, &old);
+        int k = scalar(r, obj, key, required, &v, &old);
         if (k < 0)
                 return k;
         if (!v) {
                 *ret = false;
                 return 0;
         }
-        if (!json_is_boolean(v)) {
-                k = fail(r, "expected true or false, got %s", type_name(v));
+        if (!j_is_boolean(v)) {
+                k = fail_key(r, key, "expected true or false, got %s", type_name(v));
                 path_pop(r, old);
                 return k;
         }
         path_pop(r, old);
-        *ret = json_is_true(v);
+        *ret = j_is_true(v);
         return 0;
 }
 
 /* A string that must fit buf with its NUL; absent optional ones give "". */
-static int read_string(reader *r, const json_t *obj, const char *key, bool required,
+static int read_string(reader *r, const jt_node *obj, const char *key, bool required,
                        char *buf, size_t size) {
-        json_t *v;
+        const jt_node *v;
         size_t old;
-        int k = member(r, obj, key, required, &v, &old);
+        int k = scalar(r, obj, key, required, &v, &old);
         if (k < 0)
                 return k;
         if (!v) {
                 buf[0] = '\0';
                 return 0;
         }
-        if (!json_is_string(v)) {
-                k = fail(r, "expected a string, got %s", type_name(v));
+        if (!j_is_string(v)) {
+                k = fail_key(r, key, "expected a string, got %s", type_name(v));
                 path_pop(r, old);
                 return k;
         }
-        size_t n = json_string_length(v);
+        size_t n = j_size(v);
         if (n >= size) {
-                k = fail(r, "expected a string of at most %zu bytes, got %zu", size - 1, n);
+                k = fail_key(r, key, "expected a string of at most %zu bytes, got %zu", size - 1, n);
                 path_pop(r, old);
                 return k;
         }
-        memcpy(buf, json_string_value(v), n + 1);
+        memcpy(buf, j_str(v), n + 1);
         path_pop(r, old);
         return 0;
 }
@@ -312,11 +356,11 @@ static const char *cpulist_problem(const char *text, int k) {
         return "a syntax error";
 }
 
-static int read_cpulist(reader *r, const json_t *obj, const char *key, bool required,
+static int read_cpulist(reader *r, const jt_node *obj, const char *key, bool required,
                         closer_cpuset *ret, bool *ret_present) {
-        json_t *v;
+        const jt_node *v;
         size_t old;
-        int k = member(r, obj, key, required, &v, &old);
+        int k = scalar(r, obj, key, required, &v, &old);
         if (k < 0)
                 return k;
         if (ret_present)
@@ -325,15 +369,15 @@ static int read_cpulist(reader *r, const json_t *obj, const char *key, bool requ
                 closer_cpuset_zero(ret);
                 return 0;
         }
-        if (!json_is_string(v)) {
-                k = fail(r, "expected a cpulist string like \"0-3,8\", got %s", type_name(v));
+        if (!j_is_string(v)) {
+                k = fail_key(r, key, "expected a cpulist string like \"0-3,8\", got %s", type_name(v));
                 path_pop(r, old);
                 return k;
         }
-        const char *text = json_string_value(v);
+        const char *text = j_str(v);
         k = closer_cpuset_parse(text, ret);
         if (k < 0) {
-                k = fail(r, "expected a cpulist like \"0-3,8\" with CPUs 0..%u, got \"%.40s\" (%s)",
+                k = fail_key(r, key, "expected a cpulist like \"0-3,8\" with CPUs 0..%u, got \"%.40s\" (%s)",
                          CLOSER_CPUSET_MAX - 1, text, cpulist_problem(text, k));
                 path_pop(r, old);
                 return k;
@@ -343,9 +387,9 @@ static int read_cpulist(reader *r, const json_t *obj, const char *key, bool requ
 }
 
 /* An array member with at most max elements; absent optional -> NULL. */
-static int read_array(reader *r, const json_t *obj, const char *key, bool required,
-                      size_t max, json_t **ret) {
-        json_t *v;
+static int read_array(reader *r, const jt_node *obj, const char *key, bool required,
+                      size_t max, const jt_node **ret) {
+        const jt_node *v;
         size_t old;
         int k = member(r, obj, key, required, &v, &old);
         if (k < 0)
@@ -353,25 +397,25 @@ static int read_array(reader *r, const json_t *obj, const char *key, bool requir
         *ret = v;
         if (!v)
                 return 0;
-        if (!json_is_array(v))
+        if (!j_is_array(v))
                 k = fail(r, "expected an array, got %s", type_name(v));
-        else if (json_array_size(v) > max)
-                k = fail(r, "expected at most %zu elements, got %zu", max, json_array_size(v));
+        else if (j_size(v) > max)
+                k = fail(r, "expected at most %zu elements, got %zu", max, j_size(v));
         path_pop(r, old);
         return k;
 }
 
-static int expect_object(reader *r, const json_t *v) {
-        if (!json_is_object(v))
+static int expect_object(reader *r, const jt_node *v) {
+        if (!j_is_object(v))
                 return fail(r, "expected an object, got %s", type_name(v));
         return 0;
 }
 
 /* ---- host ---- */
 
-static int read_node(reader *r, const json_t *o, closer_node *n, unsigned n_nodes) {
+static int read_node(reader *r, const jt_node *o, closer_node *n, unsigned n_nodes) {
         int64_t id;
-        json_t *dist;
+        const jt_node *dist;
         int k;
 
         if ((k = expect_object(r, o)) < 0 ||
@@ -384,31 +428,32 @@ static int read_node(reader *r, const json_t *o, closer_node *n, unsigned n_node
         n->id = (int) id;
 
         size_t old = path_key(r, "distances");
-        if (json_array_size(dist) != n_nodes) {
-                k = fail(r, "expected %u distances (one per node), got %zu", n_nodes, json_array_size(dist));
+        if (j_size(dist) != n_nodes) {
+                k = fail(r, "expected %u distances (one per node), got %zu", n_nodes, j_size(dist));
                 path_pop(r, old);
                 return k;
         }
         path_pop(r, old);
+        jt_iter it = jt_iter_start(dist);
         for (unsigned j = 0; j < n_nodes; j++) {
-                json_t *d = json_array_get(dist, j);
+                const jt_node *d = jt_iter_next(&it);
                 old = path_index(r, "distances", j);
-                if (!json_is_integer(d) || json_integer_value(d) < 0 || json_integer_value(d) > DISTANCE_MAX) {
-                        k = json_is_integer(d)
-                                ? fail(r, "expected a distance in 0..%d, got %" JSON_INTEGER_FORMAT,
-                                       DISTANCE_MAX, json_integer_value(d))
+                if (!j_is_integer(d) || j_int(d) < 0 || j_int(d) > DISTANCE_MAX) {
+                        k = j_is_integer(d)
+                                ? fail(r, "expected a distance in 0..%d, got %" PRId64,
+                                       DISTANCE_MAX, j_int(d))
                                 : fail(r, "expected a distance in 0..%d, got %s", DISTANCE_MAX, type_name(d));
                         path_pop(r, old);
                         return k;
                 }
-                n->distances[j] = (unsigned) json_integer_value(d);
+                n->distances[j] = (unsigned) j_int(d);
                 path_pop(r, old);
         }
         return 0;
 }
 
-static int read_host(reader *r, const json_t *root, closer_topology *topo) {
-        json_t *host, *nodes;
+static int read_host(reader *r, const jt_node *root, closer_topology *topo) {
+        const jt_node *host, *nodes;
         size_t old;
         int k = member(r, root, "host", true, &host, &old);
         if (k < 0)
@@ -416,17 +461,19 @@ static int read_host(reader *r, const json_t *root, closer_topology *topo) {
         if ((k = expect_object(r, host)) < 0 ||
             (k = read_array(r, host, "nodes", true, CLOSER_NODES_MAX, &nodes)) < 0)
                 goto out;
-        if (json_array_size(nodes) == 0) {
+        if (j_size(nodes) == 0) {
                 size_t o2 = path_push(r, ".nodes");
                 k = fail(r, "expected at least one node");
                 path_pop(r, o2);
                 goto out;
         }
 
-        topo->n_nodes = (unsigned) json_array_size(nodes);
+        topo->n_nodes = (unsigned) j_size(nodes);
+        jt_iter it = jt_iter_start(nodes);
         for (unsigned i = 0; i < topo->n_nodes; i++) {
+                const jt_node *elem = jt_iter_next(&it);
                 size_t o2 = path_index(r, "nodes", i);
-                k = read_node(r, json_array_get(nodes, i), &topo->nodes[i], topo->n_nodes);
+                k = read_node(r, elem, &topo->nodes[i], topo->n_nodes);
                 if (k >= 0)
                         for (unsigned j = 0; j < i; j++)
                                 if (topo->nodes[j].id == topo->nodes[i].id) {
@@ -461,14 +508,14 @@ out:
 
 /* ---- vCPUs (dom0's and domains') ---- */
 
-static int read_vcpus(reader *r, const json_t *owner, const closer_topology *topo,
+static int read_vcpus(reader *r, const jt_node *owner, const closer_topology *topo,
                       unsigned *ret_n, closer_vcpu **ret) {
-        json_t *arr;
+        const jt_node *arr;
         int k = read_array(r, owner, "vcpus", true, VCPUS_MAX, &arr);
         if (k < 0)
                 return k;
         size_t old = path_key(r, "vcpus");
-        size_t n = json_array_size(arr);
+        size_t n = j_size(arr);
         if (n == 0) {
                 k = fail(r, "expected at least one vCPU");
                 path_pop(r, old);
@@ -481,8 +528,9 @@ static int read_vcpus(reader *r, const json_t *owner, const closer_topology *top
         }
         closer_cpuset seen;
         closer_cpuset_zero(&seen);
+        jt_iter it = jt_iter_start(arr);
         for (size_t i = 0; i < n; i++) {
-                json_t *o = json_array_get(arr, i);
+                const jt_node *o = jt_iter_next(&it);
                 size_t o2 = path_index(r, NULL, i);
                 int64_t id, pcpu;
                 if ((k = expect_object(r, o)) < 0 ||
@@ -517,8 +565,8 @@ fail:
         return k;
 }
 
-static int read_dom0(reader *r, const json_t *root, closer_snapshot *s) {
-        json_t *dom0;
+static int read_dom0(reader *r, const jt_node *root, closer_snapshot *s) {
+        const jt_node *dom0;
         size_t old;
         int k = member(r, root, "dom0", true, &dom0, &old);
         if (k < 0)
@@ -532,17 +580,18 @@ static int read_dom0(reader *r, const json_t *root, closer_snapshot *s) {
 
 /* ---- domains ---- */
 
-static int read_mem_by_node(reader *r, const json_t *o, const closer_topology *topo, uint64_t *by_node) {
-        json_t *m;
+static int read_mem_by_node(reader *r, const jt_node *o, const closer_topology *topo, uint64_t *by_node) {
+        const jt_node *m;
         size_t old;
         int k = member(r, o, "mem_kib_by_node", false, &m, &old);
         if (k < 0 || !m)
                 return k;
         if ((k = expect_object(r, m)) < 0)
                 goto out;
-        const char *key;
-        json_t *val;
-        json_object_foreach((json_t *) m, key, val) {
+        const jt_node *kn = m + 1;
+        for (size_t i = 0; i < j_size(m); i++, kn = jt_next(kn + 1)) {
+                const char *key = j_str(kn);
+                const jt_node *val = kn + 1;
                 size_t o2 = path_push(r, "[\"%.32s\"]", key);
                 char *end;
                 long id = strtol(key, &end, 10);
@@ -552,12 +601,12 @@ static int read_mem_by_node(reader *r, const json_t *o, const closer_topology *t
                         idx = closer_topology_node_index(topo, (int) id);
                 if (idx < 0)
                         k = fail(r, "expected a node id of $.host.nodes as key, got \"%.32s\"", key);
-                else if (!json_is_integer(val) || json_integer_value(val) < 0)
-                        k = json_is_integer(val)
-                                ? fail(r, "expected an integer >= 0, got %" JSON_INTEGER_FORMAT, json_integer_value(val))
+                else if (!j_is_integer(val) || j_int(val) < 0)
+                        k = j_is_integer(val)
+                                ? fail(r, "expected an integer >= 0, got %" PRId64, j_int(val))
                                 : fail(r, "expected an integer >= 0, got %s", type_name(val));
                 else
-                        by_node[idx] = (uint64_t) json_integer_value(val);
+                        by_node[idx] = (uint64_t) j_int(val);
                 path_pop(r, o2);
                 if (k < 0)
                         break;
@@ -567,9 +616,9 @@ out:
         return k;
 }
 
-static int read_domain(reader *r, const json_t *o, const closer_topology *topo, closer_domain *d) {
+static int read_domain(reader *r, const jt_node *o, const closer_topology *topo, closer_domain *d) {
         int64_t domid, level;
-        json_t *io;
+        const jt_node *io;
         size_t old;
         int k;
 
@@ -642,12 +691,12 @@ static int check_unique(reader *r, const int64_t *keys, size_t n, const char *ar
         return k;
 }
 
-static int read_domains(reader *r, const json_t *root, closer_snapshot *s) {
-        json_t *arr;
+static int read_domains(reader *r, const jt_node *root, closer_snapshot *s) {
+        const jt_node *arr;
         int k = read_array(r, root, "domains", true, DOMAINS_MAX, &arr);
         if (k < 0)
                 return k;
-        size_t n = json_array_size(arr);
+        size_t n = j_size(arr);
         if (n == 0)
                 return 0;
         s->domains = calloc(n, sizeof(*s->domains));
@@ -656,9 +705,11 @@ static int read_domains(reader *r, const json_t *root, closer_snapshot *s) {
                 free(ids);
                 return closer_error_set(r->err, -ENOMEM, "%s: out of memory", r->source);
         }
+        jt_iter it = jt_iter_start(arr);
         for (size_t i = 0; i < n; i++) {
+                const jt_node *e = jt_iter_next(&it);
                 size_t old = path_index(r, "domains", i);
-                k = read_domain(r, json_array_get(arr, i), &s->topo, &s->domains[i]);
+                k = read_domain(r, e, &s->topo, &s->domains[i]);
                 path_pop(r, old);
                 if (k < 0) {
                         free(s->domains[i].vcpus);
@@ -675,24 +726,25 @@ out:
 
 /* ---- threads ---- */
 
-static int read_cmdline(reader *r, const json_t *o, closer_thread *t) {
-        json_t *arr;
+static int read_cmdline(reader *r, const jt_node *o, closer_thread *t) {
+        const jt_node *arr;
         int k = read_array(r, o, "cmdline", false, ARGS_MAX, &arr);
-        if (k < 0 || !arr || json_array_size(arr) == 0)
+        if (k < 0 || !arr || j_size(arr) == 0)
                 return k;
-        size_t n = json_array_size(arr);
+        size_t n = j_size(arr);
         t->cmdline = calloc(n, sizeof(char *));
         if (!t->cmdline)
                 return closer_error_set(r->err, -ENOMEM, "%s: out of memory", r->source);
+        jt_iter it = jt_iter_start(arr);
         for (size_t i = 0; i < n; i++) {
-                json_t *a = json_array_get(arr, i);
-                if (!json_is_string(a)) {
+                const jt_node *a = jt_iter_next(&it);
+                if (!j_is_string(a)) {
                         size_t old = path_push(r, ".cmdline[%zu]", i);
                         k = fail(r, "expected a string, got %s", type_name(a));
                         path_pop(r, old);
                         return k;
                 }
-                t->cmdline[i] = strdup(json_string_value(a));
+                t->cmdline[i] = strdup(j_str(a));
                 if (!t->cmdline[i])
                         return closer_error_set(r->err, -ENOMEM, "%s: out of memory", r->source);
                 t->n_cmdline++;
@@ -701,9 +753,9 @@ static int read_cmdline(reader *r, const json_t *o, closer_thread *t) {
 }
 
 /* "stdout": where fd 1 points, as the kernel names it (at most PATH_MAX). */
-static int read_stdout(reader *r, const json_t *o, closer_thread *t) {
+static int read_stdout(reader *r, const jt_node *o, closer_thread *t) {
         char buf[PATH_MAX_LEN];
-        json_t *v = json_object_get(o, "stdout");
+        const jt_node *v = jt_get(o, "stdout");
         int k = read_string(r, o, "stdout", false, buf, sizeof(buf));
         if (k < 0 || !v)
                 return k;
@@ -713,7 +765,7 @@ static int read_stdout(reader *r, const json_t *o, closer_thread *t) {
         return 0;
 }
 
-static int read_thread(reader *r, const json_t *o, closer_thread *t) {
+static int read_thread(reader *r, const jt_node *o, closer_thread *t) {
         int64_t tid, pid, ppid, last_cpu, uid;
         int k;
         if ((k = expect_object(r, o)) < 0 ||
@@ -738,23 +790,25 @@ static int read_thread(reader *r, const json_t *o, closer_thread *t) {
         return read_cmdline(r, o, t);
 }
 
-static int read_threads(reader *r, const json_t *root, closer_snapshot *s) {
-        json_t *arr;
+static int read_threads(reader *r, const jt_node *root, closer_snapshot *s) {
+        const jt_node *arr;
         int k = read_array(r, root, "threads", false, THREADS_MAX, &arr);
-        if (k < 0 || !arr || json_array_size(arr) == 0)
+        if (k < 0 || !arr || j_size(arr) == 0)
                 return k;
-        size_t n = json_array_size(arr);
+        size_t n = j_size(arr);
         s->threads = calloc(n, sizeof(*s->threads));
         int64_t *ids = malloc(n * sizeof(*ids));
         if (!s->threads || !ids) {
                 free(ids);
                 return closer_error_set(r->err, -ENOMEM, "%s: out of memory", r->source);
         }
+        jt_iter it = jt_iter_start(arr);
         for (size_t i = 0; i < n; i++) {
+                const jt_node *e = jt_iter_next(&it);
                 size_t old = path_index(r, "threads", i);
                 /* Count it first: a half-read thread still gets its cmdline freed. */
                 s->n_threads++;
-                k = read_thread(r, json_array_get(arr, i), &s->threads[i]);
+                k = read_thread(r, e, &s->threads[i]);
                 path_pop(r, old);
                 if (k < 0)
                         goto out;
@@ -768,10 +822,10 @@ out:
 
 /* ---- irqs ---- */
 
-static int read_irq(reader *r, const json_t *o, closer_irq *q) {
+static int read_irq(reader *r, const jt_node *o, closer_irq *q) {
         int64_t irq, domid, queue, cpu;
         char kind[16];
-        json_t *counts;
+        const jt_node *counts;
         int k;
         if ((k = expect_object(r, o)) < 0 ||
             (k = read_int(r, o, "irq", true, 0, IRQ_MAX, 0, &irq)) < 0 ||
@@ -800,44 +854,53 @@ static int read_irq(reader *r, const json_t *o, closer_irq *q) {
                 return k;
         }
 
-        size_t n = counts ? json_array_size(counts) : 0;
+        size_t n = counts ? j_size(counts) : 0;
         if (n == 0)
                 return 0;
-        q->per_cpu_counts = calloc(n, sizeof(uint64_t));
+        if (jt_typeof(counts) == JT_INTS) {
+                /* plain integers, all >= 0: taken as the tape read them */
+                q->per_cpu_counts = jt_ints_take(r->doc, counts);
+                q->n_counts = (unsigned) n;
+                return 0;
+        }
+        q->per_cpu_counts = malloc(n * sizeof(uint64_t));  /* every one is written below */
         if (!q->per_cpu_counts)
                 return closer_error_set(r->err, -ENOMEM, "%s: out of memory", r->source);
         q->n_counts = (unsigned) n;
+        jt_iter it = jt_iter_start(counts);
         for (size_t i = 0; i < n; i++) {
-                json_t *c = json_array_get(counts, i);
-                if (!json_is_integer(c) || json_integer_value(c) < 0) {
+                const jt_node *c = jt_iter_next(&it);
+                if (!j_is_integer(c) || j_int(c) < 0) {
                         size_t old = path_push(r, ".per_cpu_counts[%zu]", i);
-                        k = json_is_integer(c)
-                                ? fail(r, "expected an integer >= 0, got %" JSON_INTEGER_FORMAT, json_integer_value(c))
+                        k = j_is_integer(c)
+                                ? fail(r, "expected an integer >= 0, got %" PRId64, j_int(c))
                                 : fail(r, "expected an integer >= 0, got %s", type_name(c));
                         path_pop(r, old);
                         return k;
                 }
-                q->per_cpu_counts[i] = (uint64_t) json_integer_value(c);
+                q->per_cpu_counts[i] = (uint64_t) j_int(c);
         }
         return 0;
 }
 
-static int read_irqs(reader *r, const json_t *root, closer_snapshot *s) {
-        json_t *arr;
+static int read_irqs(reader *r, const jt_node *root, closer_snapshot *s) {
+        const jt_node *arr;
         int k = read_array(r, root, "irqs", false, IRQS_MAX, &arr);
-        if (k < 0 || !arr || json_array_size(arr) == 0)
+        if (k < 0 || !arr || j_size(arr) == 0)
                 return k;
-        size_t n = json_array_size(arr);
+        size_t n = j_size(arr);
         s->irqs = calloc(n, sizeof(*s->irqs));
         int64_t *ids = malloc(n * sizeof(*ids));
         if (!s->irqs || !ids) {
                 free(ids);
                 return closer_error_set(r->err, -ENOMEM, "%s: out of memory", r->source);
         }
+        jt_iter it = jt_iter_start(arr);
         for (size_t i = 0; i < n; i++) {
+                const jt_node *e = jt_iter_next(&it);
                 size_t old = path_index(r, "irqs", i);
                 s->n_irqs++;
-                k = read_irq(r, json_array_get(arr, i), &s->irqs[i]);
+                k = read_irq(r, e, &s->irqs[i]);
                 path_pop(r, old);
                 if (k < 0)
                         goto out;
@@ -851,27 +914,42 @@ out:
 
 int closer_snapshot_from_json(const char *text, const char *source, closer_snapshot **ret, closer_error *err) {
         reader r = { .source = source ? source : "<snapshot>", .err = err, .len = 1, .path = "$" };
-        json_error_t jerr;
         closer_snapshot *s = NULL;
-        json_t *root, *fmt;
+        const jt_node *root, *fmt;
+        jt_doc doc = {};
+        size_t at = 0;
         int64_t time_ns;
         size_t old;
         int k;
 
         if (!text)
                 return fail(&r, "expected a JSON document, got nothing");
-        /* Duplicate keys would let two writers disagree about one value. */
-        root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
-        if (!root)
-                return fail(&r, "expected valid JSON: line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
+        /* Duplicate keys would let two writers disagree about one value:
+         * refused, as jansson's JSON_REJECT_DUPLICATES does. */
+        k = jt_parse(text, strlen(text), &doc, &at);
+        if (k == -ENOMEM)
+                return closer_error_set(err, -ENOMEM, "%s: out of memory", r.source);
+        if (k < 0) {
+                /* The tape reader says no; jansson, which refuses the same
+                 * texts, says where and why, in the words users know. */
+                json_error_t jerr;
+                json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+                if (!j)
+                        return fail(&r, "expected valid JSON: line %d, column %d: %s", jerr.line, jerr.column,
+                                    jerr.text);
+                json_decref(j);
+                return fail(&r, "expected valid JSON: refused at byte %zu", at);
+        }
+        root = doc.nodes;
+        r.doc = &doc;
 
         if ((k = expect_object(&r, root)) < 0)
                 goto out;
         if ((k = member(&r, root, "format", true, &fmt, &old)) < 0)
                 goto out;
-        if (!json_is_string(fmt) || strcmp(json_string_value(fmt), SNAPSHOT_FORMAT) != 0) {
-                k = json_is_string(fmt)
-                        ? fail(&r, "expected \"" SNAPSHOT_FORMAT "\", got \"%.64s\"", json_string_value(fmt))
+        if (!j_is_string(fmt) || strcmp(j_str(fmt), SNAPSHOT_FORMAT) != 0) {
+                k = j_is_string(fmt)
+                        ? fail(&r, "expected \"" SNAPSHOT_FORMAT "\", got \"%.64s\"", j_str(fmt))
                         : fail(&r, "expected \"" SNAPSHOT_FORMAT "\", got %s", type_name(fmt));
                 goto out;
         }
@@ -896,7 +974,7 @@ int closer_snapshot_from_json(const char *text, const char *source, closer_snaps
         k = 0;
 out:
         closer_snapshot_free(s);
-        json_decref(root);
+        jt_doc_free(&doc);
         return k;
 }
 

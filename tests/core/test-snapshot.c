@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "closer/snapshot.h"
+#include "jt-compare.h"
 
 /* ---- helpers ---- */
 
@@ -340,6 +341,77 @@ static void test_bad_fixtures(void **state) {
         }
 }
 
+/* The tape reader accepts what jansson (JSON_REJECT_DUPLICATES) accepts and
+ * reads the same values: the corners of the grammar, one by one. */
+static void test_tape_agrees_with_jansson(void **state) {
+        (void) state;
+        static const char *docs[] = {
+                "{}", "[]", " [ ] ", "\t{\r\n}\n", "", " ", "1", "\"s\"", "null", "{} {}", "[] x", "{}\x01",
+                "[1,]", "[,1]", "[1 2]", "{\"a\" 1}", "{\"a\":}", "{\"a\":1,}", "{,}", "{1:2}", "[1", "{\"a\":1",
+                "[0]", "[-0]", "[00]", "[01]", "[-01]", "[-]", "[+1]", "[1.]", "[.5]", "[1.5]", "[-1.5e3]",
+                "[1e5]", "[1E+5]", "[1e-5]", "[1e]", "[1e+]", "[0x10]", "[1.0]", "[1e400]", "[-1e400]", "[1e-400]",
+                "[9223372036854775807]", "[9223372036854775808]", "[-9223372036854775808]",
+                "[-9223372036854775809]", "[99999999999999999999]", "[123456789012345678]",
+                "[1234567890123456789]", "[0, 1, 2, 18446744073709551615]", "[1,2,-3]", "[1,2,\"x\"]",
+                "[1,2,[3]]", "[1 , 2 ,\n3\t]", "[1,  3]", "[1, \n 3, 4,5 ,6]", "[[1,  2], {\"a\": [3,\t4]}]", "[1,2", "[1,2,", "[1,2 x]", "[1,2.5]", "[007]", "[1,0,00]",
+                "[true]", "[false]", "[null]", "[tru]", "[truex]", "[nul]", "[True]", "[NaN]", "[Infinity]",
+                "[\"\"]", "[\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\"]", "[\"\\u00e9\\u20ac\"]", "[\"\\uD83D\\uDE00\"]",
+                "[\"\\uD83D\"]", "[\"\\uDE00\"]", "[\"\\uD83Dx\"]", "[\"\\uD83D\\u0041\"]", "[\"\\u0000\"]",
+                "{\"\\u0000\":1}", "[\"\\u12\"]", "[\"\\uZZZZ\"]", "[\"\\x\"]", "[\"a\nb\"]", "[\"a\tb\"]",
+                "[\"\x7f\"]", "[\"\xc3\xa9\"]", "[\"\xc3\"]", "[\"\xc0\x80\"]", "[\"\xed\xa0\x80\"]",
+                "[\"\xf4\x90\x80\x80\"]", "[\"\xf0\x9f\x98\x80\"]", "[\"\xff\"]", "[\"abc", "\xef\xbb\xbf[]",
+                "{\"a\":1,\"a\":2}", "{\"a\":1,\"b\":{\"a\":2}}", "{\"a\":1,\"A\":2}", "{\"\":1,\"\":2}",
+                "{\"a\":1,\"\\u0061\":2}", "{\"ab\":1,\"a\":2,\"b\":3}",
+        };
+        for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++)
+                if (jt_agrees_with_jansson(docs[i]) < 0)
+                        fail_msg("tape reader and jansson disagree on '%s'", docs[i]);
+
+        /* objects past the pairwise duplicate check (sorted instead) */
+        char big[4096];
+        for (int dup = 0; dup < 2; dup++) {
+                size_t n = (size_t) snprintf(big, sizeof(big), "{");
+                for (int k = 0; k < 40; k++)
+                        n += (size_t) snprintf(big + n, sizeof(big) - n, "%s\"k%d\": %d", k ? ", " : "",
+                                               dup && k == 39 ? 7 : k, k);
+                snprintf(big + n, sizeof(big) - n, "}");
+                if (jt_agrees_with_jansson(big) < 0)
+                        fail_msg("tape reader and jansson disagree on a 40-key object (duplicate: %d)", dup);
+        }
+        /* nesting: jansson allows 2048 levels, counting a scalar as one */
+        static const int depths[] = {2047, 2048, 2049};
+        for (size_t d = 0; d < 3; d++)
+                for (int leaf = 0; leaf < 3; leaf++) {
+                        int n = depths[d];
+                        char *t = malloc((size_t) n * 2 + 8), *o = t;
+                        assert_non_null(t);
+                        for (int i = 0; i < n; i++)
+                                *o++ = '[';
+                        o += leaf == 1 ? sprintf(o, "1") : leaf == 2 ? sprintf(o, "{}") : 0;
+                        for (int i = 0; i < n; i++)
+                                *o++ = ']';
+                        *o = '\0';
+                        if (jt_agrees_with_jansson(t) < 0)
+                                fail_msg("tape reader and jansson disagree at depth %d (leaf %d)", n, leaf);
+                        free(t);
+                }
+        /* every fixture, good or bad */
+        const char *names[] = {"snapshots/good/two-nodes.json", "snapshots/good/one-node-no-domains.json"};
+        for (size_t i = 0; i < 2; i++) {
+                char *text = read_file(data_dir(), names[i]);
+                assert_int_equal(jt_agrees_with_jansson(text), 0);
+                free(text);
+        }
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                char rel[256];
+                snprintf(rel, sizeof(rel), "snapshots/bad/%s.json", bad[i].file);
+                char *text = read_file(data_dir(), rel);
+                if (jt_agrees_with_jansson(text) < 0)
+                        fail_msg("tape reader and jansson disagree on %s", rel);
+                free(text);
+        }
+}
+
 static void test_misc_rejections(void **state) {
         (void) state;
         closer_snapshot *s = NULL;
@@ -597,6 +669,7 @@ int main(void) {
                 cmocka_unit_test(test_reference_host),
                 cmocka_unit_test(test_bad_fixtures),
                 cmocka_unit_test(test_misc_rejections),
+                cmocka_unit_test(test_tape_agrees_with_jansson),
                 cmocka_unit_test(test_write_invalid_utf8),
                 cmocka_unit_test(test_property_roundtrip),
                 cmocka_unit_test(test_large),
