@@ -109,10 +109,10 @@ uint64_t *jt_ints_take(jt_doc *doc, const jt_node *v);
 /* The object member `key`, or NULL. Objects are small and their keys come
  * in a usual order: a linear scan, length first, beats hashing here. */
 static inline const jt_node *jt_get(const jt_node *obj, const char *key) {
-        size_t len = strlen(key);
         const jt_node *k = obj + 1;
         for (uint32_t i = 0; i < obj->n; i++) {
-                if (k->n == len && memcmp(k->v.s, key, len) == 0)
+                /* keys hold no NUL (refused) and end with one: strcmp is byte equality */
+                if (k->v.s[0] == key[0] && (key[0] == '\0' || strcmp(k->v.s + 1, key + 1) == 0))
                         return k + 1;
                 k = jt_next(k + 1);
         }
