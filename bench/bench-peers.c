@@ -70,10 +70,42 @@ static uint64_t thread_cpu_ns(void) {
         return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
 }
 
-static bool have(const char *prog) {
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", prog);
-        return system(cmd) == 0;
+/* prog's path from $PATH (no shell anywhere: tests/hardening), or false. */
+static bool find_program(const char *prog, char *path, size_t size) {
+        const char *dirs = getenv("PATH");
+        if (!dirs || !*dirs)
+                dirs = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+        while (*dirs) {
+                size_t n = strcspn(dirs, ":");
+                if (n > 0 && (size_t) snprintf(path, size, "%.*s/%s", (int) n, dirs, prog) < size &&
+                    access(path, X_OK) == 0)
+                        return true;
+                dirs += n + (dirs[n] == ':');
+        }
+        return false;
+}
+
+static char irqbalance_path[256], numad_path[256];
+
+/* Run argv (argv[0] a path) with its output thrown away; its exit status,
+ * or -1. */
+static int run(char *const argv[]) {
+        pid_t pid = fork();
+        if (pid < 0)
+                return -1;
+        if (pid == 0) {
+                int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+                if (fd >= 0) {
+                        dup2(fd, 1);
+                        dup2(fd, 2);
+                }
+                execv(argv[0], argv);
+                _exit(127);
+        }
+        int status;
+        if (waitpid(pid, &status, 0) < 0)
+                return -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 /* ---- irqbalance ---- */
@@ -109,7 +141,8 @@ static double irqbalance_pass(char *why, size_t size) {
                         fprintf(stderr, "bind %s: %s\n", src, strerror(errno));
                         _exit(125);
                 }
-                execlp("irqbalance", "irqbalance", "--oneshot", "--foreground", (char *) NULL);
+                char *argv[] = {irqbalance_path, "--oneshot", "--foreground", NULL};
+                execv(argv[0], argv);
                 fprintf(stderr, "exec irqbalance: %s\n", strerror(errno));
                 _exit(127);
         }
@@ -192,7 +225,7 @@ static double numad_scan(unsigned *scans, char *why, size_t size) {
                 snprintf(why, size, "a numad is already running here (%s): not touched", pidfile);
                 return -1;
         }
-        if (system("numad -H 0 -i 1:1 >/dev/null 2>&1") != 0) {
+        if (run((char *[]) {numad_path, "-H", "0", "-i", "1:1", NULL}) != 0) {
                 snprintf(why, size, "numad -i 1:1 refused to start");
                 return -1;
         }
@@ -210,7 +243,7 @@ static double numad_scan(unsigned *scans, char *why, size_t size) {
         double c0 = schedstat_ms(pid), t0 = mono_ms();
         sleep(5);
         double c1 = schedstat_ms(pid), t1 = mono_ms();
-        int stopped = system("numad -i 0 >/dev/null 2>&1");
+        int stopped = run((char *[]) {numad_path, "-i", "0", NULL});
         for (int i = 0; i < 50 && kill((pid_t) pid, 0) == 0; i++)
                 usleep(100000);
         if (c0 < 0 || c1 < 0) {
@@ -328,7 +361,7 @@ int main(void) {
         generate(cpus);
 
         /* irqbalance */
-        if (!have("irqbalance"))
+        if (!find_program("irqbalance", irqbalance_path, sizeof(irqbalance_path)))
                 snprintf(why_irq, sizeof(why_irq), "irqbalance is not installed (scripts/install-deps --bench)");
         else if (geteuid() != 0)
                 snprintf(why_irq, sizeof(why_irq), "needs root (a private mount namespace over /proc/irq)");
@@ -346,7 +379,7 @@ int main(void) {
         }
 
         /* numad */
-        if (!have("numad"))
+        if (!find_program("numad", numad_path, sizeof(numad_path)))
                 snprintf(why_numad, sizeof(why_numad), "numad is not installed (scripts/install-deps --bench)");
         else if (geteuid() != 0)
                 snprintf(why_numad, sizeof(why_numad), "needs root");
