@@ -154,10 +154,22 @@ int closer_cmd_status(int argc, char **argv) {
                        (long long) json_integer_value(json_object_get(ac, "cgroup")),
                        (long long) json_integer_value(json_object_get(ac, "memory")),
                        (long long) json_integer_value(json_object_get(ac, "cap")));
-                printf("errors          %lld transient (retried), %lld permanent (object left alone), %lld other\n",
+                printf("errors          %lld transient (retried), %lld permanent (object left alone), %lld other, "
+                       "%lld ledger, %lld tick\n",
                        (long long) json_integer_value(json_object_get(er, "transient")),
                        (long long) json_integer_value(json_object_get(er, "permanent")),
-                       (long long) json_integer_value(json_object_get(er, "fatal")));
+                       (long long) json_integer_value(json_object_get(er, "fatal")),
+                       (long long) json_integer_value(json_object_get(er, "ledger")),
+                       (long long) json_integer_value(json_object_get(er, "tick")));
+                json_t *lg = json_object_get(ans, "ledger");
+                if (json_is_object(lg) && !json_is_true(json_object_get(lg, "ok")))
+                        printf("ledger          cannot be written: %s; %.1f s of billing held in memory (%lld failed "
+                               "writes)\n",
+                               json_string_value(json_object_get(lg, "error")),
+                               (double) json_integer_value(json_object_get(lg, "unwritten_ns")) / 1e9,
+                               (long long) json_integer_value(json_object_get(lg, "failed_writes")));
+                else if (json_is_object(lg))
+                        printf("ledger          ok\n");
                 r = 0;
         }
         json_decref(ans);

@@ -60,6 +60,8 @@ typedef struct daemon_ctx {
         long ticks_left;                /* --ticks N: stop after N; -1 forever */
         bool ready;
         bool told_unmetered;
+        closer_ratelimit ledger_log;    /* a failing ledger fails every tick */
+        closer_ratelimit tick_log;
 } daemon_ctx;
 
 static void help(void) {
@@ -137,6 +139,23 @@ static int64_t wall_ns(void) {
         return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Count every failed ledger write; log the first, then at most a few a
+ * minute, and say when it works again. Nothing is lost meanwhile: the meter
+ * keeps what it could not write. */
+static void ledger_result(daemon_ctx *d, int r, bool was_failing, uint64_t now) {
+        uint64_t left_out = 0;
+        if (r < 0) {
+                d->m->stats.errors_ledger++;
+                if (closer_ratelimit_below(&d->ledger_log, now, &left_out))
+                        log_error("ledger: cannot write: %s; %.1f s of billing kept in memory until it can "
+                                  "(%llu failed writes, %llu such messages left out)",
+                                  strerror(-r), (double) closer_meter_unwritten_ns(d->meter) / 1e9,
+                                  (unsigned long long) d->meter->failures, (unsigned long long) left_out);
+        } else if (was_failing && d->meter->last_error == 0)
+                log_notice("ledger: written again after %llu failed writes; nothing was lost",
+                           (unsigned long long) d->meter->failures);
+}
+
 static void do_tick(daemon_ctx *d) {
         closer_error err = {{0}};
         uint64_t t0 = now_usec();
@@ -148,15 +167,18 @@ static void do_tick(daemon_ctx *d) {
         int r = closer_manager_tick(d->m, t0 * 1000u, &err);
         d->m->stats.last_tick_ns = (now_usec() - t0) * 1000u;
         if (r < 0) {
-                log_error("tick: %s", err.msg);
+                uint64_t left_out = 0;
+                d->m->stats.errors_tick++;
+                if (closer_ratelimit_below(&d->tick_log, t0, &left_out))
+                        log_error("tick: %s (%llu such messages left out)", err.msg, (unsigned long long) left_out);
                 return;
         }
         if (d->meter) {
+                bool was_failing = d->meter->last_error < 0;
                 r = closer_meter_commit(d->meter, d->m, prev_ns, t0 * 1000u, wall_ns());
                 closer_manager_phase(d->m, CLOSER_PHASE_LEDGER);
-                if (r < 0)
-                        log_error("ledger: interval not recorded: %s", strerror(-r));
-                else if (d->meter->unmetered_ns && !d->told_unmetered && (d->told_unmetered = true))
+                ledger_result(d, r, was_failing, t0);
+                if (r >= 0 && d->meter->unmetered_ns && !d->told_unmetered && (d->told_unmetered = true))
                         log_notice("ledger: %.1f s while closerd was down are recorded as unmetered",
                                    (double) d->meter->unmetered_ns / 1e9);
         }
@@ -166,13 +188,15 @@ static void do_tick(daemon_ctx *d) {
                 log_info("ready: %u domains, main container on dom0 CPUs of node %d, %u secondary containers",
                          d->m->plan->n_domains, d->m->plan->main.node, d->m->plan->n_secondary);
         }
-        (void) sd_notifyf(0, "STATUS=%u domains, %llu actions, %llu errors", d->m->plan->n_domains,
+        (void) sd_notifyf(0, "STATUS=%u domains, %llu actions, %llu errors%s", d->m->plan->n_domains,
                           (unsigned long long) (d->m->stats.actions[CLOSER_ACT_THREAD] +
                                                 d->m->stats.actions[CLOSER_ACT_IRQ] +
                                                 d->m->stats.actions[CLOSER_ACT_MEMORY] +
                                                 d->m->stats.actions[CLOSER_ACT_CGROUP]),
                           (unsigned long long) (d->m->stats.errors_transient + d->m->stats.errors_permanent +
-                                                d->m->stats.errors_fatal));
+                                                d->m->stats.errors_fatal + d->m->stats.errors_ledger +
+                                                d->m->stats.errors_tick),
+                          d->meter && d->meter->last_error < 0 ? "; the ledger cannot be written" : "");
         if (d->ticks_left > 0 && --d->ticks_left == 0)
                 (void) sd_event_exit(d->ev, 0);
 }
@@ -401,7 +425,7 @@ static json_t *status(daemon_ctx *d) {
         char main_cpus[256];
         (void) closer_cpuset_format(&d->m->plan->main.dom0_cpus, main_cpus, sizeof(main_cpus));
         json_t *ans = json_pack("{s:b, s:s, s:b, s:I, s:I, s:i, s:i, s:{s:s, s:i, s:I}, s:{s:I, s:I, s:I, s:I, s:I}, "
-                         "s:{s:I, s:I, s:I}}",
+                         "s:{s:I, s:I, s:I, s:I, s:I}}",
                          "ok", 1, "hypervisor", d->hypervisor, "dry_run", d->m->dry_run, "ticks",
                          (json_int_t) st->ticks, "last_tick_ns", (json_int_t) st->last_tick_ns, "domains",
                          (int) d->m->plan->n_domains, "secondary_containers", (int) d->m->plan->n_secondary,
@@ -412,7 +436,15 @@ static json_t *status(daemon_ctx *d) {
                          (json_int_t) st->actions[CLOSER_ACT_MEMORY], "cap", (json_int_t) st->actions[CLOSER_ACT_CAP],
                          "errors", "transient",
                          (json_int_t) st->errors_transient, "permanent", (json_int_t) st->errors_permanent, "fatal",
-                         (json_int_t) st->errors_fatal);
+                         (json_int_t) st->errors_fatal, "ledger", (json_int_t) st->errors_ledger, "tick",
+                         (json_int_t) st->errors_tick);
+        if (ans && d->meter)
+                /* a failing ledger is visible here, not only in the log */
+                json_object_set_new(ans, "ledger",
+                                    json_pack("{s:b, s:s?, s:I, s:I}", "ok", d->meter->last_error == 0, "error",
+                                              d->meter->last_error < 0 ? strerror(-d->meter->last_error) : NULL,
+                                              "unwritten_ns", (json_int_t) closer_meter_unwritten_ns(d->meter),
+                                              "failed_writes", (json_int_t) d->meter->failures));
         json_t *cpu = json_object();
         if (!ans || !cpu) {
                 json_decref(cpu);
@@ -466,14 +498,16 @@ static int render_metrics(void *userdata, char **ret_text) {
         };
         const closer_metrics_count errors[] = {
                 {"transient", m->stats.errors_transient}, {"permanent", m->stats.errors_permanent},
-                {"fatal", m->stats.errors_fatal},
+                {"fatal", m->stats.errors_fatal},     {"ledger", m->stats.errors_ledger},
+                {"tick", m->stats.errors_tick},
         };
         closer_metrics_count tick_cpu[_CLOSER_PHASE_MAX];
         for (unsigned i = 0; i < _CLOSER_PHASE_MAX; i++)
                 tick_cpu[i] = (closer_metrics_count) {closer_tick_phase_name(i), m->stats.phase_cpu_ns[i]};
         closer_metrics mx = {.domains = doms, .n_domains = n, .main_load = m->stats.main_load,
                              .main_cpus = m->plan ? closer_cpuset_count(&m->plan->main.dom0_cpus) : 0,
-                             .actions = actions, .n_actions = 5, .errors = errors, .n_errors = 3,
+                             .actions = actions, .n_actions = 5, .errors = errors,
+                             .n_errors = sizeof(errors) / sizeof(errors[0]),
                              .tick_cpu_ns = tick_cpu, .n_tick_cpu = m->cpu_ns ? _CLOSER_PHASE_MAX : 0};
         int r = closer_metrics_render(&mx, ret_text);
         free(doms);
@@ -523,7 +557,9 @@ int main(int argc, char **argv) {
                 {"metrics", required_argument, NULL, 'M'},
                 {"help", no_argument, NULL, 'h'},           {0},
         };
-        daemon_ctx d = {.config_path = DEFAULT_CONFIG, .tick_usec = 1000000, .ticks_left = -1};
+        daemon_ctx d = {.config_path = DEFAULT_CONFIG, .tick_usec = 1000000, .ticks_left = -1,
+                        .ledger_log = CLOSER_RATELIMIT_INIT(60 * 1000000, 3),
+                        .tick_log = CLOSER_RATELIMIT_INIT(60 * 1000000, 3)};
         const char *root = "/", *state_path = DEFAULT_STATE, *socket_path = DEFAULT_SOCKET, *cgroup_base = NULL;
         const char *ledger_path = NULL;
         unsigned long ledger_interval_s = 60;
@@ -763,8 +799,14 @@ int main(int argc, char **argv) {
         (void) sd_notify(0, "STOPPING=1");
         if (r < 0)
                 log_error("event loop: %s", strerror(-r));
-        if (d.meter && closer_meter_flush(d.meter) < 0)
-                log_error("ledger: the last interval could not be recorded");
+        if (d.meter) {
+                /* Stopping: waiting a little for a lock costs nothing now. */
+                closer_ledger_set_busy_timeout(d.meter->ledger, 5000);
+                int rr = closer_meter_flush(d.meter);
+                if (rr < 0)
+                        log_error("ledger: the last %.1f s could not be recorded: %s",
+                                  (double) closer_meter_unwritten_ns(d.meter) / 1e9, strerror(-rr));
+        }
         if (!dry_run) {
                 int rr = closer_manager_restore(d.m);
                 if (rr < 0)

@@ -296,6 +296,11 @@ int closer_ledger_open(const char *path, closer_error *err, closer_ledger **ret)
         return 0;
 }
 
+void closer_ledger_set_busy_timeout(closer_ledger *l, unsigned ms) {
+        if (l)
+                sqlite3_busy_timeout(l->db, ms > INT_MAX ? INT_MAX : (int) ms);
+}
+
 /* Reads the last tick with l->last_tick: 1 found, 0 none, -errno. */
 static int read_last_tick(closer_ledger *l, closer_ledger_tick *ret) {
         int rc = sqlite3_step(l->last_tick), r;

@@ -105,6 +105,10 @@ int closer_ledger_open(const char *path, closer_error *err, closer_ledger **ret)
 /* Close; accepts NULL; returns NULL. */
 closer_ledger *closer_ledger_close(closer_ledger *l);
 
+/* How long a write waits for a lock another process holds before it fails
+ * with -EBUSY (default 5000 ms; 0: not at all). */
+void closer_ledger_set_busy_timeout(closer_ledger *l, unsigned ms);
+
 /*
  * The last committed tick (where the daemon resumes). Returns 1 and fills
  * *ret_tick, 0 if the ledger holds no tick (ret_tick untouched), or -errno.

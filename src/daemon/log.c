@@ -53,3 +53,19 @@ void closer_log_internal(int priority, const char *file, int line, const char *f
         }
         fprintf(stderr, "%s: %s\n", log_ident, msg);
 }
+
+bool closer_ratelimit_below(closer_ratelimit *rl, uint64_t now_usec, uint64_t *ret_suppressed) {
+        if (rl->begin_usec == 0 || now_usec < rl->begin_usec || now_usec - rl->begin_usec >= rl->interval_usec) {
+                rl->begin_usec = now_usec ? now_usec : 1;
+                rl->n = 0;
+        }
+        if (rl->n >= rl->burst) {
+                rl->suppressed++;
+                return false;
+        }
+        rl->n++;
+        if (ret_suppressed)
+                *ret_suppressed = rl->suppressed;
+        rl->suppressed = 0;
+        return true;
+}

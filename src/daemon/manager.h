@@ -70,6 +70,8 @@ typedef struct closer_manager_stats {
         uint64_t ticks;
         uint64_t actions[_CLOSER_ACT_MAX];
         uint64_t errors_transient, errors_permanent, errors_fatal;
+        uint64_t errors_ledger;         /* ticks whose billing could not be written then (closerd) */
+        uint64_t errors_tick;           /* ticks that could not observe or plan (closerd) */
         uint64_t last_tick_ns;          /* wall time the last tick took */
         uint64_t phase_cpu_ns[_CLOSER_PHASE_MAX];       /* closerd's CPU by phase, all ticks */
         double main_load;               /* CPUs' worth of dom0 work outside every domain's account, last interval */

@@ -24,6 +24,9 @@ int closer_meter_open(const char *path, const char *boot_id, uint64_t interval_n
                 free(mt);
                 return r;
         }
+        /* A tick that waited for another process's lock would stall the
+         * daemon's loop: fail at once and try again at the next tick. */
+        closer_ledger_set_busy_timeout(mt->ledger, 0);
         r = closer_ledger_last_end(mt->ledger, &last);
         if (r < 0) {
                 closer_ledger_close(mt->ledger);
@@ -55,8 +58,12 @@ static int append(closer_meter *mt, uint64_t start_ns, uint64_t end_ns, int64_t 
         int r = closer_ledger_append(mt->ledger, &t, rows, n);
         if (r == -EEXIST)
                 r = 0;          /* a replay of what is already there: counted once */
-        if (r < 0)
+        if (r < 0) {
+                mt->failures++;
+                mt->last_error = r;
                 return r;
+        }
+        mt->last_error = 0;
         mt->have_last = true;
         mt->last_end_ns = end_ns;
         mt->intervals++;
@@ -102,10 +109,30 @@ static int accumulate(closer_meter *mt, const closer_manager *m, uint64_t start_
         return 0;
 }
 
+/* Where the interval being summed starts: after the unmetered bridge when
+ * that is still to be written. */
+static uint64_t acc_start_ns(const closer_meter *mt) {
+        return mt->bridge_end_ns ? mt->bridge_end_ns : mt->last_end_ns;
+}
+
+uint64_t closer_meter_unwritten_ns(const closer_meter *mt) {
+        uint64_t end = mt->acc_end_ns ? mt->acc_end_ns : mt->bridge_end_ns;
+        return end > mt->last_end_ns ? end - mt->last_end_ns : 0;
+}
+
 int closer_meter_flush(closer_meter *mt) {
+        int r;
+
+        /* In time order: the bridge first, then what was summed after it. */
+        if (mt->bridge_end_ns) {
+                r = append(mt, mt->last_end_ns, mt->bridge_end_ns, mt->bridge_wall_end_ns, NULL, 0);
+                if (r < 0)
+                        return r;
+                mt->bridge_end_ns = 0;
+        }
         if (!mt->acc_end_ns || mt->acc_end_ns <= mt->last_end_ns)
                 return 0;
-        int r = append(mt, mt->last_end_ns, mt->acc_end_ns, mt->acc_wall_end_ns, mt->acc, mt->n_acc);
+        r = append(mt, mt->last_end_ns, mt->acc_end_ns, mt->acc_wall_end_ns, mt->acc, mt->n_acc);
         if (r < 0)
                 return r;
         mt->n_acc = 0;
@@ -127,22 +154,26 @@ int closer_meter_commit(closer_meter *mt, const closer_manager *m, uint64_t star
                 /* first tick of this run: accounting only primed. Whatever
                  * happened since the last committed interval was not metered:
                  * say so with an interval that has no rows. */
-                if (mt->last_end_ns < end_ns) {
-                        uint64_t gap = end_ns - mt->last_end_ns;
-                        r = append(mt, mt->last_end_ns, end_ns, wall_end_ns, NULL, 0);
-                        if (r < 0)
-                                return r;
-                        mt->unmetered_ns += gap;
+                if (mt->last_end_ns < end_ns && !mt->bridge_end_ns && !mt->acc_end_ns) {
+                        /* Remembered before it is written: a failed write
+                         * is tried again, and the ticks after it are summed
+                         * from here (the next tick starts at end_ns). */
+                        mt->bridge_end_ns = end_ns;
+                        mt->bridge_wall_end_ns = wall_end_ns;
+                        mt->unmetered_ns += end_ns - mt->last_end_ns;
+                        return closer_meter_flush(mt);
                 }
                 return 0;
         }
-        uint64_t expect = mt->acc_end_ns ? mt->acc_end_ns : mt->last_end_ns;
+        uint64_t expect = mt->acc_end_ns ? mt->acc_end_ns : acc_start_ns(mt);
         if (start_ns != expect)
                 return -ERANGE;         /* the caller lost track: never count twice */
         r = accumulate(mt, m, start_ns, end_ns, wall_end_ns);
         if (r < 0)
                 return r;
-        if (end_ns - mt->last_end_ns < mt->interval_ns)
+        /* Also when an earlier write failed: the interval just grows until
+         * a write works. */
+        if (end_ns - acc_start_ns(mt) < mt->interval_ns && !mt->bridge_end_ns && !mt->last_error)
                 return 0;
         return closer_meter_flush(mt);
 }

@@ -11,6 +11,7 @@
  *   closer_main_container_cpus                             gauge
  *   closer_placement_actions_total{kind}                   counter
  *   closer_errors_total{kind}                              counter
+ *     (kinds from closerd: transient, permanent, fatal, ledger, tick, ...)
  *   closer_tick_cpu_seconds_total{phase}                   counter
  *
  * Label values are escaped as the format requires (backslash, double quote,

@@ -5,11 +5,14 @@
  * ledger interval, keeps its configuration on a bad SIGHUP, and exits 0 on
  * SIGTERM. Bad configuration -> one line naming file, line and key, exit 2.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -82,9 +86,16 @@ static char *run(char *const argv[], int *ret_status, char **err_out) {
 }
 
 static const char *ledger_interval = "0";
+static pid_t running = -1;      /* the daemon a failed test left behind */
 
-static pid_t start_daemon(const char *extra_conf) {
-        char *argv[20];
+static uint64_t mono_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+static pid_t start_daemon_args(const char *extra_conf, const char *const *extra) {
+        char *argv[32];
         int n = 0;
         argv[n++] = getenv("CLOSERD");
         argv[n++] = (char *) "--hypervisor";
@@ -103,6 +114,8 @@ static pid_t start_daemon(const char *extra_conf) {
                 argv[n++] = (char *) "--config";
                 argv[n++] = (char *) extra_conf;
         }
+        for (size_t i = 0; extra && extra[i] && n < 31; i++)
+                argv[n++] = (char *) extra[i];
         argv[n] = NULL;
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
@@ -110,6 +123,7 @@ static pid_t start_daemon(const char *extra_conf) {
         pid_t pid;
         assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
         posix_spawn_file_actions_destroy(&fa);
+        running = pid;
         /* ready when status answers */
         for (int i = 0; i < 200; i++) {
                 int st;
@@ -125,10 +139,16 @@ static pid_t start_daemon(const char *extra_conf) {
         return -1;
 }
 
+static pid_t start_daemon(const char *extra_conf) {
+        return start_daemon_args(extra_conf, NULL);
+}
+
 static int stop(pid_t pid, int sig) {
         int st;
         kill(pid, sig);
         assert_int_equal(waitpid(pid, &st, 0), pid);
+        if (pid == running)
+                running = -1;
         return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
@@ -148,6 +168,103 @@ static json_t *ctl_json(const char *cmd, const char *arg) {
                 fail_msg("closerctl %s --json: not JSON: %s", cmd, e.text);
         free(out);
         return j;
+}
+
+/* A TCP port on 127.0.0.1 that was free a moment ago. */
+static void free_port(char *buf, size_t len) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t sl = sizeof(sa);
+        assert_true(fd >= 0);
+        assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        assert_int_equal(getsockname(fd, (struct sockaddr *) &sa, &sl), 0);
+        snprintf(buf, len, "127.0.0.1:%u", ntohs(sa.sin_port));
+        close(fd);
+}
+
+static int connect_tcp(const char *addr_port) {
+        const char *colon = strrchr(addr_port, ':');
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t) atoi(colon + 1)),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                close(fd);
+                return -errno;
+        }
+        return fd;
+}
+
+/* GET /metrics; the body, or NULL if no answer within timeout_ms. */
+static char *http_get_metrics(const char *addr_port, int timeout_ms) {
+        int fd = connect_tcp(addr_port);
+        if (fd < 0)
+                return NULL;
+        static const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+        assert_int_equal(send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL), (ssize_t) sizeof(req) - 1);
+        size_t cap = 1 << 16, len = 0;
+        char *buf = calloc(1, cap);
+        uint64_t deadline = mono_ms() + (uint64_t) timeout_ms;
+        for (;;) {
+                uint64_t now = mono_ms();
+                struct pollfd p = {.fd = fd, .events = POLLIN};
+                if (now >= deadline || poll(&p, 1, (int) (deadline - now)) <= 0) {
+                        free(buf);
+                        buf = NULL;
+                        break;
+                }
+                if (len + 1 >= cap)
+                        buf = realloc(buf, cap *= 2);
+                ssize_t k = read(fd, buf + len, cap - 1 - len);
+                if (k <= 0) {
+                        buf[len] = '\0';
+                        if (k < 0 || !strstr(buf, "200 OK")) {
+                                free(buf);
+                                buf = NULL;
+                        }
+                        break;
+                }
+                len += (size_t) k;
+        }
+        close(fd);
+        return buf;
+}
+
+/* The value of one sample line ("name{labels} value") in an exposition. */
+static double metric_value(const char *text, const char *series) {
+        const char *p = strstr(text, series);
+        if (!p)
+                fail_msg("no %s in the metrics", series);
+        return strtod(p + strlen(series), NULL);
+}
+
+/* Poll closerctl status until pred(status) holds; fail after timeout_ms. */
+static json_t *status_until(bool (*pred)(json_t *st, void *arg), void *arg, int timeout_ms, const char *what) {
+        uint64_t deadline = mono_ms() + (uint64_t) timeout_ms;
+        for (;;) {
+                json_t *st = ctl_json("status", NULL);
+                if (pred(st, arg))
+                        return st;
+                json_decref(st);
+                if (mono_ms() > deadline)
+                        fail_msg("closerd status: still not %s after %d ms", what, timeout_ms);
+                sleep_ms(20);
+        }
+}
+
+static bool ledger_failing(json_t *st, void *arg) {
+        (void) arg;
+        json_t *lg = json_object_get(st, "ledger");
+        return json_is_object(lg) && json_is_false(json_object_get(lg, "ok"));
+}
+
+static bool ledger_ok(json_t *st, void *arg) {
+        (void) arg;
+        return json_is_true(json_object_get(json_object_get(st, "ledger"), "ok"));
+}
+
+static bool ticks_at_least(json_t *st, void *arg) {
+        return json_integer_value(json_object_get(st, "ticks")) >= *(long long *) arg;
 }
 
 static int setup(void **state_) {
@@ -299,6 +416,59 @@ static void test_ledger_interval(void **state_) {
         assert_true(full >= 1);
 }
 
+/* Another process holds the ledger's write lock when closerd restarts (an
+ * open `sqlite3` shell, a backup): ticks go on at their pace, the failure
+ * shows in status and metrics, and once the lock is gone billing resumes
+ * with nothing lost and nothing counted twice. */
+static void test_ledger_locked(void **state_) {
+        (void) state_;
+        pid_t pid = start_daemon(NULL);
+        assert_int_equal(stop(pid, SIGTERM), 0);
+
+        sqlite3 *other;
+        assert_int_equal(sqlite3_open(ledger, &other), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+
+        char metrics[32];
+        free_port(metrics, sizeof(metrics));
+        const char *extra[] = {"--metrics", metrics, NULL};
+        pid = start_daemon_args(NULL, extra);
+        json_t *st = status_until(ledger_failing, NULL, 10000, "reporting the locked ledger");
+        assert_true(json_integer_value(json_object_get(json_object_get(st, "errors"), "ledger")) > 0);
+        assert_non_null(json_string_value(json_object_get(json_object_get(st, "ledger"), "error")));
+        /* 20 ticks of 50 ms take about a second, not 20 lock waits */
+        long long want = json_integer_value(json_object_get(st, "ticks")) + 20;
+        json_decref(st);
+        uint64_t t0 = mono_ms();
+        json_decref(status_until(ticks_at_least, &want, 10000, "ticking"));
+        assert_true(mono_ms() - t0 < 5000);
+        char *text = http_get_metrics(metrics, 5000);
+        assert_non_null(text);
+        assert_true(metric_value(text, "closer_errors_total{kind=\"ledger\"} ") > 0);
+        free(text);
+
+        assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+        json_decref(status_until(ledger_ok, NULL, 10000, "writing the ledger again"));
+        assert_int_equal(stop(pid, SIGTERM), 0);
+
+        unsigned n, empty;
+        check_ledger_contiguous(&n, &empty);
+        /* this run: the down time (no rows), then every interval billed */
+        sqlite3_stmt *q;
+        assert_int_equal(sqlite3_prepare_v2(other, "SELECT n_rows FROM ticks WHERE start_ns >= (SELECT max(start_ns) "
+                                                   "FROM ticks WHERE n_rows = 0) ORDER BY start_ns",
+                                            -1, &q, NULL),
+                         SQLITE_OK);
+        unsigned k = 0;
+        while (sqlite3_step(q) == SQLITE_ROW) {
+                assert_int_equal(sqlite3_column_int(q, 0), k == 0 ? 0 : 12);
+                k++;
+        }
+        sqlite3_finalize(q);
+        assert_true(k >= 2);
+        sqlite3_close(other);
+}
+
 static void test_bad_config(void **state_) {
         (void) state_;
         FILE *f = fopen(conf, "we");
@@ -343,6 +513,18 @@ static void test_bad_config(void **state_) {
         assert_int_equal(stop(pid, SIGTERM), 0);
 }
 
+/* A test that failed half-way left its daemon running: it would hold the
+ * socket and the ledger of the tests after it. */
+static int kill_leftover(void **state_) {
+        (void) state_;
+        if (running > 0) {
+                kill(running, SIGKILL);
+                (void) waitpid(running, NULL, 0);
+                running = -1;
+        }
+        return 0;
+}
+
 static int teardown(void **state_) {
         (void) state_;
         unlink(sock);
@@ -360,10 +542,11 @@ static int teardown(void **state_) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_serve_and_stop),
-                cmocka_unit_test(test_kill9_resume),
-                cmocka_unit_test(test_ledger_interval),
-                cmocka_unit_test(test_bad_config),
+                cmocka_unit_test_teardown(test_serve_and_stop, kill_leftover),
+                cmocka_unit_test_teardown(test_kill9_resume, kill_leftover),
+                cmocka_unit_test_teardown(test_ledger_interval, kill_leftover),
+                cmocka_unit_test_teardown(test_ledger_locked, kill_leftover),
+                cmocka_unit_test_teardown(test_bad_config, kill_leftover),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
