@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * closerd's control protocol, server side: arbitrary bytes from a peer on
- * the control socket (a listening socket in a temp dir, a client that
- * writes the input and closes its sending side, then
- * closer_control_serve_one with a handler that reads the request the way
- * closerd's does). Oracles: the server returns, answers with exactly one
- * line holding one JSON object with a boolean "ok" (and a string "error"
- * when false), and calls the handler only with an object.
+ * the control socket (a listening socket in a temp dir served by the
+ * control server in an sd-event loop, a client that writes the input and
+ * closes its sending side, the loop run until the server closes). Oracles:
+ * the server answers with exactly one line holding one JSON object with a
+ * boolean "ok" (and a string "error" when false), calls the handler only
+ * with an object, and keeps no connection.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +25,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static int listen_fd = -1;
 static struct sockaddr_un addr;
 static unsigned handled;
+static sd_event *ev;
+static closer_control_server *srv;
+
+static json_t *handler(void *userdata, const json_t *req, closer_control_work *work);
 
 static void setup(void) {
         char dir[] = "/tmp/closer-fuzz-control-XXXXXX";
@@ -34,13 +38,14 @@ static void setup(void) {
         addr.sun_family = AF_UNIX;
         snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/control", dir);
         listen_fd = closer_control_listen(addr.sun_path);
-        if (listen_fd < 0)
+        if (listen_fd < 0 || sd_event_new(&ev) < 0 ||
+            closer_control_server_new(ev, listen_fd, 0, handler, NULL, &srv) < 0)
                 abort();
 }
 
 /* What closerd's handler reads from a request. */
-static json_t *handler(void *userdata, const json_t *req) {
-        (void) userdata;
+static json_t *handler(void *userdata, const json_t *req, closer_control_work *work) {
+        (void) userdata, (void) work;
         if (!json_is_object(req))
                 abort();
         handled++;
@@ -75,19 +80,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         shutdown(c, SHUT_WR);
         unsigned before = handled;
-        int r = closer_control_serve_one(listen_fd, 0, handler, NULL);
-        if (r < 0 && r != -EPIPE && r != -ECONNRESET)
-                abort();
         size_t len = 0;
-        for (;;) {
-                ssize_t k = read(c, answer + len, sizeof(answer) - 1 - len);
-                if (k < 0 && errno == EINTR)
+        /* serve until the server closes: accept, read, answer (bounded) */
+        for (unsigned i = 0; i < 1000; i++) {
+                if (sd_event_run(ev, 100) < 0)
+                        abort();
+                ssize_t k = recv(c, answer + len, sizeof(answer) - 1 - len, MSG_DONTWAIT);
+                if (k < 0 && (errno == EAGAIN || errno == EINTR))
                         continue;
                 if (k <= 0)
                         break;
                 len += (size_t) k;
         }
         close(c);
+        if (closer_control_server_clients(srv) != 0)
+                abort();
         answer[len] = '\0';
         char *nl = memchr(answer, '\n', len);
         if (!nl || nl != answer + len - 1)

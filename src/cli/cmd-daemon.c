@@ -19,6 +19,7 @@
 
 typedef struct client_opts {
         const char *socket;
+        int timeout_ms;
         bool json, csv;
         const char *arg;        /* the one positional argument, if any */
 } client_opts;
@@ -28,11 +29,13 @@ static int parse(int argc, char **argv, const char *usage, bool want_arg, bool a
                 {"socket", required_argument, NULL, 's'},
                 {"json", no_argument, NULL, 'j'},
                 {"csv", no_argument, NULL, 'c'},
+                {"timeout", required_argument, NULL, 't'},
                 {"help", no_argument, NULL, 'h'},
                 {0},
         };
         int c;
-        *o = (client_opts) {.socket = DEFAULT_SOCKET};
+        char *end;
+        *o = (client_opts) {.socket = DEFAULT_SOCKET, .timeout_ms = CLOSER_CONTROL_CLIENT_TIMEOUT_MS};
         optind = 1;
         opterr = 0;
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0)
@@ -48,6 +51,17 @@ static int parse(int argc, char **argv, const char *usage, bool want_arg, bool a
                                 goto bad;
                         o->csv = true;
                         break;
+                case 't': {
+                        errno = 0;
+                        double v = strtod(optarg, &end);
+                        if (errno || end == optarg || *end || !(v >= 0.001 && v <= 86400)) {
+                                fprintf(stderr, "closerctl %s: --timeout: expected seconds in 0.001..86400, got '%s'\n",
+                                        argv[0], optarg);
+                                return 2;
+                        }
+                        o->timeout_ms = (int) (v * 1000 + 0.5);
+                        break;
+                }
                 case 'h':
                         fputs(usage, stdout);
                         return 0;
@@ -73,14 +87,22 @@ static int parse(int argc, char **argv, const char *usage, bool want_arg, bool a
         return -1;      /* go on */
 }
 
-/* Send the request; on success *ret is the answer with ok == true. */
-static int call(const char *cmd, const client_opts *o, json_t *req, json_t **ret) {
+/* Send the request; on success *ret is the answer with ok == true. With
+ * stream_key, that member of the answer goes to stdout as it arrives. */
+static int call_stream(const char *cmd, const client_opts *o, json_t *req, const char *stream_key, json_t **ret) {
         json_t *ans = NULL;
-        int r = closer_control_call(o->socket, req, &ans);
+        int r = req ? closer_control_call_stream(o->socket, req, stream_key, stdout, o->timeout_ms, &ans) : -ENOMEM;
         json_decref(req);
         if (r < 0) {
-                fprintf(stderr, "closerctl %s: %s: %s%s\n", cmd, o->socket, strerror(-r),
-                        r == -ENOENT || r == -ECONNREFUSED ? " (is closerd running?)" : "");
+                if (r == -ETIMEDOUT)
+                        fprintf(stderr, "closerctl %s: %s: no answer for %.3g s (is closerd stopped or hung? "
+                                "--timeout)\n", cmd, o->socket, o->timeout_ms / 1000.0);
+                else if (r == -EPROTO && stream_key)
+                        fprintf(stderr, "closerctl %s: %s: the answer was cut short (see closerd's log); what "
+                                "was written is incomplete\n", cmd, o->socket);
+                else
+                        fprintf(stderr, "closerctl %s: %s: %s%s\n", cmd, o->socket, strerror(-r),
+                                r == -ENOENT || r == -ECONNREFUSED ? " (is closerd running?)" : "");
                 return 1;
         }
         if (!json_is_true(json_object_get(ans, "ok"))) {
@@ -91,6 +113,10 @@ static int call(const char *cmd, const client_opts *o, json_t *req, json_t **ret
         }
         *ret = ans;
         return 0;
+}
+
+static int call(const char *cmd, const client_opts *o, json_t *req, json_t **ret) {
+        return call_stream(cmd, o, req, NULL, ret);
 }
 
 static int print_json(json_t *o) {
@@ -106,7 +132,7 @@ int closer_cmd_status(int argc, char **argv) {
         client_opts o;
         json_t *ans;
         int r = parse(argc, argv,
-                      "Usage: closerctl status [--socket PATH] [--json]\n"
+                      "Usage: closerctl status [--socket PATH] [--timeout S] [--json]\n"
                       "What the running closerd does: containers, domains, actions and errors.\n",
                       false, false, &o);
         if (r >= 0)
@@ -180,7 +206,7 @@ int closer_cmd_snapshot(int argc, char **argv) {
         client_opts o;
         json_t *ans;
         int r = parse(argc, argv,
-                      "Usage: closerctl snapshot [--socket PATH]\n"
+                      "Usage: closerctl snapshot [--socket PATH] [--timeout S]\n"
                       "The running closerd's last closer-snapshot/1 (feed it to `closerctl plan --snapshot -`).\n",
                       false, false, &o);
         if (r >= 0)
@@ -215,7 +241,7 @@ static long long parse_duration(const char *s) {
 
 int closer_cmd_accounting(int argc, char **argv) {
         static const char usage[] =
-                "Usage: closerctl accounting [--socket PATH] [--since DURATION] [--json | --csv]\n"
+                "Usage: closerctl accounting [--socket PATH] [--timeout S] [--since DURATION] [--json | --csv]\n"
                 "dom0 work done for each domain, from closerd's ledger: dom0 CPU time, dom0\n"
                 "memory held for it (MiB x s) and I/O served, summed per domain (by UUID).\n"
                 "  --since DURATION  only intervals that ended in the last DURATION (90s, 15m,\n"
@@ -258,13 +284,15 @@ int closer_cmd_accounting(int argc, char **argv) {
         }
         if (o.json || o.csv)
                 json_object_set_new(req, "format", json_string(o.json ? "json" : "csv"));
-        if (call("accounting", &o, req, &ans))
+        /* an export (any size) goes to stdout as it arrives */
+        if (call_stream("accounting", &o, req, o.json || o.csv ? "export" : NULL, &ans))
                 return 1;
         const char *export = json_string_value(json_object_get(ans, "export"));
-        if (export) {
-                fputs(export, stdout);
+        if (export)
+                fputs(export, stdout);          /* an answer in another order than ours */
+        if (export || ((o.json || o.csv) && !json_object_get(ans, "rows"))) {
                 json_decref(ans);
-                return 0;
+                return fflush(stdout) == 0 ? 0 : 1;
         }
         json_t *rows = json_object_get(ans, "rows");
         if (o.json || o.csv) {
@@ -291,7 +319,7 @@ int closer_cmd_explain(int argc, char **argv) {
         json_t *ans, *req;
         char *end;
         int r = parse(argc, argv,
-                      "Usage: closerctl explain [--socket PATH] [--json] TID|irq:N\n"
+                      "Usage: closerctl explain [--socket PATH] [--timeout S] [--json] TID|irq:N\n"
                       "Where closerd puts one dom0 thread or interrupt, and why.\n",
                       true, false, &o);
         if (r >= 0)

@@ -366,31 +366,39 @@ static json_t *explain(daemon_ctx *d, const json_t *req) {
         return json_pack("{s:b, s:s}", "ok", 0, "error", "explain needs \"tid\" or \"irq\"");
 }
 
-static json_t *accounting_ledger(daemon_ctx *d, const json_t *req) {
-        json_t *since = json_object_get(req, "since_wall_ns");
-        int64_t since_ns = json_is_integer(since) ? (int64_t) json_integer_value(since) : INT64_MIN;
-        const char *fmt = json_string_value(json_object_get(req, "format"));
-        closer_ledger_total *tot = NULL;
+/* Ledger answers are made in steps from the control socket's loop turns: a
+ * ledger of millions of rows must not hold the ticks (control.h). */
+#define LEDGER_ROWS_PER_STEP 2000
+#define LEDGER_TOTALS_ROWS_PER_STEP 20000
 
-        if (fmt) {
-                closer_ledger_format f;
-                char *buf = NULL;
-                size_t len = 0;
-                if (closer_ledger_format_from_string(fmt, &f) < 0)
-                        return json_pack("{s:b, s:s}", "ok", 0, "error", "format: expected csv or json");
-                FILE *mf = open_memstream(&buf, &len);
-                if (!mf)
-                        return json_pack("{s:b, s:s}", "ok", 0, "error", "out of memory");
-                int r = closer_ledger_export(d->meter->ledger, since_ns, f, mf);
-                fclose(mf);
-                json_t *ans = r < 0 ? json_pack("{s:b, s:s}", "ok", 0, "error", strerror(-r))
-                                    : json_pack("{s:b, s:s%}", "ok", 1, "export", buf ? buf : "", len);
-                free(buf);
-                return ans;
-        }
-        int n = closer_ledger_totals(d->meter->ledger, since_ns, &tot);
+typedef struct ledger_work {
+        closer_ledger_reader *rd;
+        closer_ledger_format fmt;
+} ledger_work;
+
+static void ledger_work_free(void *state) {
+        ledger_work *w = state;
+        if (w)
+                closer_ledger_reader_close(w->rd);
+        free(w);
+}
+
+static int export_step(void *state, FILE *piece, json_t **ret_answer) {
+        ledger_work *w = state;
+        (void) ret_answer;
+        return closer_ledger_export_step(w->rd, w->fmt, piece, LEDGER_ROWS_PER_STEP);
+}
+
+static int totals_step(void *state, FILE *piece, json_t **ret_answer) {
+        ledger_work *w = state;
+        closer_ledger_total *tot = NULL;
+        (void) piece;
+        int r = closer_ledger_totals_step(w->rd, LEDGER_TOTALS_ROWS_PER_STEP);
+        if (r != 0)
+                return r;
+        int n = closer_ledger_reader_totals(w->rd, &tot);
         if (n < 0)
-                return json_pack("{s:b, s:s}", "ok", 0, "error", strerror(-n));
+                return n;
         json_t *rows = json_array();
         for (int i = 0; i < n; i++)
                 json_array_append_new(rows, json_pack("{s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I}", "uuid", tot[i].uuid,
@@ -401,12 +409,35 @@ static json_t *accounting_ledger(daemon_ctx *d, const json_t *req) {
                                                       (json_int_t) tot[i].mem_kib_s, "io_ops",
                                                       (json_int_t) tot[i].io_ops));
         free(tot);
-        return json_pack("{s:b, s:s, s:o}", "ok", 1, "scope", "ledger", "rows", rows);
+        *ret_answer = json_pack("{s:b, s:s, s:o}", "ok", 1, "scope", "ledger", "rows", rows);
+        return 0;
 }
 
-static json_t *accounting(daemon_ctx *d, const json_t *req) {
+static json_t *accounting_ledger(daemon_ctx *d, const json_t *req, closer_control_work *ret_work) {
+        json_t *since = json_object_get(req, "since_wall_ns");
+        int64_t since_ns = json_is_integer(since) ? (int64_t) json_integer_value(since) : INT64_MIN;
+        const char *fmt = json_string_value(json_object_get(req, "format"));
+        ledger_work *w = calloc(1, sizeof(*w));
+
+        if (!w)
+                return json_pack("{s:b, s:s}", "ok", 0, "error", "out of memory");
+        if (fmt && closer_ledger_format_from_string(fmt, &w->fmt) < 0) {
+                free(w);
+                return json_pack("{s:b, s:s}", "ok", 0, "error", "format: expected csv or json");
+        }
+        int r = closer_ledger_reader_open(d->meter->ledger, since_ns, &w->rd);
+        if (r < 0) {
+                free(w);
+                return json_pack("{s:b, s:s}", "ok", 0, "error", strerror(-r));
+        }
+        *ret_work = (closer_control_work) {.step = fmt ? export_step : totals_step, .free = ledger_work_free,
+                                           .state = w, .stream_key = fmt ? "export" : NULL};
+        return NULL;
+}
+
+static json_t *accounting(daemon_ctx *d, const json_t *req, closer_control_work *ret_work) {
         if (d->meter)
-                return accounting_ledger(d, req);
+                return accounting_ledger(d, req, ret_work);
         json_t *rows = json_array();
         for (int i = 0; i < d->m->n_rows; i++) {
                 const closer_acct_row *r = &d->m->rows[i];
@@ -456,7 +487,7 @@ static json_t *status(daemon_ctx *d) {
         return ans;
 }
 
-static json_t *handle(void *userdata, const json_t *req) {
+static json_t *handle(void *userdata, const json_t *req, closer_control_work *ret_work) {
         daemon_ctx *d = userdata;
         const char *cmd = json_string_value(json_object_get(req, "command"));
 
@@ -471,7 +502,7 @@ static json_t *handle(void *userdata, const json_t *req) {
         if (strcmp(cmd, "plan") == 0)
                 return answer_json_text(closer_plan_to_json(d->m->plan), "plan");
         if (strcmp(cmd, "accounting") == 0)
-                return accounting(d, req);
+                return accounting(d, req, ret_work);
         if (strcmp(cmd, "explain") == 0)
                 return explain(d, req);
         return json_pack("{s:b, s:s}", "ok", 0, "error", "unknown command");
@@ -520,14 +551,6 @@ static int on_metrics(sd_event_source *s, int fd, uint32_t revents, void *userda
         int r = closer_metrics_http_process(d->metrics);
         if (r < 0)
                 log_debug("metrics: %s", strerror(-r));
-        return 0;
-}
-
-static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        (void) s, (void) revents;
-        int r = closer_control_serve_one(fd, geteuid(), handle, userdata);
-        if (r < 0)
-                log_debug("control connection: %s", strerror(-r));
         return 0;
 }
 
@@ -788,12 +811,15 @@ int main(int argc, char **argv) {
                 else
                         sd_event_add_io(d.ev, NULL, closer_procevents_fd(d.procev), EPOLLIN, on_procevents, &d);
         }
+        closer_control_server *control = NULL;
         int cfd = closer_control_listen(socket_path);
+        if (cfd >= 0 && (r = closer_control_server_new(d.ev, cfd, geteuid(), handle, &d, &control)) < 0) {
+                close(cfd);
+                cfd = r;
+        }
         if (cfd < 0)
                 log_warning("control socket %s: %s (closerctl will not reach this daemon)", socket_path,
                             strerror(-cfd));
-        else
-                sd_event_add_io(d.ev, NULL, cfd, EPOLLIN, on_control, &d);
 
         r = sd_event_loop(d.ev);
         (void) sd_notify(0, "STOPPING=1");
@@ -814,6 +840,7 @@ int main(int argc, char **argv) {
                 else
                         log_info("host restored as found");
         }
+        control = closer_control_server_free(control);
         if (cfd >= 0) {
                 close(cfd);
                 (void) unlink(socket_path);

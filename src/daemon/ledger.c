@@ -462,73 +462,6 @@ rollback:
         return r;
 }
 
-int closer_ledger_totals(closer_ledger *l, int64_t since_wall_ns, closer_ledger_total **ret_totals) {
-        /* max(i.tick_id) is the query's only min/max aggregate, so SQLite
-         * takes the bare columns (domid, name, wall end) from that row: the
-         * domain's latest interval. */
-        static const char sql[] =
-                "SELECT i.uuid, i.domid, i.name, max(i.tick_id), t.wall_end_ns, count(*),"
-                "       sum(t.end_ns - t.start_ns), sum(i.dom0_cpu_ns), sum(i.mem_kib_s),"
-                "       sum(i.io_ops), sum(i.io_bytes)"
-                " FROM ticks t JOIN intervals i ON i.tick_id = t.id"
-                " WHERE t.wall_end_ns > ?1"
-                " GROUP BY i.uuid ORDER BY i.uuid";
-        sqlite3_stmt *st = NULL;
-        closer_ledger_total *a = NULL;
-        size_t n = 0, cap = 0;
-        int rc, r;
-
-        if (!l || !ret_totals)
-                return -EINVAL;
-        rc = sqlite3_prepare_v2(l->db, sql, -1, &st, NULL);
-        if (rc != SQLITE_OK)
-                return errno_from_sqlite(l->db, rc);
-        sqlite3_bind_int64(st, 1, since_wall_ns);
-
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                if (n == INT_MAX) {
-                        r = -E2BIG;
-                        goto fail;
-                }
-                if (n == cap) {
-                        size_t ncap = cap ? 2 * cap : 16;
-                        closer_ledger_total *b = realloc(a, ncap * sizeof(*a));
-                        if (!b) {
-                                r = -ENOMEM;
-                                goto fail;
-                        }
-                        a = b;
-                        cap = ncap;
-                }
-                closer_ledger_total *t = &a[n++];
-                *t = (closer_ledger_total) {0};
-                const char *uuid = (const char *) sqlite3_column_text(st, 0);
-                const char *name = (const char *) sqlite3_column_text(st, 2);
-                snprintf(t->uuid, sizeof(t->uuid), "%s", uuid ? uuid : "");
-                t->domid = sqlite3_column_int(st, 1);
-                snprintf(t->name, sizeof(t->name), "%s", name ? name : "");
-                t->wall_last_ns = sqlite3_column_int64(st, 4);
-                t->n_intervals = (uint64_t) sqlite3_column_int64(st, 5);
-                t->covered_ns = (uint64_t) sqlite3_column_int64(st, 6);
-                t->dom0_cpu_ns = (uint64_t) sqlite3_column_int64(st, 7);
-                t->mem_kib_s = (uint64_t) sqlite3_column_int64(st, 8);
-                t->io_ops = (uint64_t) sqlite3_column_int64(st, 9);
-                t->io_bytes = (uint64_t) sqlite3_column_int64(st, 10);
-        }
-        if (rc != SQLITE_DONE) {
-                r = errno_from_sqlite(l->db, rc);
-                goto fail;
-        }
-        sqlite3_finalize(st);
-        *ret_totals = a;
-        return (int) n;
-
-fail:
-        sqlite3_finalize(st);
-        free(a);
-        return r;
-}
-
 int closer_ledger_format_from_string(const char *s, closer_ledger_format *ret) {
         if (s && strcmp(s, "csv") == 0)
                 *ret = CLOSER_LEDGER_CSV;
@@ -585,32 +518,131 @@ static void put_csv(FILE *f, const char *s) {
         fputc('"', f);
 }
 
-int closer_ledger_export(closer_ledger *l, int64_t since_wall_ns, closer_ledger_format fmt, FILE *f) {
+/* ---- reading in steps --------------------------------------------------- */
+
+/* Ticks per query: a step scans at most this many ticks (to skip those
+ * ending before `since`) besides the rows it hands out. */
+#define READER_TICKS_PER_CHUNK 4096
+
+struct closer_ledger_reader {
+        sqlite3 *db;                    /* our own read-only connection */
+        sqlite3_stmt *st;               /* the chunk being read, NULL between chunks */
+        int64_t since_wall_ns;
+        int64_t next_id, max_id;        /* tick ids still to read: [next_id, max_id] */
+        bool header_done, done;
+        int64_t n_out;                  /* rows handed out */
+        closer_ledger_total *tot;       /* totals so far, sorted by UUID */
+        size_t n_tot, cap_tot;
+};
+
+closer_ledger_reader *closer_ledger_reader_close(closer_ledger_reader *rd) {
+        if (!rd)
+                return NULL;
+        sqlite3_finalize(rd->st);
+        sqlite3_close_v2(rd->db);
+        free(rd->tot);
+        free(rd);
+        return NULL;
+}
+
+int closer_ledger_reader_open(closer_ledger *l, int64_t since_wall_ns, closer_ledger_reader **ret) {
+        if (!l || !ret)
+                return -EINVAL;
+        const char *path = sqlite3_db_filename(l->db, "main");
+        if (!path || !*path)
+                return -EINVAL;         /* an in-memory database has no file to open again */
+        closer_ledger_reader *rd = calloc(1, sizeof(*rd));
+        if (!rd)
+                return -ENOMEM;
+        rd->since_wall_ns = since_wall_ns;
+        rd->next_id = 1;
+        int rc = sqlite3_open_v2(path, &rd->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+        int r = rc == SQLITE_OK ? 0 : errno_from_sqlite(rd->db, rc);
+        if (r < 0)
+                goto fail;
+        sqlite3_extended_result_codes(rd->db, 1);
+        /* A WAL reader waits for nobody; if it ever would, say so at once
+         * rather than hold the caller's loop. */
+        sqlite3_busy_timeout(rd->db, 0);
+        /* One read transaction for the whole reading: every chunk sees the
+         * same ledger, whatever the daemon appends meanwhile. */
+        rc = sqlite3_exec(rd->db, "BEGIN", NULL, NULL, NULL);
+        if (rc == SQLITE_OK) {
+                int64_t max_id = 0;
+                r = query_int(rd->db, "SELECT ifnull(max(id), 0) FROM ticks", &max_id);
+                rd->max_id = max_id;
+        } else
+                r = errno_from_sqlite(rd->db, rc);
+        if (r < 0)
+                goto fail;
+        *ret = rd;
+        return 0;
+fail:
+        closer_ledger_reader_close(rd);
+        return r;
+}
+
+/* Columns: 0 boot_id, 1 start_ns, 2 end_ns, 3 wall_start_ns, 4 wall_end_ns,
+ * 5 uuid, 6 domid, 7 name, 8 dom0_cpu_ns, 9 mem_kib_s, 10 io_ops, 11 io_bytes.
+ * Returns 1 (a row in rd->st), 0 (no more rows), -EAGAIN (a chunk ended:
+ * a good moment to yield), -errno. */
+static int reader_next_row(closer_ledger_reader *rd) {
         static const char sql[] =
                 "SELECT t.boot_id, t.start_ns, t.end_ns, t.wall_start_ns, t.wall_end_ns,"
                 "       i.uuid, i.domid, i.name, i.dom0_cpu_ns, i.mem_kib_s, i.io_ops, i.io_bytes"
                 " FROM ticks t JOIN intervals i ON i.tick_id = t.id"
-                " WHERE t.wall_end_ns > ?1"
-                " ORDER BY i.tick_id, i.uuid";
-        sqlite3_stmt *st = NULL;
-        int64_t n = 0;
-        int rc;
+                " WHERE t.id BETWEEN ?1 AND ?2 AND t.wall_end_ns > ?3"
+                " ORDER BY t.id, i.uuid";
+        if (rd->done)
+                return 0;
+        if (!rd->st) {
+                if (rd->next_id > rd->max_id) {
+                        rd->done = true;
+                        return 0;
+                }
+                int rc = sqlite3_prepare_v2(rd->db, sql, -1, &rd->st, NULL);
+                if (rc != SQLITE_OK)
+                        return errno_from_sqlite(rd->db, rc);
+                int64_t hi = rd->next_id + READER_TICKS_PER_CHUNK - 1;
+                sqlite3_bind_int64(rd->st, 1, rd->next_id);
+                sqlite3_bind_int64(rd->st, 2, hi);
+                sqlite3_bind_int64(rd->st, 3, rd->since_wall_ns);
+                rd->next_id = hi + 1;
+        }
+        int rc = sqlite3_step(rd->st);
+        if (rc == SQLITE_ROW)
+                return 1;
+        sqlite3_finalize(rd->st);
+        rd->st = NULL;
+        return rc == SQLITE_DONE ? -EAGAIN : errno_from_sqlite(rd->db, rc);
+}
 
-        if (!l || !f || (fmt != CLOSER_LEDGER_CSV && fmt != CLOSER_LEDGER_JSON))
+int closer_ledger_export_step(closer_ledger_reader *rd, closer_ledger_format fmt, FILE *f, size_t max_rows) {
+        if (!rd || !f || (fmt != CLOSER_LEDGER_CSV && fmt != CLOSER_LEDGER_JSON))
                 return -EINVAL;
-        rc = sqlite3_prepare_v2(l->db, sql, -1, &st, NULL);
-        if (rc != SQLITE_OK)
-                return errno_from_sqlite(l->db, rc);
-        sqlite3_bind_int64(st, 1, since_wall_ns);
-
-        if (fmt == CLOSER_LEDGER_CSV)
-                fputs("boot_id,start_ns,end_ns,wall_start_ns,wall_end_ns,uuid,domid,name,"
-                      "dom0_cpu_ns,mem_kib_s,io_ops,io_bytes\n", f);
-        else
-                fprintf(f, "{\"format\":\"closer-accounting/1\",\"since_wall_ns\":%" PRId64 ",\"rows\":[",
-                        since_wall_ns);
-
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (!rd->header_done) {
+                if (fmt == CLOSER_LEDGER_CSV)
+                        fputs("boot_id,start_ns,end_ns,wall_start_ns,wall_end_ns,uuid,domid,name,"
+                              "dom0_cpu_ns,mem_kib_s,io_ops,io_bytes\n", f);
+                else
+                        fprintf(f, "{\"format\":\"closer-accounting/1\",\"since_wall_ns\":%" PRId64 ",\"rows\":[",
+                                rd->since_wall_ns);
+                rd->header_done = true;
+        }
+        for (size_t units = 0; units < max_rows;) {
+                int r = reader_next_row(rd);
+                if (r == -EAGAIN) {
+                        units += max_rows / 4 + 1;      /* a chunk scanned: count its cost */
+                        continue;
+                }
+                if (r < 0)
+                        return r;
+                if (r == 0) {
+                        if (fmt == CLOSER_LEDGER_JSON)
+                                fputs("\n]}\n", f);
+                        return ferror(f) ? -EIO : 0;
+                }
+                sqlite3_stmt *st = rd->st;
                 const char *boot = (const char *) sqlite3_column_text(st, 0);
                 int64_t start = sqlite3_column_int64(st, 1), end = sqlite3_column_int64(st, 2);
                 int64_t wstart = sqlite3_column_int64(st, 3), wend = sqlite3_column_int64(st, 4);
@@ -631,7 +663,7 @@ int closer_ledger_export(closer_ledger *l, int64_t since_wall_ns, closer_ledger_
                         put_csv(f, name);
                         fprintf(f, ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 "\n", cpu, mem, ops, bytes);
                 } else {
-                        fputs(n ? ",\n{\"boot_id\":\"" : "\n{\"boot_id\":\"", f);
+                        fputs(rd->n_out ? ",\n{\"boot_id\":\"" : "\n{\"boot_id\":\"", f);
                         put_text(f, boot, true);
                         fprintf(f, "\",\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64
                                 ",\"wall_start_ns\":%" PRId64 ",\"wall_end_ns\":%" PRId64 ",\"uuid\":\"",
@@ -643,14 +675,121 @@ int closer_ledger_export(closer_ledger *l, int64_t since_wall_ns, closer_ledger_
                                 ",\"io_ops\":%" PRId64 ",\"io_bytes\":%" PRId64 "}",
                                 cpu, mem, ops, bytes);
                 }
-                n++;
+                rd->n_out++;
+                units++;
         }
-        int r = rc == SQLITE_DONE ? 0 : errno_from_sqlite(l->db, rc);
-        sqlite3_finalize(st);
+        return ferror(f) ? -EIO : 1;
+}
+
+int64_t closer_ledger_reader_rows(const closer_ledger_reader *rd) {
+        return rd ? rd->n_out : 0;
+}
+
+static bool add_overflows(uint64_t *sum, int64_t v) {
+        if (v < 0 || (uint64_t) v > (uint64_t) INT64_MAX - *sum)
+                return true;
+        *sum += (uint64_t) v;
+        return false;
+}
+
+/* The total of uuid, added in UUID order if new; NULL on ENOMEM. */
+static closer_ledger_total *total_of(closer_ledger_reader *rd, const char *uuid) {
+        size_t lo = 0, hi = rd->n_tot;
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                int c = strcmp(rd->tot[mid].uuid, uuid);
+                if (c == 0)
+                        return &rd->tot[mid];
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        if (rd->n_tot == rd->cap_tot) {
+                size_t cap = rd->cap_tot ? 2 * rd->cap_tot : 16;
+                closer_ledger_total *n = realloc(rd->tot, cap * sizeof(*n));
+                if (!n)
+                        return NULL;
+                rd->tot = n;
+                rd->cap_tot = cap;
+        }
+        memmove(&rd->tot[lo + 1], &rd->tot[lo], (rd->n_tot - lo) * sizeof(*rd->tot));
+        rd->n_tot++;
+        closer_ledger_total *t = &rd->tot[lo];
+        *t = (closer_ledger_total) {0};
+        snprintf(t->uuid, sizeof(t->uuid), "%s", uuid);
+        return t;
+}
+
+int closer_ledger_totals_step(closer_ledger_reader *rd, size_t max_rows) {
+        if (!rd)
+                return -EINVAL;
+        for (size_t units = 0; units < max_rows;) {
+                int r = reader_next_row(rd);
+                if (r == -EAGAIN) {
+                        units += max_rows / 4 + 1;
+                        continue;
+                }
+                if (r <= 0)
+                        return r;
+                if (rd->n_tot >= INT_MAX)
+                        return -E2BIG;
+                sqlite3_stmt *st = rd->st;
+                const char *uuid = (const char *) sqlite3_column_text(st, 5);
+                const char *name = (const char *) sqlite3_column_text(st, 7);
+                closer_ledger_total *t = total_of(rd, uuid ? uuid : "");
+                if (!t)
+                        return -ENOMEM;
+                /* rows come in tick order: the last one seen is the latest */
+                t->domid = sqlite3_column_int(st, 6);
+                snprintf(t->name, sizeof(t->name), "%s", name ? name : "");
+                t->wall_last_ns = sqlite3_column_int64(st, 4);
+                t->n_intervals++;
+                if (add_overflows(&t->covered_ns, sqlite3_column_int64(st, 2) - sqlite3_column_int64(st, 1)) ||
+                    add_overflows(&t->dom0_cpu_ns, sqlite3_column_int64(st, 8)) ||
+                    add_overflows(&t->mem_kib_s, sqlite3_column_int64(st, 9)) ||
+                    add_overflows(&t->io_ops, sqlite3_column_int64(st, 10)) ||
+                    add_overflows(&t->io_bytes, sqlite3_column_int64(st, 11)))
+                        return -EOVERFLOW;
+                units++;
+        }
+        return 1;
+}
+
+int closer_ledger_reader_totals(closer_ledger_reader *rd, closer_ledger_total **ret_totals) {
+        if (!rd || !ret_totals || !rd->done)
+                return -EINVAL;
+        *ret_totals = rd->tot;
+        int n = (int) rd->n_tot;
+        rd->tot = NULL;
+        rd->n_tot = rd->cap_tot = 0;
+        return n;
+}
+
+int closer_ledger_totals(closer_ledger *l, int64_t since_wall_ns, closer_ledger_total **ret_totals) {
+        closer_ledger_reader *rd = NULL;
+        if (!ret_totals)
+                return -EINVAL;
+        int r = closer_ledger_reader_open(l, since_wall_ns, &rd);
+        while (r >= 0 && (r = closer_ledger_totals_step(rd, 1u << 16)) > 0)
+                ;
+        if (r == 0)
+                r = closer_ledger_reader_totals(rd, ret_totals);
+        closer_ledger_reader_close(rd);
+        return r;
+}
+
+int closer_ledger_export(closer_ledger *l, int64_t since_wall_ns, closer_ledger_format fmt, FILE *f) {
+        closer_ledger_reader *rd = NULL;
+        if (!f || (fmt != CLOSER_LEDGER_CSV && fmt != CLOSER_LEDGER_JSON))
+                return -EINVAL;
+        int r = closer_ledger_reader_open(l, since_wall_ns, &rd);
+        while (r >= 0 && (r = closer_ledger_export_step(rd, fmt, f, 1u << 16)) > 0)
+                ;
+        int64_t n = closer_ledger_reader_rows(rd);
+        closer_ledger_reader_close(rd);
         if (r < 0)
                 return r;
-        if (fmt == CLOSER_LEDGER_JSON)
-                fputs("\n]}\n", f);
         if (fflush(f) != 0 || ferror(f))
                 return -EIO;
         return n > INT_MAX ? INT_MAX : (int) n;

@@ -143,6 +143,29 @@ int closer_ledger_totals(closer_ledger *l, int64_t since_wall_ns,
  * Returns the number of rows written, or -errno (-EIO if f fails). */
 int closer_ledger_export(closer_ledger *l, int64_t since_wall_ns, closer_ledger_format fmt, FILE *f);
 
+/*
+ * The same, in steps, for a caller that must not be held (closerd's event
+ * loop with a ledger of millions of rows). A reader has its own read-only
+ * connection and one read transaction: it sees the ledger as it was when it
+ * was opened, whatever is appended meanwhile, and never blocks the writer.
+ * Each step handles at most max_rows rows (and scans a bounded number of
+ * ticks), then returns 1 (more to come), 0 (finished) or -errno.
+ */
+typedef struct closer_ledger_reader closer_ledger_reader;
+
+int closer_ledger_reader_open(closer_ledger *l, int64_t since_wall_ns, closer_ledger_reader **ret);
+closer_ledger_reader *closer_ledger_reader_close(closer_ledger_reader *rd);
+/* Write the next rows to f (the header with the first step, the closing
+ * lines with the last). */
+int closer_ledger_export_step(closer_ledger_reader *rd, closer_ledger_format fmt, FILE *f, size_t max_rows);
+/* Rows written by export steps so far. */
+int64_t closer_ledger_reader_rows(const closer_ledger_reader *rd);
+/* Sum the next rows; once a step returned 0, closer_ledger_reader_totals()
+ * hands over the totals (sorted by UUID; NULL when none) and returns their
+ * count, or -EINVAL before that. */
+int closer_ledger_totals_step(closer_ledger_reader *rd, size_t max_rows);
+int closer_ledger_reader_totals(closer_ledger_reader *rd, closer_ledger_total **ret_totals);
+
 /* Parse "csv" / "json"; returns 0 or -EINVAL. */
 int closer_ledger_format_from_string(const char *s, closer_ledger_format *ret);
 

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -469,6 +470,36 @@ static void test_ledger_locked(void **state_) {
         sqlite3_close(other);
 }
 
+static int connect_unix(const char *path) {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+        int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(c >= 0);
+        assert_int_equal(connect(c, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        return c;
+}
+
+/* Ten clients connect and say nothing (each may wait 2 s for its request):
+ * closerctl status still answers at once and the ticks keep their pace. */
+static void test_silent_clients(void **state_) {
+        (void) state_;
+        int silent[10];
+        pid_t pid = start_daemon(NULL);
+        for (unsigned i = 0; i < 10; i++)
+                silent[i] = connect_unix(sock);
+        uint64_t t0 = mono_ms();
+        json_t *st = ctl_json("status", NULL);
+        assert_true(mono_ms() - t0 < 1500);
+        long long want = json_integer_value(json_object_get(st, "ticks")) + 10;
+        json_decref(st);
+        t0 = mono_ms();
+        json_decref(status_until(ticks_at_least, &want, 10000, "ticking"));
+        assert_true(mono_ms() - t0 < 1500);
+        for (unsigned i = 0; i < 10; i++)
+                close(silent[i]);
+        assert_int_equal(stop(pid, SIGTERM), 0);
+}
+
 static void test_bad_config(void **state_) {
         (void) state_;
         FILE *f = fopen(conf, "we");
@@ -546,6 +577,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_kill9_resume, kill_leftover),
                 cmocka_unit_test_teardown(test_ledger_interval, kill_leftover),
                 cmocka_unit_test_teardown(test_ledger_locked, kill_leftover),
+                cmocka_unit_test_teardown(test_silent_clients, kill_leftover),
                 cmocka_unit_test_teardown(test_bad_config, kill_leftover),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -144,7 +144,7 @@ static void test_kill9_hundred_times(void **state_) {
         int ok = 0;
         for (int i = 0; i < 400 && !ok; i++) {
                 sleep_us(10000);
-                if (closer_control_call(sock, req, &ans) == 0) {
+                if (closer_control_call(sock, req, 0, &ans) == 0) {
                         ok = json_is_true(json_object_get(ans, "ok"));
                         if (ok) {
                                 assert_int_equal(json_integer_value(json_object_get(ans, "domains")), 12);
