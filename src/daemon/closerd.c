@@ -46,6 +46,7 @@ typedef struct daemon_ctx {
         closer_manager *m;
         closer_meter *meter;            /* NULL in dry-run */
         closer_metrics_http *metrics;   /* NULL unless --metrics */
+        sd_event_source *metrics_timer; /* the server's next connection timeout */
         closer_procevents *procev;      /* exec notifications (real dom0 only) */
         closer_root *proc_root;         /* to look at an exec'd process */
         sd_event_source *soon_src;      /* a tick armed by an exec, coalesced */
@@ -545,12 +546,31 @@ static int render_metrics(void *userdata, char **ret_text) {
         return r;
 }
 
-static int on_metrics(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        daemon_ctx *d = userdata;
-        (void) s, (void) fd, (void) revents;
+/* Serve the metrics, then wake up again at the server's next deadline:
+ * idle connections are only closed when it runs, and its epoll fd says
+ * nothing about deadlines (without this, 16 idle connections held the
+ * endpoint for good). */
+static void metrics_process(daemon_ctx *d) {
+        uint64_t ms;
         int r = closer_metrics_http_process(d->metrics);
         if (r < 0)
                 log_debug("metrics: %s", strerror(-r));
+        if (closer_metrics_http_timeout_ms(d->metrics, &ms) > 0) {
+                (void) sd_event_source_set_time_relative(d->metrics_timer, (ms + 1) * 1000);
+                (void) sd_event_source_set_enabled(d->metrics_timer, SD_EVENT_ONESHOT);
+        } else
+                (void) sd_event_source_set_enabled(d->metrics_timer, SD_EVENT_OFF);
+}
+
+static int on_metrics(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        (void) s, (void) fd, (void) revents;
+        metrics_process(userdata);
+        return 0;
+}
+
+static int on_metrics_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        (void) s, (void) usec;
+        metrics_process(userdata);
         return 0;
 }
 
@@ -797,6 +817,13 @@ int main(int argc, char **argv) {
                         return r == -EPERM || r == -EINVAL ? 2 : 1;
                 }
                 sd_event_add_io(d.ev, NULL, closer_metrics_http_fd(d.metrics), EPOLLIN, on_metrics, &d);
+                r = sd_event_add_time_relative(d.ev, &d.metrics_timer, CLOCK_MONOTONIC, 1000000, 100000,
+                                               on_metrics_timer, &d);
+                if (r < 0) {
+                        log_error("metrics timer: %s", strerror(-r));
+                        return 1;
+                }
+                (void) sd_event_source_set_enabled(d.metrics_timer, SD_EVENT_OFF);
                 log_info("metrics on http://%s/metrics", metrics_listen);
         }
         if (!d.sim && strcmp(root, "/") == 0) {
@@ -847,6 +874,7 @@ int main(int argc, char **argv) {
         }
         sd_event_source_unref(d.tick_src);
         sd_event_source_unref(d.soon_src);
+        sd_event_source_unref(d.metrics_timer);
         closer_procevents_close(d.procev);
         closer_root_free(d.proc_root);
         sd_event_unref(d.ev);

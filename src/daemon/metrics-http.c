@@ -7,19 +7,38 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
 #include "daemon/metrics-http.h"
 #include "daemon/metrics.h"
 
-/* A scrape is one small request; anything more is a client misbehaving. */
-#define HTTP_CONNECTION_LIMIT 16
+/* A scrape is one small request; anything more is a client misbehaving.
+ * Every local user can connect to a loopback port, so one user alone may
+ * hold only a few connections: idle connections of a hostile user cannot
+ * keep Prometheus (another user) or root out. An idle connection is closed
+ * after the timeout (the caller must run process() then: see the header). */
+#define HTTP_CONNECTION_LIMIT 64
+#define HTTP_CONNECTIONS_PER_UID 8
 #define HTTP_CONNECTION_TIMEOUT_S 10
+
+/* A connection and the user whose socket is at its other end. */
+typedef struct peer {
+        bool used, started;             /* accepted by the policy; MHD made it a connection */
+        uint64_t gen;                   /* process() call that accepted it */
+        struct sockaddr_storage addr;
+        bool uid_known;
+        uid_t uid;
+} peer;
 
 struct closer_metrics_http {
         struct MHD_Daemon *mhd;
@@ -27,7 +46,137 @@ struct closer_metrics_http {
         void *userdata;
         uint16_t port;
         int fd;
+        struct sockaddr_storage local; /* the address we listen on */
+        int diag_fd;                    /* NETLINK_SOCK_DIAG, -1 until needed */
+        uint64_t gen;
+        peer peers[HTTP_CONNECTION_LIMIT];
 };
+
+static bool same_endpoint(const struct sockaddr *a, const struct sockaddr_storage *b) {
+        if (a->sa_family != b->ss_family)
+                return false;
+        if (a->sa_family == AF_INET) {
+                const struct sockaddr_in *x = (const struct sockaddr_in *) a, *y = (const struct sockaddr_in *) b;
+                return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+        }
+        const struct sockaddr_in6 *x = (const struct sockaddr_in6 *) a, *y = (const struct sockaddr_in6 *) b;
+        return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+}
+
+/* The owner of the client's socket, from the kernel's socket table
+ * (sock_diag, as ss(8) shows it): both ends are on this host. */
+static int peer_uid(closer_metrics_http *h, const struct sockaddr *addr, uid_t *ret) {
+        struct {
+                struct nlmsghdr nlh;
+                struct inet_diag_req_v2 req;
+        } msg = {
+                .nlh = {.nlmsg_len = sizeof(msg), .nlmsg_type = SOCK_DIAG_BY_FAMILY, .nlmsg_flags = NLM_F_REQUEST},
+                .req = {.sdiag_family = (uint8_t) addr->sa_family, .sdiag_protocol = IPPROTO_TCP,
+                        .idiag_states = ~0u,
+                        .id = {.idiag_cookie = {INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE}}},
+        };
+        /* the client's socket: its source is the peer, its destination us */
+        if (addr->sa_family == AF_INET) {
+                const struct sockaddr_in *c = (const struct sockaddr_in *) addr;
+                const struct sockaddr_in *l = (const struct sockaddr_in *) &h->local;
+                msg.req.id.idiag_sport = c->sin_port;
+                msg.req.id.idiag_dport = htons(h->port);
+                memcpy(msg.req.id.idiag_src, &c->sin_addr, sizeof(c->sin_addr));
+                memcpy(msg.req.id.idiag_dst, &l->sin_addr, sizeof(l->sin_addr));
+        } else if (addr->sa_family == AF_INET6) {
+                const struct sockaddr_in6 *c = (const struct sockaddr_in6 *) addr;
+                const struct sockaddr_in6 *l = (const struct sockaddr_in6 *) &h->local;
+                msg.req.id.idiag_sport = c->sin6_port;
+                msg.req.id.idiag_dport = htons(h->port);
+                memcpy(msg.req.id.idiag_src, &c->sin6_addr, sizeof(c->sin6_addr));
+                memcpy(msg.req.id.idiag_dst, &l->sin6_addr, sizeof(l->sin6_addr));
+        } else
+                return -EAFNOSUPPORT;
+        if (h->diag_fd < 0) {
+                h->diag_fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+                if (h->diag_fd < 0)
+                        return -errno;
+                /* the kernel answers at once; never wait long whatever happens */
+                struct timeval tv = {.tv_usec = 100000};
+                (void) setsockopt(h->diag_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        }
+        if (send(h->diag_fd, &msg, sizeof(msg), MSG_NOSIGNAL) < 0)
+                return -errno;
+        union {
+                struct nlmsghdr nlh;
+                char buf[8192];
+        } ans;
+        ssize_t n = recv(h->diag_fd, &ans, sizeof(ans), 0);
+        if (n < 0)
+                return -errno;
+        for (struct nlmsghdr *nlh = &ans.nlh; NLMSG_OK(nlh, (size_t) n); nlh = NLMSG_NEXT(nlh, n)) {
+                if (nlh->nlmsg_type == NLMSG_ERROR) {
+                        const struct nlmsgerr *e = NLMSG_DATA(nlh);
+                        return nlh->nlmsg_len >= NLMSG_LENGTH(sizeof(*e)) && e->error < 0 ? e->error : -EIO;
+                }
+                if (nlh->nlmsg_type == SOCK_DIAG_BY_FAMILY &&
+                    nlh->nlmsg_len >= NLMSG_LENGTH(sizeof(struct inet_diag_msg))) {
+                        const struct inet_diag_msg *m = NLMSG_DATA(nlh);
+                        *ret = m->idiag_uid;
+                        return 0;
+                }
+        }
+        return -ENOENT;
+}
+
+/* MHD asks before it takes a connection: refuse a user over its share. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen) {
+        closer_metrics_http *h = cls;
+        peer *free_slot = NULL;
+        uid_t uid = 0;
+        unsigned same = 0;
+
+        if (!addr || addrlen < sizeof(struct sockaddr_in))
+                return MHD_NO;
+        /* Unknown uid (no sock_diag: a restricted sandbox): such peers
+         * share one quota, which still leaves the global limit to others. */
+        bool known = peer_uid(h, addr, &uid) >= 0;
+        for (unsigned i = 0; i < HTTP_CONNECTION_LIMIT; i++) {
+                peer *p = &h->peers[i];
+                if (p->used && !p->started && p->gen != h->gen)
+                        p->used = false;        /* accepted but never made a connection */
+                if (!p->used) {
+                        if (!free_slot)
+                                free_slot = p;
+                        continue;
+                }
+                if (p->uid_known == known && (!known || p->uid == uid))
+                        same++;
+        }
+        if (!free_slot || same >= HTTP_CONNECTIONS_PER_UID)
+                return MHD_NO;
+        *free_slot = (peer) {.used = true, .gen = h->gen, .uid_known = known, .uid = uid};
+        memcpy(&free_slot->addr, addr, addrlen < sizeof(free_slot->addr) ? addrlen : sizeof(free_slot->addr));
+        return MHD_YES;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+        closer_metrics_http *h = cls;
+        if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+                peer *p = *socket_context;
+                if (p)
+                        p->used = p->started = false;
+                *socket_context = NULL;
+                return;
+        }
+        const union MHD_ConnectionInfo *info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (!info || !info->client_addr)
+                return;
+        for (unsigned i = 0; i < HTTP_CONNECTION_LIMIT; i++) {
+                peer *p = &h->peers[i];
+                if (p->used && !p->started && same_endpoint(info->client_addr, &p->addr)) {
+                        p->started = true;
+                        *socket_context = p;
+                        return;
+                }
+        }
+}
 
 static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned status, const char *text) {
         struct MHD_Response *resp =
@@ -105,12 +254,15 @@ int closer_metrics_http_start(const char *address, uint16_t port,
                 return -ENOMEM;
         h->render = render;
         h->userdata = userdata;
+        h->local = ss;
+        h->diag_fd = -1;
 
         errno = 0;
-        h->mhd = MHD_start_daemon(flags, port, NULL, NULL, on_request, h,
+        h->mhd = MHD_start_daemon(flags, port, on_accept, h, on_request, h,
                                   MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &ss,
                                   MHD_OPTION_CONNECTION_LIMIT, (unsigned) HTTP_CONNECTION_LIMIT,
                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) HTTP_CONNECTION_TIMEOUT_S,
+                                  MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
                                   MHD_OPTION_END);
         if (!h->mhd) {
                 int e = errno > 0 ? errno : EIO;
@@ -151,6 +303,7 @@ int closer_metrics_http_timeout_ms(closer_metrics_http *h, uint64_t *ret_ms) {
 int closer_metrics_http_process(closer_metrics_http *h) {
         if (!h)
                 return -EINVAL;
+        h->gen++;
         return MHD_run(h->mhd) == MHD_YES ? 0 : -EIO;
 }
 
@@ -158,6 +311,8 @@ closer_metrics_http *closer_metrics_http_stop(closer_metrics_http *h) {
         if (!h)
                 return NULL;
         MHD_stop_daemon(h->mhd);
+        if (h->diag_fd >= 0)
+                close(h->diag_fd);
         free(h);
         return NULL;
 }

@@ -10,7 +10,14 @@
  *
  * No thread: the server runs in the caller's event loop. The caller polls
  * closer_metrics_http_fd() for input, and calls closer_metrics_http_process()
- * when it is readable or when closer_metrics_http_timeout_ms() has passed.
+ * when it is readable AND when closer_metrics_http_timeout_ms() has passed
+ * (asked again after every process()): idle connections are only closed
+ * then, and without it a few idle clients would hold every connection.
+ *
+ * Any local user can reach a loopback port: one user (the owner of the
+ * client socket, from the kernel's sock_diag) holds at most 8 of the 64
+ * connections, and a connection idle for 10 s is closed, so a hostile user
+ * cannot keep Prometheus or root out.
  * The render callback runs inside process(), so it may read the daemon's
  * state without locks.
  */

@@ -500,6 +500,33 @@ static void test_silent_clients(void **state_) {
         assert_int_equal(stop(pid, SIGTERM), 0);
 }
 
+/* closerd closes an idle metrics connection after its 10 s timeout (it
+ * must wake the server for deadlines, not only for input: before, idle
+ * connections stayed for ever and 16 of them took the endpoint for good),
+ * and serves meanwhile. */
+static void test_metrics_idle_timeout(void **state_) {
+        (void) state_;
+        char metrics[32];
+        free_port(metrics, sizeof(metrics));
+        const char *extra[] = {"--metrics", metrics, NULL};
+        pid_t pid = start_daemon_args(NULL, extra);
+        int idle = connect_tcp(metrics);
+        assert_true(idle >= 0);
+        uint64_t t0 = mono_ms();
+        char *text = http_get_metrics(metrics, 5000);
+        assert_non_null(text);
+        free(text);
+        struct pollfd p = {.fd = idle, .events = POLLIN};
+        int n = poll(&p, 1, 20000);
+        uint64_t dt = mono_ms() - t0;
+        assert_int_equal(n, 1);
+        char c;
+        assert_true(read(idle, &c, 1) <= 0);    /* closed by the server */
+        assert_true(dt >= 5000 && dt < 20000);
+        close(idle);
+        assert_int_equal(stop(pid, SIGTERM), 0);
+}
+
 static void test_bad_config(void **state_) {
         (void) state_;
         FILE *f = fopen(conf, "we");
@@ -578,6 +605,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_ledger_interval, kill_leftover),
                 cmocka_unit_test_teardown(test_ledger_locked, kill_leftover),
                 cmocka_unit_test_teardown(test_silent_clients, kill_leftover),
+                cmocka_unit_test_teardown(test_metrics_idle_timeout, kill_leftover),
                 cmocka_unit_test_teardown(test_bad_config, kill_leftover),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -4,6 +4,7 @@
  * event loop will (poll its fd, call process), and the client in turn. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -161,9 +163,74 @@ static void test_loopback_only(void **state) {
         closer_metrics_http_stop(h);
 }
 
+/* Serve for ms milliseconds, as closerd's loop would (fd and deadlines). */
+static void serve_for(closer_metrics_http *h, int ms) {
+        double end = now_s() + ms / 1000.0;
+        while (now_s() < end) {
+                struct pollfd p = {.fd = closer_metrics_http_fd(h), .events = POLLIN};
+                assert_true(poll(&p, 1, 10) >= 0);
+                assert_int_equal(closer_metrics_http_process(h), 0);
+        }
+}
+
+/* An unprivileged local user opens 20 connections and sends nothing: they
+ * may hold a few, not the endpoint. root (or Prometheus, another user) is
+ * still served, and the server has a deadline for the idle ones. */
+static void test_hostile_user(void **state) {
+        (void) state;
+        if (geteuid() != 0)
+                skip();
+        source src = {.m = {.domains = doms, .n_domains = 1}};
+        closer_metrics_http *h = NULL;
+        assert_int_equal(closer_metrics_http_start("127.0.0.1", 0, render, &src, &h), 0);
+        int ready[2], hold[2];
+        assert_int_equal(pipe(ready), 0);
+        assert_int_equal(pipe(hold), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                close(ready[0]);
+                close(hold[1]);
+                if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+                        _exit(2);
+                struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(closer_metrics_http_port(h)),
+                                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+                for (int i = 0; i < 20; i++) {
+                        int c = socket(AF_INET, SOCK_STREAM, 0);
+                        if (c < 0 || connect(c, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                                _exit(3);
+                }
+                char x = 1;
+                if (write(ready[1], &x, 1) != 1)
+                        _exit(4);
+                (void) read(hold[0], &x, 1);    /* until the parent is done */
+                _exit(0);
+        }
+        close(ready[1]);
+        close(hold[0]);
+        char x;
+        assert_int_equal(read(ready[0], &x, 1), 1);
+        serve_for(h, 300);
+
+        char *resp = roundtrip(h, "GET /metrics HTTP/1.0\r\n\r\n");
+        assert_int_equal(status_of(resp), 200);
+        free(resp);
+        uint64_t ms = 0;
+        assert_int_equal(closer_metrics_http_timeout_ms(h, &ms), 1);
+        assert_true(ms <= 10000);
+
+        close(hold[1]);
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        close(ready[0]);
+        closer_metrics_http_stop(h);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_serve),
+                cmocka_unit_test(test_hostile_user),
                 cmocka_unit_test(test_loopback_only),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
