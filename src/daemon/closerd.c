@@ -55,12 +55,14 @@ typedef struct daemon_ctx {
         closer_simhost *sim;
         const char *hypervisor;
         const char *config_path;
+        const char *config_source;      /* config_path, or what stands for the built-in defaults */
         bool config_explicit;
         uint64_t tick_usec;
         uint64_t last_tick_usec;
         long ticks_left;                /* --ticks N: stop after N; -1 forever */
         bool ready;
         bool told_unmetered;
+        int exit_status;                /* set when the loop must end with it (2: bad configuration) */
         closer_ratelimit ledger_log;    /* a failing ledger fails every tick */
         closer_ratelimit tick_log;
 } daemon_ctx;
@@ -167,6 +169,14 @@ static void do_tick(daemon_ctx *d) {
         d->last_tick_usec = t0;
         int r = closer_manager_tick(d->m, t0 * 1000u, &err);
         d->m->stats.last_tick_ns = (now_usec() - t0) * 1000u;
+        if (r < 0 && !d->ready && d->m->config_rejected) {
+                /* The configuration cannot work on this host: bad input,
+                 * said once, exit 2 (systemd does not restart on 2). */
+                fprintf(stderr, "closerd: %s: %s\n", d->config_source, err.msg);
+                d->exit_status = 2;
+                (void) sd_event_exit(d->ev, 0);
+                return;
+        }
         if (r < 0) {
                 uint64_t left_out = 0;
                 d->m->stats.errors_tick++;
@@ -316,10 +326,16 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
         (void) sd_notify(0, "RELOADING=1");
         if (load_config(d->config_path, d->config_explicit, &c, &err) < 0)
                 log_error("reload: %s; keeping the running configuration", err.msg);
+        else if (closer_manager_check_config(d->m, &c, &err) < 0)
+                /* it parses, but the planner refuses it on this host: taking
+                 * it would fail every tick from now on */
+                log_error("reload: %s: %s; keeping the running configuration", d->config_path, err.msg);
         else {
+                /* The next tick plans with it; no tick now: a burst of
+                 * SIGHUPs must not become a burst of ticks (and of ledger
+                 * intervals). */
                 closer_manager_set_config(d->m, &c);
                 log_info("reloaded %s", d->config_path);
-                do_tick(d);
         }
         (void) sd_notify(0, "READY=1");
         return 0;
@@ -699,6 +715,8 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "closerd: %s\n", err.msg);
                 return 2;
         }
+        d.config_source = d.config_explicit || access(d.config_path, F_OK) == 0 ? d.config_path
+                                                                                : "built-in configuration";
         if (!d.hypervisor)
                 d.hypervisor = access("/proc/xen/capabilities", F_OK) == 0 ? "xen" : "sim";
 
@@ -884,5 +902,7 @@ int main(int argc, char **argv) {
         closer_hypervisor_free(d.hv);
         closer_hostos_free(d.host);
         closer_simhost_free(d.sim);
+        if (d.exit_status)
+                return d.exit_status;
         return r < 0 ? 1 : 0;
 }

@@ -69,6 +69,15 @@ void closer_manager_set_config(closer_manager *m, const closer_config *cfg) {
         m->cfg = *cfg;
 }
 
+int closer_manager_check_config(closer_manager *m, const closer_config *cfg, closer_error *err) {
+        closer_plan *p = NULL;
+        if (!m->snap)
+                return 0;
+        int r = closer_plan_compute(m->snap, cfg, &p, err);
+        closer_plan_free(p);
+        return r;
+}
+
 static closer_dom_track *track_of(closer_manager *m, int domid, const char *uuid, unsigned hint) {
         /* Tracks are created in the hypervisor's domain order and that order
          * rarely changes: try the same index first (1000 domains would
@@ -916,7 +925,15 @@ int closer_manager_tick(closer_manager *m, uint64_t now_ns, closer_error *err) {
                 return r;
         r = closer_plan_compute(s, &m->cfg, &p, err);
         closer_manager_phase(m, CLOSER_PHASE_PLAN);
+        m->config_rejected = false;
         if (r < 0) {
+                /* Tell a configuration this host cannot have (a main node it
+                 * lacks) from a host the policy cannot serve now. */
+                closer_config def;
+                closer_plan *dp = NULL;
+                closer_config_defaults(&def);
+                m->config_rejected = r != -ENOMEM && closer_plan_compute(s, &def, &dp, NULL) >= 0;
+                closer_plan_free(dp);
                 closer_snapshot_free(s);
                 return r;
         }

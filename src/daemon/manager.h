@@ -110,6 +110,8 @@ typedef struct closer_manager {
         uint64_t dom0_base_kib;         /* dom0's target as found */
         uint64_t dom0_applied_kib;
         closer_manager_stats stats;
+        bool config_rejected;           /* the last tick's plan failed where the built-in
+                                         * defaults plan: the configuration is at fault */
         bool warned_unpinned;           /* said once that dom0 vCPUs are not pinned */
         bool warned_no_caps;            /* said once that the hypervisor cannot cap */
         int last_fatal_r;               /* the last failure logged as a warning ... */
@@ -142,3 +144,8 @@ void closer_manager_phase(closer_manager *m, closer_tick_phase p);
 
 /* Replace the configuration (SIGHUP); the next tick plans with it. */
 void closer_manager_set_config(closer_manager *m, const closer_config *cfg);
+
+/* Whether cfg plans the last snapshot: 0, or the planner's -errno with err
+ * (e.g. a main node this host does not have). 0 before the first tick:
+ * there is nothing to check against yet. */
+int closer_manager_check_config(closer_manager *m, const closer_config *cfg, closer_error *err);

@@ -77,7 +77,17 @@ static char *run(char *const argv[], int *ret_status, char **err_out) {
         close(out[0]);
         close(err[0]);
         int st;
-        assert_int_equal(waitpid(pid, &st, 0), pid);
+        /* a program that hangs (a daemon that never exits) is killed, not
+         * waited for until meson's timeout */
+        if (waitpid(pid, &st, WNOHANG) == 0) {
+                for (int i = 0; i < 100 && waitpid(pid, &st, WNOHANG) == 0; i++) {
+                        struct timespec ts = {0, 50000000};
+                        nanosleep(&ts, NULL);
+                }
+                if (kill(pid, 0) == 0 && waitpid(pid, &st, WNOHANG) == 0)
+                        kill(pid, SIGKILL);
+        }
+        (void) waitpid(pid, &st, 0);
         *ret_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
         if (err_out)
                 *err_out = ebuf;
@@ -559,6 +569,19 @@ static void test_bad_config(void **state_) {
         s = ctl_json("status", NULL);
         assert_string_equal(json_string_value(json_object_get(json_object_get(s, "main"), "dom0_cpus")), "0");
         json_decref(s);
+        /* nor one that parses but that the planner refuses on this host
+         * (it has nodes 0-3): ticks go on with the running one */
+        f = fopen(conf, "we");
+        fputs("[main]\nprofile = openstack\nnode = 7\n", f);
+        fclose(f);
+        s = ctl_json("status", NULL);
+        long long want = json_integer_value(json_object_get(s, "ticks")) + 5;
+        json_decref(s);
+        kill(pid, SIGHUP);
+        s = status_until(ticks_at_least, &want, 10000, "ticking after a SIGHUP to node = 7");
+        assert_string_equal(json_string_value(json_object_get(json_object_get(s, "main"), "dom0_cpus")), "0");
+        assert_int_equal(json_integer_value(json_object_get(json_object_get(s, "errors"), "tick")), 0);
+        json_decref(s);
         /* and takes a good one */
         f = fopen(conf, "we");
         fputs("[main]\nprofile = openstack\n", f);
@@ -581,6 +604,57 @@ static int kill_leftover(void **state_) {
                 running = -1;
         }
         return 0;
+}
+
+/* A configuration that parses but that this host cannot have, at start:
+ * one line naming the file and the reason, exit 2 (before: closerd stayed,
+ * never ready, failing every tick). */
+static void test_config_rejected_at_start(void **state_) {
+        (void) state_;
+        FILE *f = fopen(conf, "we");
+        fputs("[main]\nnode = 7\n", f);
+        fclose(f);
+        int st;
+        char *err = NULL;
+        char *args[] = {getenv("CLOSERD"), "--hypervisor", "sim", "--config", conf, "--socket", sock,
+                        "--state", state, "--ledger", ledger, "--tick-ms", "50", NULL};
+        free(run(args, &st, &err));
+        assert_int_equal(st, 2);
+        /* the daemon's log is on stderr too: one line says it all */
+        const char *line = strstr(err, conf);
+        assert_non_null(line);
+        assert_null(strstr(line + 1, conf));
+        const char *eol = strchr(line, '\n');
+        assert_non_null(eol);
+        const char *node = strstr(line, "node 7");
+        assert_true(node && node < eol);
+        free(err);
+}
+
+/* A storm of SIGHUPs reloads; it does not tick (each extra tick was an
+ * extra ledger interval: 21k of them in the issue's storm). */
+static void test_hup_storm(void **state_) {
+        (void) state_;
+        FILE *f = fopen(conf, "we");
+        fputs("[main]\nprofile = openstack\n", f);
+        fclose(f);
+        pid_t pid = start_daemon(conf);
+        json_t *s = ctl_json("status", NULL);
+        long long t0 = json_integer_value(json_object_get(s, "ticks"));
+        json_decref(s);
+        uint64_t start = mono_ms();
+        for (int i = 0; i < 300; i++) {
+                kill(pid, SIGHUP);
+                sleep_ms(1);
+        }
+        s = ctl_json("status", NULL);
+        long long ticks = json_integer_value(json_object_get(s, "ticks")) - t0;
+        uint64_t elapsed = mono_ms() - start;
+        json_decref(s);
+        /* at most the 50 ms ticks of that time, and a little slack */
+        if (ticks > (long long) (elapsed / 50) + 5)
+                fail_msg("%lld ticks in %llu ms of SIGHUPs", ticks, (unsigned long long) elapsed);
+        assert_int_equal(stop(pid, SIGTERM), 0);
 }
 
 static int teardown(void **state_) {
@@ -607,6 +681,8 @@ int main(void) {
                 cmocka_unit_test_teardown(test_silent_clients, kill_leftover),
                 cmocka_unit_test_teardown(test_metrics_idle_timeout, kill_leftover),
                 cmocka_unit_test_teardown(test_bad_config, kill_leftover),
+                cmocka_unit_test_teardown(test_config_rejected_at_start, kill_leftover),
+                cmocka_unit_test_teardown(test_hup_storm, kill_leftover),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
