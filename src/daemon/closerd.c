@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +30,7 @@
 #include "daemon/meter.h"
 #include "daemon/metrics-http.h"
 #include "daemon/metrics.h"
+#include "daemon/state.h"
 #include "closer/rules.h"
 #include "linux/linux.h"
 #include "linux/procevents.h"
@@ -604,6 +607,42 @@ static int make_parent_dir(const char *path) {
         return 0;
 }
 
+/* Hold "<path>.lock" (flock) for as long as closerd runs, so that a second
+ * closerd on the same socket, state file or ledger stops before it touches
+ * any of them (before, it took the first one's socket and, in sim mode,
+ * deleted its state file). The lock file holds the holder's pid for the
+ * message, and stays: removing a lock file races with the next locker. */
+static int take_lock(const char *path, int *ret_fd, long *ret_holder) {
+        char lp[4096], buf[32];
+        if ((size_t) snprintf(lp, sizeof(lp), "%s.lock", path) >= sizeof(lp))
+                return -ENAMETOOLONG;
+        int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        if (fd < 0)
+                return -errno;
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                int r = -errno;
+                ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+                buf[n > 0 ? n : 0] = '\0';
+                *ret_holder = strtol(buf, NULL, 10);
+                close(fd);
+                return r;
+        }
+        int n = snprintf(buf, sizeof(buf), "%ld\n", (long) getpid());
+        if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t) n, 0) != n) {
+                /* the pid is only for the message: the lock is what counts */
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+/* What an option names must be ours to replace: a file of another kind at
+ * that path is bad usage, and left alone (before, --socket and --state
+ * deleted whatever was there, even with --dry-run). */
+static bool path_is_other(const char *path, mode_t want) {
+        struct stat st;
+        return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) != want;
+}
+
 int main(int argc, char **argv) {
         static const struct option opts[] = {
                 {"config", required_argument, NULL, 'c'},   {"root", required_argument, NULL, 'r'},
@@ -721,18 +760,59 @@ int main(int argc, char **argv) {
                 d.hypervisor = access("/proc/xen/capabilities", F_OK) == 0 ? "xen" : "sim";
 
         int r;
-        if (strcmp(d.hypervisor, "sim") == 0) {
+        bool sim = strcmp(d.hypervisor, "sim") == 0;
+        if (sim && !state_given)
+                state_path = DEFAULT_SIM_STATE;
+        if (!ledger_path)
+                ledger_path = sim ? DEFAULT_SIM_LEDGER : CLOSER_LEDGER_DEFAULT_PATH;
+        if (path_is_other(socket_path, S_IFSOCK)) {
+                fprintf(stderr, "closerd: --socket %s: exists and is not a socket; not replacing it\n", socket_path);
+                return 2;
+        }
+        if (!dry_run && path_is_other(state_path, S_IFREG)) {
+                fprintf(stderr, "closerd: --state %s: exists and is not a regular file\n", state_path);
+                return 2;
+        }
+        if (make_parent_dir(state_path) < 0 || make_parent_dir(socket_path) < 0 ||
+            (!dry_run && make_parent_dir(ledger_path) < 0))
+                log_warning("cannot create the directories of %s / %s / %s", state_path, socket_path, ledger_path);
+        /* One closerd per socket, state file and ledger, checked before any
+         * of them is touched. */
+        int locks[3] = {-1, -1, -1};
+        const char *locked[3] = {socket_path, state_path, ledger_path};
+        for (unsigned i = 0; i < (dry_run ? 1u : 3u); i++) {
+                long holder = 0;
+                r = take_lock(locked[i], &locks[i], &holder);
+                if (r == -EWOULDBLOCK) {
+                        fprintf(stderr, "closerd: another closerd (pid %ld) uses %s\n", holder, locked[i]);
+                        return 1;
+                }
+                if (r < 0) {
+                        fprintf(stderr, "closerd: cannot lock %s.lock: %s\n", locked[i], strerror(-r));
+                        return 1;
+                }
+        }
+        if (sim && !dry_run && access(state_path, F_OK) == 0) {
+                /* Each run models a new host: what a previous run changed on
+                 * its own modelled host is nothing to restore here. Only a
+                 * state file is reset, never someone else's file. */
+                closer_state *old = NULL;
+                r = closer_state_load(state_path, &old, &err);
+                closer_state_free(old);
+                if (r < 0) {
+                        fprintf(stderr, "closerd: --state %s: not a closer-state/1 file; not replacing it (%s)\n",
+                                state_path, err.msg);
+                        return 2;
+                }
+                (void) unlink(state_path);
+        }
+        if (sim) {
                 d.sim = closer_simhost_new_reference();
                 if (!d.sim || closer_simhost_hypervisor(d.sim, &d.hv) < 0 || closer_simhost_hostos(d.sim, &d.host) < 0) {
                         fprintf(stderr, "closerd: out of memory\n");
                         return 1;
                 }
                 log_info("hypervisor: sim (modelled host: 4 sockets x 14 pCPUs, 40 GiB, 12 domains)");
-                /* Each run models a new host: what a previous run changed on
-                 * its own modelled host is nothing to restore here. */
-                if (!state_given)
-                        state_path = DEFAULT_SIM_STATE;
-                (void) unlink(state_path);
         } else {
 #ifdef HAVE_XEN
                 r = closer_xen_hypervisor_new(&d.hv, &err);
@@ -757,8 +837,6 @@ int main(int argc, char **argv) {
 #endif
         }
 
-        if (make_parent_dir(state_path) < 0 || make_parent_dir(socket_path) < 0)
-                log_warning("cannot create the directories of %s / %s", state_path, socket_path);
         r = closer_manager_new(&cfg, d.hv, d.host, dry_run, dry_run ? NULL : state_path, &d.m, &err);
         if (r < 0) {
                 fprintf(stderr, "closerd: %s\n", err.msg);
@@ -775,10 +853,6 @@ int main(int argc, char **argv) {
                         fclose(bf);
                 }
                 boot_id[strcspn(boot_id, "\n")] = '\0';
-                if (!ledger_path)
-                        ledger_path = d.sim ? DEFAULT_SIM_LEDGER : CLOSER_LEDGER_DEFAULT_PATH;
-                if (make_parent_dir(ledger_path) < 0)
-                        log_warning("cannot create the directory of %s", ledger_path);
                 r = closer_meter_open(ledger_path, boot_id, ledger_interval_s * 1000000000ull, &d.meter, &err);
                 if (r < 0) {
                         fprintf(stderr, "closerd: ledger: %s\n", err.msg);
@@ -862,6 +936,10 @@ int main(int argc, char **argv) {
                 close(cfd);
                 cfd = r;
         }
+        if (cfd == -EEXIST) {
+                fprintf(stderr, "closerd: --socket %s: exists and is not a socket; not replacing it\n", socket_path);
+                return 2;
+        }
         if (cfd < 0)
                 log_warning("control socket %s: %s (closerctl will not reach this daemon)", socket_path,
                             strerror(-cfd));
@@ -902,6 +980,9 @@ int main(int argc, char **argv) {
         closer_hypervisor_free(d.hv);
         closer_hostos_free(d.host);
         closer_simhost_free(d.sim);
+        for (unsigned i = 0; i < 3; i++)
+                if (locks[i] >= 0)
+                        close(locks[i]);
         if (d.exit_status)
                 return d.exit_status;
         return r < 0 ? 1 : 0;

@@ -657,6 +657,68 @@ static void test_hup_storm(void **state_) {
         assert_int_equal(stop(pid, SIGTERM), 0);
 }
 
+/* A second closerd on the same socket, state file and ledger stops at
+ * once with one line; the first keeps its socket and its state file. */
+static void test_single_instance(void **state_) {
+        (void) state_;
+        pid_t pid = start_daemon(NULL);
+        json_decref(status_until(ticks_at_least, &(long long) {3}, 10000, "ticking"));
+        assert_int_equal(access(state, F_OK), 0);
+        int st;
+        char *err = NULL;
+        char *args[] = {getenv("CLOSERD"), "--hypervisor", "sim", "--socket", sock, "--state", state,
+                        "--ledger", ledger, "--tick-ms", "50", NULL};
+        free(run(args, &st, &err));
+        assert_int_equal(st, 1);
+        assert_non_null(strstr(err, "another closerd"));
+        free(err);
+        assert_int_equal(access(state, F_OK), 0);
+        /* the first one still answers on its socket */
+        json_t *s = ctl_json("status", NULL);
+        assert_true(json_is_true(json_object_get(s, "ok")));
+        json_decref(s);
+        assert_int_equal(stop(pid, SIGTERM), 0);
+}
+
+/* --socket and --state naming a file that is not closerd's: exit 2, and
+ * the file is left as it was (with --dry-run too). */
+static void test_foreign_files(void **state_) {
+        (void) state_;
+        char precious[160];
+        snprintf(precious, sizeof(precious), "%s/precious.txt", dir);
+        static const char *const modes[][2] = {{"--socket", NULL}, {"--state", NULL}, {"--socket", "--dry-run"},
+                                               {"--state", "--dry-run"}};
+        for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+                FILE *f = fopen(precious, "we");
+                fputs("not closerd's\n", f);
+                fclose(f);
+                bool is_socket = strcmp(modes[i][0], "--socket") == 0;
+                char *args[] = {getenv("CLOSERD"), "--hypervisor", "sim", "--tick-ms", "50", "--ticks", "2",
+                                "--socket", is_socket ? precious : sock, "--state", is_socket ? state : precious,
+                                "--ledger", ledger, (char *) modes[i][1], NULL};
+                int st;
+                char *err = NULL;
+                free(run(args, &st, &err));
+                if (modes[i][1] && !is_socket)
+                        assert_int_equal(st, 0);        /* a dry run does not use its state file */
+                else {
+                        assert_int_equal(st, 2);
+                        assert_non_null(strstr(err, precious));
+                }
+                free(err);
+                char text[64] = "";
+                f = fopen(precious, "re");
+                assert_non_null(f);
+                assert_non_null(fgets(text, sizeof(text), f));
+                fclose(f);
+                assert_string_equal(text, "not closerd's\n");
+        }
+        unlink(precious);
+        char lock[200];
+        snprintf(lock, sizeof(lock), "%s.lock", precious);
+        unlink(lock);
+}
+
 static int teardown(void **state_) {
         (void) state_;
         unlink(sock);
@@ -668,6 +730,11 @@ static int teardown(void **state_) {
         snprintf(p, sizeof(p), "%s-shm", ledger);
         unlink(p);
         unlink(ledger);
+        const char *locked[] = {sock, state, ledger};
+        for (size_t i = 0; i < 3; i++) {
+                snprintf(p, sizeof(p), "%s.lock", locked[i]);
+                unlink(p);
+        }
         rmdir(dir);
         return 0;
 }
@@ -683,6 +750,8 @@ int main(void) {
                 cmocka_unit_test_teardown(test_bad_config, kill_leftover),
                 cmocka_unit_test_teardown(test_config_rejected_at_start, kill_leftover),
                 cmocka_unit_test_teardown(test_hup_storm, kill_leftover),
+                cmocka_unit_test_teardown(test_single_instance, kill_leftover),
+                cmocka_unit_test_teardown(test_foreign_files, kill_leftover),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
