@@ -181,12 +181,17 @@ int closer_cmd_status(int argc, char **argv) {
                        (long long) json_integer_value(json_object_get(ac, "memory")),
                        (long long) json_integer_value(json_object_get(ac, "cap")));
                 printf("errors          %lld transient (retried), %lld permanent (object left alone), %lld other, "
-                       "%lld ledger, %lld tick\n",
+                       "%lld ledger, %lld tick, %lld state\n",
                        (long long) json_integer_value(json_object_get(er, "transient")),
                        (long long) json_integer_value(json_object_get(er, "permanent")),
                        (long long) json_integer_value(json_object_get(er, "fatal")),
                        (long long) json_integer_value(json_object_get(er, "ledger")),
-                       (long long) json_integer_value(json_object_get(er, "tick")));
+                       (long long) json_integer_value(json_object_get(er, "tick")),
+                       (long long) json_integer_value(json_object_get(er, "state")));
+                json_t *sf = json_object_get(ans, "state_file");
+                if (json_is_object(sf) && !json_is_true(json_object_get(sf, "ok")))
+                        printf("state file      cannot be written: %s; changing nothing until it can\n",
+                               json_string_value(json_object_get(sf, "error")));
                 json_t *lg = json_object_get(ans, "ledger");
                 if (json_is_object(lg) && !json_is_true(json_object_get(lg, "ok")))
                         printf("ledger          cannot be written: %s; %.1f s of billing held in memory (%lld failed "

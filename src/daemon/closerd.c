@@ -209,8 +209,9 @@ static void do_tick(daemon_ctx *d) {
                                                 d->m->stats.actions[CLOSER_ACT_CGROUP]),
                           (unsigned long long) (d->m->stats.errors_transient + d->m->stats.errors_permanent +
                                                 d->m->stats.errors_fatal + d->m->stats.errors_ledger +
-                                                d->m->stats.errors_tick),
-                          d->meter && d->meter->last_error < 0 ? "; the ledger cannot be written" : "");
+                                                d->m->stats.errors_tick + d->m->stats.errors_state),
+                          d->m->state_error < 0 ? "; the state file cannot be written, changing nothing"
+                          : d->meter && d->meter->last_error < 0 ? "; the ledger cannot be written" : "");
         if (d->ticks_left > 0 && --d->ticks_left == 0)
                 (void) sd_event_exit(d->ev, 0);
 }
@@ -476,7 +477,7 @@ static json_t *status(daemon_ctx *d) {
         char main_cpus[256];
         (void) closer_cpuset_format(&d->m->plan->main.dom0_cpus, main_cpus, sizeof(main_cpus));
         json_t *ans = json_pack("{s:b, s:s, s:b, s:I, s:I, s:i, s:i, s:{s:s, s:i, s:I}, s:{s:I, s:I, s:I, s:I, s:I}, "
-                         "s:{s:I, s:I, s:I, s:I, s:I}}",
+                         "s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
                          "ok", 1, "hypervisor", d->hypervisor, "dry_run", d->m->dry_run, "ticks",
                          (json_int_t) st->ticks, "last_tick_ns", (json_int_t) st->last_tick_ns, "domains",
                          (int) d->m->plan->n_domains, "secondary_containers", (int) d->m->plan->n_secondary,
@@ -488,7 +489,11 @@ static json_t *status(daemon_ctx *d) {
                          "errors", "transient",
                          (json_int_t) st->errors_transient, "permanent", (json_int_t) st->errors_permanent, "fatal",
                          (json_int_t) st->errors_fatal, "ledger", (json_int_t) st->errors_ledger, "tick",
-                         (json_int_t) st->errors_tick);
+                         (json_int_t) st->errors_tick, "state", (json_int_t) st->errors_state);
+        if (ans && !d->m->dry_run)
+                json_object_set_new(ans, "state_file",
+                                    json_pack("{s:b, s:s?}", "ok", d->m->state_error == 0, "error",
+                                              d->m->state_error < 0 ? strerror(-d->m->state_error) : NULL));
         if (ans && d->meter)
                 /* a failing ledger is visible here, not only in the log */
                 json_object_set_new(ans, "ledger",
@@ -550,7 +555,7 @@ static int render_metrics(void *userdata, char **ret_text) {
         const closer_metrics_count errors[] = {
                 {"transient", m->stats.errors_transient}, {"permanent", m->stats.errors_permanent},
                 {"fatal", m->stats.errors_fatal},     {"ledger", m->stats.errors_ledger},
-                {"tick", m->stats.errors_tick},
+                {"tick", m->stats.errors_tick},       {"state", m->stats.errors_state},
         };
         closer_metrics_count tick_cpu[_CLOSER_PHASE_MAX];
         for (unsigned i = 0; i < _CLOSER_PHASE_MAX; i++)
@@ -843,6 +848,16 @@ int main(int argc, char **argv) {
                 return r == -EINVAL ? 2 : 1;
         }
         d.m->cpu_ns = thread_cpu_ns;
+        if (!dry_run) {
+                /* closerd writes there what it is about to change before it
+                 * changes it: if it cannot, it could do nothing but fail
+                 * every tick while saying READY. */
+                r = closer_manager_save_state(d.m);
+                if (r < 0) {
+                        fprintf(stderr, "closerd: cannot write the state file %s: %s\n", state_path, strerror(-r));
+                        return 1;
+                }
+        }
 
         if (!dry_run) {
                 char boot_id[64] = "";

@@ -23,6 +23,7 @@ int closer_manager_new(const closer_config *cfg, closer_hypervisor *hv, closer_h
         m->host = host;
         m->dry_run = dry_run;
         m->balloon_grace_ns = 30 * NSEC_PER_SEC;
+        m->state_log = CLOSER_RATELIMIT_INIT(60 * 1000000, 3);
         m->io_tau_ns = 10 * NSEC_PER_SEC;
         closer_acct_state_init(&m->acct);
         if (state_path) {
@@ -67,6 +68,14 @@ closer_manager *closer_manager_free(closer_manager *m) {
 
 void closer_manager_set_config(closer_manager *m, const closer_config *cfg) {
         m->cfg = *cfg;
+}
+
+int closer_manager_save_state(closer_manager *m) {
+        if (!m->state_path)
+                return 0;
+        int r = closer_state_save(m->state, m->state_path);
+        m->state_error = r < 0 ? r : 0;
+        return r;
 }
 
 int closer_manager_check_config(closer_manager *m, const closer_config *cfg, closer_error *err) {
@@ -313,13 +322,26 @@ static bool manage_thread(const closer_thread *t, const closer_plan_thread *pt) 
  * not yet changed (restoring it is harmless); the other order would lose
  * the value found forever. Returns 0, or -errno when the record could not
  * be written: the caller then changes nothing this tick. */
+static int save_state(closer_manager *m, const char *consequence) {
+        uint64_t left_out = 0;
+        int r = closer_state_save(m->state, m->state_path);
+        if (r < 0) {
+                /* counted each time (status, metrics), logged a few times a
+                 * minute: a read-only or full /run fails at every change */
+                m->stats.errors_state++;
+                if (closer_ratelimit_below(&m->state_log, m->now_usec, &left_out))
+                        log_error("saving %s: %s; %s (%llu such messages left out)", m->state_path, strerror(-r),
+                                  consequence, (unsigned long long) left_out);
+        } else if (m->state_error < 0)
+                log_notice("saving %s works again", m->state_path);
+        m->state_error = r < 0 ? r : 0;
+        return r;
+}
+
 static int persist(closer_manager *m) {
         if (!m->state->dirty || !m->state_path)
                 return 0;
-        int r = closer_state_save(m->state, m->state_path);
-        if (r < 0)
-                log_error("saving %s: %s; changing nothing until it can be saved", m->state_path, strerror(-r));
-        return r;
+        return save_state(m, "changing nothing until it can be saved");
 }
 
 static void reconcile_threads(closer_manager *m) {
@@ -920,6 +942,7 @@ int closer_manager_tick(closer_manager *m, uint64_t now_ns, closer_error *err) {
 
         if (m->cpu_ns)
                 m->phase_mark_ns = m->cpu_ns();
+        m->now_usec = now_ns / 1000;
         r = sense(m, now_ns, &s, err);
         if (r < 0)
                 return r;
@@ -973,12 +996,8 @@ int closer_manager_tick(closer_manager *m, uint64_t now_ns, closer_error *err) {
         account_totals(m, prev_ns, now_ns);
         closer_manager_phase(m, CLOSER_PHASE_ACCOUNT);
         reconcile_caps(m);
-        if (m->state->dirty && m->state_path) {
-                r = closer_state_save(m->state, m->state_path);
-                if (r < 0)
-                        log_error("saving %s: %s (a crash now would lose what to restore)", m->state_path,
-                                  strerror(-r));
-        }
+        if (m->state->dirty && m->state_path)
+                (void) save_state(m, "a crash now would lose what to restore");
         closer_manager_phase(m, CLOSER_PHASE_APPLY);
         m->stats.ticks++;
         return 0;

@@ -10,6 +10,7 @@
 #include "closer/hypervisor.h"
 #include "closer/plan.h"
 #include "closer/snapshot.h"
+#include "daemon/log.h"
 #include "daemon/state.h"
 
 /*
@@ -72,6 +73,7 @@ typedef struct closer_manager_stats {
         uint64_t errors_transient, errors_permanent, errors_fatal;
         uint64_t errors_ledger;         /* ticks whose billing could not be written then (closerd) */
         uint64_t errors_tick;           /* ticks that could not observe or plan (closerd) */
+        uint64_t errors_state;          /* state file saves that failed (nothing changed then) */
         uint64_t last_tick_ns;          /* wall time the last tick took */
         uint64_t phase_cpu_ns[_CLOSER_PHASE_MAX];       /* closerd's CPU by phase, all ticks */
         double main_load;               /* CPUs' worth of dom0 work outside every domain's account, last interval */
@@ -114,6 +116,9 @@ typedef struct closer_manager {
                                          * defaults plan: the configuration is at fault */
         bool warned_unpinned;           /* said once that dom0 vCPUs are not pinned */
         bool warned_no_caps;            /* said once that the hypervisor cannot cap */
+        int state_error;                /* -errno of the last state save, 0 once one worked */
+        closer_ratelimit state_log;     /* a failing save fails at every change */
+        uint64_t now_usec;              /* this tick's time, for the rate limits */
         int last_fatal_r;               /* the last failure logged as a warning ... */
         uint64_t last_fatal_tick;       /* ... when ... */
         char last_fatal_what[96];       /* ... and on what (rate limit) */
@@ -144,6 +149,11 @@ void closer_manager_phase(closer_manager *m, closer_tick_phase p);
 
 /* Replace the configuration (SIGHUP); the next tick plans with it. */
 void closer_manager_set_config(closer_manager *m, const closer_config *cfg);
+
+/* Write the state file now (closerd at start: a state file that cannot be
+ * written means closerd could change nothing safely). 0 or -errno; not
+ * counted nor logged. */
+int closer_manager_save_state(closer_manager *m);
 
 /* Whether cfg plans the last snapshot: 0, or the planner's -errno with err
  * (e.g. a main node this host does not have). 0 before the first tick:

@@ -719,6 +719,27 @@ static void test_foreign_files(void **state_) {
         unlink(lock);
 }
 
+/* A state file that cannot be written (read-only /run; here its temporary
+ * is a directory): closerd would change nothing, so it says so and exits 1
+ * at start instead of sending READY and failing at every change. */
+static void test_state_unwritable(void **state_) {
+        (void) state_;
+        char tmp[160];
+        snprintf(tmp, sizeof(tmp), "%s.tmp", state);
+        assert_int_equal(mkdir(tmp, 0700), 0);
+        int st;
+        char *err = NULL;
+        char *args[] = {getenv("CLOSERD"), "--hypervisor", "sim", "--socket", sock, "--state", state,
+                        "--ledger", ledger, "--tick-ms", "50", NULL};
+        free(run(args, &st, &err));
+        assert_int_equal(rmdir(tmp), 0);
+        assert_int_equal(st, 1);
+        const char *line = strstr(err, "cannot write the state file");
+        assert_non_null(line);
+        assert_non_null(strstr(line, state));
+        free(err);
+}
+
 static int teardown(void **state_) {
         (void) state_;
         unlink(sock);
@@ -752,6 +773,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_hup_storm, kill_leftover),
                 cmocka_unit_test_teardown(test_single_instance, kill_leftover),
                 cmocka_unit_test_teardown(test_foreign_files, kill_leftover),
+                cmocka_unit_test_teardown(test_state_unwritable, kill_leftover),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

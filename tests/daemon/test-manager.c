@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -376,6 +377,31 @@ static void test_spanning_domain(void **state) {
 }
 
 /* Dry run: plans, changes nothing. */
+/* The state file cannot be written (a read-only or full /run; here its
+ * temporary is a directory): nothing is changed, every failed save is
+ * counted and the error kept for status; once it works, the domain is
+ * placed. */
+static void test_state_unwritable(void **state) {
+        fixture *f = *state;
+        char tmp[128];
+        snprintf(tmp, sizeof(tmp), "%s.tmp", f->state);
+        assert_int_equal(mkdir(tmp, 0700), 0);
+        assert_int_equal(closer_simhost_add_domain(f->sim, 3, "vm3", 1u << 20, 1, 2, (int[]) {5, 6}, 100, 2), 0);
+        tick(f);
+        tick(f);
+        assert_true(f->m->stats.errors_state >= 2);
+        assert_true(f->m->state_error < 0);
+        /* nothing that needs a record to be put back (closer's own
+         * containers are removed whole at stop, recorded or not) */
+        assert_int_equal(f->m->stats.actions[CLOSER_ACT_THREAD], 0);
+        assert_int_equal(f->m->stats.actions[CLOSER_ACT_IRQ], 0);
+        assert_int_equal(f->m->stats.actions[CLOSER_ACT_MEMORY], 0);
+        assert_int_equal(rmdir(tmp), 0);
+        tick(f);
+        assert_int_equal(f->m->state_error, 0);
+        aff_eq(f->sim, closer_simhost_find_thread(f->sim, "3.xvda-0"), "5-6");
+}
+
 static void test_dry_run(void **state) {
         fixture *f = *state;
         closer_manager_free(f->m);
@@ -400,6 +426,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_charge_cap, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cgroups, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_spanning_domain, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_state_unwritable, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
