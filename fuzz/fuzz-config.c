@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The configuration parser on arbitrary bytes. Oracles: a rejection leaves
- * the configuration untouched and explains itself in one line naming the
- * source; an accepted one holds the invariants the policy relies on.
+ * the configuration untouched and explains itself in one line of valid
+ * UTF-8 naming the source; an accepted one holds the invariants the policy relies on.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "closer/config.h"
+#include "closer/utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -23,9 +24,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         text[size] = '\0';
         closer_config_defaults(&c);
         before = c;
-        int r = closer_config_parse(text, "fuzz.conf", &c, &e);
+        /* the whole input, NUL bytes included, as closerd reads a file */
+        int r = closer_config_parse_buffer(text, size, "fuzz.conf", &c, &e);
         free(text);
         if (r < 0) {
+                /* one line of valid UTF-8 */
+                size_t n = strlen(e.msg);
+                for (size_t i = 0; i < n;) {
+                        size_t k = closer_utf8_seq_len((const unsigned char *) e.msg + i, n - i);
+                        if (k == 0)
+                                abort();
+                        i += k;
+                }
                 if (memcmp(&c, &before, sizeof(c)) != 0 || strncmp(e.msg, "fuzz.conf", 9) != 0 ||
                     strchr(e.msg, '\n'))
                         abort();

@@ -58,6 +58,14 @@ void closer_config_defaults(closer_config *c);
  */
 int closer_config_parse(const char *text, const char *source, closer_config *c, closer_error *err);
 
+/* The same on len bytes that need not end in NUL: a NUL byte inside is an
+ * error naming its line (it would otherwise cut the file short silently). */
+int closer_config_parse_buffer(const char *text, size_t len, const char *source, closer_config *c,
+                               closer_error *err);
+
+/* The largest closer.conf closerd and closerctl read. */
+#define CLOSER_CONFIG_MAX_BYTES (1u << 20)
+
 const char *closer_profile_to_string(closer_profile p);
 
 /* Main container size for a host with host_mem_mib of memory, per the

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/closerctl.h"
+#include "basic/config-file.h"
 #include "basic/readfile.h"
 #include "closer/policy.h"
 
@@ -76,18 +77,10 @@ int closer_cmd_plan(int argc, char **argv) {
         int r;
 
         closer_config_defaults(&cfg);
-        if (conf_path) {
-                r = closer_read_file(conf_path, INPUT_MAX_BYTES, &text);
-                if (r < 0) {
-                        fprintf(stderr, "closerctl plan: %s: %s\n", conf_path, strerror(-r));
-                        return 2;
-                }
-                r = closer_config_parse(text, conf_path, &cfg, &err);
-                free(text);
-                if (r < 0) {
-                        fprintf(stderr, "closerctl plan: %s\n", err.msg);
-                        return 2;
-                }
+        /* read exactly as closerd reads it: what plan accepts, closerd does */
+        if (conf_path && closer_config_load(conf_path, true, &cfg, &err) < 0) {
+                fprintf(stderr, "closerctl plan: %s\n", err.msg);
+                return 2;
         }
 
         r = closer_read_file(snap_path, INPUT_MAX_BYTES, &text);

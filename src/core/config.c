@@ -171,6 +171,12 @@ static char *reader(char *buf, int size, void *user) {
                         error_at(p, p->lineno, "[%.*s]: expected a section [main], [memory] or [cpu]",
                                  (int) (len > 64 ? 64 : len), h + 1);
         }
+        /* closer.conf(5): no indented lines. inih would take an indented
+         * key after a section header as a key, and one after a key as the
+         * continuation of its value. Blank and comment lines may be. */
+        if (h > buf && *h && *h != '\r' && *h != '\n' && *h != '#' && *h != ';')
+                error_at(p, p->lineno, "expected a key or a section at the start of the line "
+                         "(indented lines are not supported)");
         return buf;
 }
 
@@ -398,13 +404,32 @@ static int handler(void *user, const char *section, const char *name, const char
 }
 
 int closer_config_parse(const char *text, const char *source, closer_config *c, closer_error *err) {
-        parser *p = calloc(1, sizeof(*p));
+        return closer_config_parse_buffer(text ? text : "", text ? strlen(text) : 0, source, c, err);
+}
+
+int closer_config_parse_buffer(const char *text, size_t len, const char *source, closer_config *c,
+                               closer_error *err) {
+        parser *p;
         int r;
 
-        if (!p)
+        source = source ? source : "<config>";
+        const char *nul = text ? memchr(text, '\0', len) : NULL;
+        if (nul) {
+                int line = 1;
+                for (const char *q = text; q < nul; q++)
+                        line += *q == '\n';
+                return closer_error_set(err, -EINVAL, "%s:%d: expected text, found a NUL byte", source, line);
+        }
+        /* the reader below walks a NUL-terminated string */
+        char *copy = strndup(text ? text : "", text ? len : 0);
+        p = calloc(1, sizeof(*p));
+        if (!p || !copy) {
+                free(p);
+                free(copy);
                 return closer_error_set(err, -ENOMEM, "out of memory");
-        p->source = source ? source : "<config>";
-        p->next = text ? text : "";
+        }
+        p->source = source;
+        p->next = copy;
         p->c = *c;
 
         r = ini_parse_stream(reader, p, handler, p);
@@ -438,5 +463,6 @@ int closer_config_parse(const char *text, const char *source, closer_config *c, 
         r = 0;
 out:
         free(p);
+        free(copy);
         return r;
 }

@@ -21,6 +21,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "basic/config-file.h"
 #include "basic/readfile.h"
 #include "basic/rlimit.h"
 #include "closer/policy.h"
@@ -41,7 +42,6 @@
 #define DEFAULT_SOCKET "/run/closer/closerd.sock"
 #define DEFAULT_SIM_LEDGER "/run/closer/sim-ledger.db"
 #define DEFAULT_SIM_STATE "/run/closer/sim-state.json"
-#define CONFIG_MAX_BYTES (1u << 20)
 
 typedef struct daemon_ctx {
         sd_event *ev;
@@ -117,26 +117,10 @@ static uint64_t thread_cpu_ns(void) {
         return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
 }
 
-/* Parse the configuration file. A missing default file means built-in
- * defaults; a missing explicit file is an error. */
+/* The configuration file: a missing default file means built-in defaults;
+ * a missing explicit file is an error. */
 static int load_config(const char *path, bool explicit_path, closer_config *ret, closer_error *err) {
-        closer_config c;
-        char *text = NULL;
-
-        closer_config_defaults(&c);
-        int r = closer_read_file(path, CONFIG_MAX_BYTES, &text);
-        if (r == -ENOENT && !explicit_path) {
-                *ret = c;
-                return 0;
-        }
-        if (r < 0)
-                return closer_error_set(err, r, "%s: %s", path, strerror(-r));
-        r = closer_config_parse(text, path, &c, err);
-        free(text);
-        if (r < 0)
-                return r;
-        *ret = c;
-        return 0;
+        return closer_config_load(path, explicit_path, ret, err);
 }
 
 static int64_t wall_ns(void) {

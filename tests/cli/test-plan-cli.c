@@ -115,6 +115,30 @@ static void test_usage_errors(void **state) {
         char *a3[] = {getenv("CLOSERCTL"), "frobnicate", NULL};
         assert_int_equal(run(a3, &out, &err), 2);
         free(out), free(err);
+        /* --config is read as closerd reads it: more than 1 MiB (here, of
+         * comments) is refused as closerd refuses it, and so is a NUL byte */
+        char conf[] = "/tmp/closer-plan-conf-XXXXXX", snap[4096];
+        int fd = mkstemp(conf);
+        assert_true(fd >= 0);
+        FILE *f = fdopen(fd, "w");
+        for (int i = 0; i < 40000; i++)
+                fputs("# a comment line of some fifty characters, padding\n", f);
+        fclose(f);
+        snprintf(snap, sizeof(snap), "%s/data/reference-host.json", getenv("CLOSER_SOURCE_ROOT"));
+        char *a5[] = {getenv("CLOSERCTL"), "plan", "--snapshot", snap, "--config", conf, NULL};
+        assert_int_equal(run(a5, &out, &err), 2);
+        assert_non_null(strstr(err, conf));
+        assert_non_null(strstr(err, "larger than 1024 KiB"));
+        free(out), free(err);
+        f = fopen(conf, "w");
+        fputs("[main]\n", f);
+        fputc('\0', f);
+        fputs("node = 1\n", f);
+        fclose(f);
+        assert_int_equal(run(a5, &out, &err), 2);
+        assert_non_null(strstr(err, "NUL byte"));
+        free(out), free(err);
+        unlink(conf);
         char *a4[] = {getenv("CLOSERCTL"), "plan", "--help", NULL};
         assert_int_equal(run(a4, &out, &err), 0);
         assert_non_null(strstr(out, "--snapshot"));

@@ -206,7 +206,11 @@ static const struct {
          "t.conf:2: [memory] levels: expected at most 16 levels"},
         {"[cpu]\ncharge = bill\n", "t.conf:2: [cpu] charge: expected meter or cap, got \"bill\""},
         {"[main]\nnode = 1\nnode = 2\n", "t.conf:3: [main] node: expected once, already set on line 2"},
-        {"[main]\nprofile = oracle\n  vcpus = 2\n", "t.conf:3: [main] profile: expected once"},
+        {"[main]\nprofile = oracle\n  vcpus = 2\n", "t.conf:3: expected a key or a section at the start"},
+        /* closer.conf(5) forbids indented lines; inih took this one as a key */
+        {"[main]\n  node = 1\n", "t.conf:2: expected a key or a section at the start of the line (indented"},
+        {"[main]\n\tnode = 1\n", "t.conf:2: expected a key or a section"},
+        {"  [main]\nnode = 1\n", "t.conf:1: expected a key or a section"},
         {"[main]\nthis is not ini\n", "t.conf:2: expected \"key = value\", \"[section]\" or a comment"},
         {"[main\nnode = 1\n", "t.conf:1: expected \"key = value\""},
         /* the first error wins, whichever kind it is */
@@ -230,6 +234,35 @@ static void test_rejections(void **state) {
                 assert_null(strchr(e.msg, '\n'));
                 assert_config_equal(&c, &before);       /* unchanged on failure */
         }
+}
+
+/* A NUL byte used to end the file there, silently: what followed it was
+ * not read, and a file "[main]\0..." was the defaults. */
+static void test_nul_byte(void **state) {
+        (void) state;
+        static const char text[] = "[main]\nprofile = eucalyptus\n\0node = 1\n";
+        closer_config c;
+        closer_error e = {};
+        closer_config_defaults(&c);
+        assert_int_equal(closer_config_parse_buffer(text, sizeof(text) - 1, "t.conf", &c, &e), -EINVAL);
+        assert_string_equal(e.msg, "t.conf:3: expected text, found a NUL byte");
+        assert_int_equal(c.profile, CLOSER_PROFILE_OPENSTACK);
+        /* without one, the buffer form is the string form */
+        assert_int_equal(closer_config_parse_buffer(text, 28, "t.conf", &c, &e), 0);
+        assert_int_equal(c.profile, CLOSER_PROFILE_EUCALYPTUS);
+}
+
+/* Error lines quote the input: never a byte that is not UTF-8 (a raw 0xff
+ * would reach a terminal or a JSON answer as garbage). */
+static void test_error_is_utf8(void **state) {
+        (void) state;
+        closer_config c;
+        closer_error e = {};
+        closer_config_defaults(&c);
+        assert_int_equal(closer_config_parse("[cpu]\ncharge = \xff\xfe caf\xc3\xa9\n", "t.conf", &c, &e), -EINVAL);
+        assert_null(strchr(e.msg, '\xff'));
+        assert_null(strchr(e.msg, '\xfe'));
+        assert_non_null(strstr(e.msg, "\"?? caf\xc3\xa9\""));
 }
 
 static void test_long_lines(void **state) {
@@ -267,6 +300,8 @@ int main(void) {
                 cmocka_unit_test(test_profiles),
                 cmocka_unit_test(test_rejections),
                 cmocka_unit_test(test_long_lines),
+                cmocka_unit_test(test_nul_byte),
+                cmocka_unit_test(test_error_is_utf8),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -740,6 +740,44 @@ static void test_state_unwritable(void **state_) {
         free(err);
 }
 
+/* closer.conf replaced by a FIFO (nobody writing): SIGHUP used to block
+ * in open() for ever, and with it the whole daemon. It is refused at once,
+ * and a NUL byte in the file is an error naming its line (it used to end
+ * the file there, silently resetting what followed to the defaults). */
+static void test_config_not_text(void **state_) {
+        (void) state_;
+        FILE *f = fopen(conf, "we");
+        fputs("[main]\nprofile = eucalyptus\n", f);
+        fclose(f);
+        pid_t pid = start_daemon(conf);
+        assert_int_equal(unlink(conf), 0);
+        assert_int_equal(mkfifo(conf, 0600), 0);
+        json_t *s = ctl_json("status", NULL);
+        long long want = json_integer_value(json_object_get(s, "ticks")) + 5;
+        json_decref(s);
+        kill(pid, SIGHUP);
+        s = status_until(ticks_at_least, &want, 10000, "ticking after a SIGHUP with a FIFO as closer.conf");
+        assert_string_equal(json_string_value(json_object_get(json_object_get(s, "main"), "dom0_cpus")), "0");
+        json_decref(s);
+        assert_int_equal(stop(pid, SIGTERM), 0);
+        assert_int_equal(unlink(conf), 0);
+
+        f = fopen(conf, "we");
+        fputs("[main]\nprofile = eucalyptus\n", f);
+        fputc('\0', f);
+        fputs("garbage that was never read\n", f);
+        fclose(f);
+        int st;
+        char *err = NULL;
+        char *args[] = {getenv("CLOSERD"), "--hypervisor", "sim", "--config", conf, "--socket", sock, NULL};
+        free(run(args, &st, &err));
+        assert_int_equal(st, 2);
+        assert_non_null(strstr(err, conf));
+        assert_non_null(strstr(err, ":3: expected text, found a NUL byte"));
+        assert_int_equal(strchr(err, '\n') - err + 1, (long) strlen(err));      /* one line */
+        free(err);
+}
+
 static int teardown(void **state_) {
         (void) state_;
         unlink(sock);
@@ -774,6 +812,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_single_instance, kill_leftover),
                 cmocka_unit_test_teardown(test_foreign_files, kill_leftover),
                 cmocka_unit_test_teardown(test_state_unwritable, kill_leftover),
+                cmocka_unit_test_teardown(test_config_not_text, kill_leftover),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
