@@ -630,6 +630,22 @@ static int read_domain(reader *r, const jt_node *o, const closer_topology *topo,
             (k = read_mem_by_node(r, o, topo, d->mem_kib_by_node)) < 0 ||
             (k = read_int(r, o, "io_level", false, 0, IO_LEVEL_MAX, 0, &level)) < 0)
                 return k;
+        /* Where a domain's memory is cannot be more than it has: the policy
+         * picks its node from these figures. */
+        uint64_t on_nodes = 0;
+        for (unsigned i = 0; i < CLOSER_NODES_MAX; i++) {
+                if (d->mem_kib_by_node[i] > UINT64_MAX - on_nodes) {
+                        on_nodes = UINT64_MAX;
+                        break;
+                }
+                on_nodes += d->mem_kib_by_node[i];
+        }
+        if (on_nodes > d->mem_kib) {
+                size_t o2 = path_push(r, ".mem_kib_by_node");
+                k = fail(r, "expected at most mem_kib (%" PRIu64 " KiB) in all, got %" PRIu64, d->mem_kib, on_nodes);
+                path_pop(r, o2);
+                return k;
+        }
         d->domid = (int) domid;
         d->io_level = (unsigned) level;
 

@@ -332,6 +332,17 @@ static int op_read_host(void *data, bool exact_numa, closer_snapshot *s, closer_
                                 closer_xen_split_by_nodemap(tot_kib, nodemap, (size_t) nodemap_bytes, &topo,
                                                             d->mem_kib_by_node);
                         }
+                        /* The dump is read at another moment than tot_pages,
+                         * and mem_kib may be max_pages: keep the parts within
+                         * the whole (a snapshot that says otherwise is refused
+                         * by `closerctl plan`), in proportion. */
+                        unsigned __int128 on_nodes = 0;
+                        for (unsigned k = 0; k < CLOSER_NODES_MAX; k++)
+                                on_nodes += d->mem_kib_by_node[k];
+                        if (on_nodes > d->mem_kib)
+                                for (unsigned k = 0; k < CLOSER_NODES_MAX; k++)
+                                        d->mem_kib_by_node[k] = (uint64_t) ((unsigned __int128) d->mem_kib_by_node[k] *
+                                                                            d->mem_kib / on_nodes);
                 }
                 if ((unsigned) got < DOMINFO_BATCH)
                         break;

@@ -301,6 +301,7 @@ static const struct {
         {"mem-by-node-unknown", "$.domains[1].mem_kib_by_node[\"7\"]: ", "node id"},
         {"mem-by-node-not-a-number", "$.domains[0].mem_kib_by_node[\"zero\"]: ", "node id"},
         {"mem-by-node-negative", "$.domains[1].mem_kib_by_node[\"1\"]: ", "got -5"},
+        {"mem-by-node-over-mem", "$.domains[1].mem_kib_by_node: ", "at most mem_kib (2097152 KiB) in all, got 2097153"},
         {"dom0-duplicate-vcpu", "$.dom0.vcpus[3].id: ", "unique vCPU id"},
         {"domain-duplicate-vcpu", "$.domains[0].vcpus[1].id: ", "unique vCPU id"},
         {"dom0-no-vcpus", "$.dom0.vcpus: ", "at least one"},
@@ -531,8 +532,10 @@ static closer_snapshot *random_snapshot(void) {
                         snprintf(d->uuid, sizeof(d->uuid), "%08" PRIx64 "-0000-4000-8000-%012" PRIx64,
                                  rnd() & 0xffffffff, rnd() & 0xffffffffffff);
                 d->mem_kib = rnd() >> 24;
+                /* the parts within the whole (the parser checks it) */
                 for (unsigned j = 0; j < s->topo.n_nodes; j++)
-                        d->mem_kib_by_node[j] = rndn(2) ? rnd() >> (1 + rndn(62)) : 0;
+                        d->mem_kib_by_node[j] = rndn(2) ? (rnd() >> (1 + rndn(62))) % (d->mem_kib / s->topo.n_nodes + 1)
+                                                        : 0;
                 d->n_vcpus = 1 + rndn(6);
                 d->vcpus = calloc(d->n_vcpus, sizeof(closer_vcpu));
                 random_vcpus(s, d->n_vcpus, d->vcpus, cpu);
