@@ -632,7 +632,7 @@ static void test_config_rejected_at_start(void **state_) {
 }
 
 /* A storm of SIGHUPs reloads; it does not tick (each extra tick was an
- * extra ledger interval: 21k of them in the issue's storm). */
+ * extra ledger interval: 21k of them in a storm we measured). */
 static void test_hup_storm(void **state_) {
         (void) state_;
         FILE *f = fopen(conf, "we");
