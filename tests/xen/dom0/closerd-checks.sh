@@ -257,7 +257,7 @@ closerd_checks() {
     # it before an `xl mem-set 0`; its size is its target then, as for libxl).
     all_affinities | sort > "$OUT/aff-before"
     truth_t3 | sort > "$OUT/truth-t3-before"
-    grep -H . /proc/irq/[0-9]*/smp_affinity_list 2>/dev/null | sed 's|/proc/irq/\([0-9]*\)/smp_affinity_list:| \1 |' | awk '{ print $1, $2 }' | sort > "$OUT/irq-before"
+    irq_affinities > "$OUT/irq-before"
     irq_names | sort > "$OUT/irq-names-before"
     while read -r t d; do
         [ "$d" = "$du2" ] && echo "$t $(sed -n 's/^0:://p' "/proc/$t/cgroup")"
@@ -457,26 +457,11 @@ closerd_checks() {
     rc=$?
     if [ $rc -eq 0 ]; then pass closerd-sigterm-exit-0; else fail "closerd-sigterm-exit-0: exit $rc"; fi
 
-    all_affinities | sort > "$OUT/aff-after"
-    # Threads that exited meanwhile are not compared, nor kernel threads
-    # other than the backends (the kernel moves e.g. workqueue rescuers on
-    # its own): every user thread and every backend thread is.
-    local kskip
-    kskip=$(for t in $(cut -d' ' -f1 "$OUT/aff-before"); do
-        [ -s "/proc/$t/cmdline" ] || echo "$t"
-    done | sort | join -v1 - <(cut -d' ' -f1 "$OUT/truth-t3-before" | sort))
-    join -v1 "$OUT/aff-before" <(echo "$kskip") > "$OUT/aff-before-cmp"
-    mv "$OUT/aff-before-cmp" "$OUT/aff-before"
-    if [ -z "$(join "$OUT/aff-before" "$OUT/aff-after" | awk '$2 != $3')" ]; then
-        pass "closerd-affinity-restored ($(join "$OUT/aff-before" "$OUT/aff-after" | wc -l) threads)"
-    else
-        fail "closerd-affinity-restored: some thread affinities differ after SIGTERM"
-        join "$OUT/aff-before" "$OUT/aff-after" | awk '$2 != $3 { print "  tid " $1 ": " $2 " before, " $3 " after" }' | head -n 10
-    fi
+    affinities_restored closerd-affinity-restored "$OUT/aff-before" "$OUT/truth-t3-before" " after SIGTERM"
     # IRQs: those with the same name before and after, du1's excluded (its
     # IRQs were torn down by the save and made anew by the restore, and
     # blkback's are all named alike: du1 is the only blkback domain here).
-    grep -H . /proc/irq/[0-9]*/smp_affinity_list 2>/dev/null | sed 's|/proc/irq/\([0-9]*\)/smp_affinity_list:| \1 |' | awk '{ print $1, $2 }' | sort > "$OUT/irq-after"
+    irq_affinities > "$OUT/irq-after"
     irq_names | sort > "$OUT/irq-names-after"
     local same bad_irq
     same=$(join "$OUT/irq-names-before" "$OUT/irq-names-after" | awk '$2 == $3 && $2 !~ re { print $1 }' re="^(blkif|vif($du1_first|$du1)\\.)")

@@ -94,6 +94,31 @@ all_affinities() {
     grep -s -H '^Cpus_allowed_list:' /proc/[0-9]*/task/[0-9]*/status |
         sed -n 's|^/proc/[0-9]*/task/\([0-9]*\)/status:Cpus_allowed_list:[[:space:]]*|\1 |p'
 }
+# "IRQ smp_affinity_list" of every IRQ, sorted, for before/after comparisons.
+irq_affinities() {
+    grep -H . /proc/irq/[0-9]*/smp_affinity_list 2>/dev/null |
+        sed 's|/proc/irq/\([0-9]*\)/smp_affinity_list:| \1 |' | awk '{ print $1, $2 }' | sort
+}
+# affinities_restored NAME BEFORE T3_BEFORE [WHEN]: every thread's affinity
+# now equals BEFORE's (all_affinities | sort, taken before closerd). Threads
+# that exited meanwhile are not compared, nor kernel threads other than the
+# backends listed in T3_BEFORE (truth_t3 | sort, taken then: the kernel
+# moves e.g. workqueue rescuers on its own): every user thread and every
+# backend thread is. WHEN ends the failure's text.
+affinities_restored() {
+    local name=$1 before=$2 t3=$3 when=${4:-} now kskip cmp
+    now=$(all_affinities | sort)
+    kskip=$(for t in $(cut -d' ' -f1 "$before"); do
+        [ -s "/proc/$t/cmdline" ] || echo "$t"
+    done | sort | join -v1 - <(cut -d' ' -f1 "$t3" | sort))
+    cmp=$(join -v1 "$before" <(echo "$kskip") | join - <(echo "$now"))
+    if [ -z "$(awk '$2 != $3' <<< "$cmp")" ]; then
+        pass "$name ($(grep -c . <<< "$cmp") threads)"
+    else
+        fail "$name: some thread affinities differ$when"
+        awk '$2 != $3 { print "  tid " $1 ": " $2 " before, " $3 " after" }' <<< "$cmp" | head -n 10
+    fi
+}
 # pCPUs domain D's vCPUs may run on (hard affinity, xl vcpu-list); with
 # dom0_vcpus_pin dom0 CPU i is pCPU i, so these are also dom0 CPU ids.
 domain_pcpus() {
