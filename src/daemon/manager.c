@@ -189,6 +189,26 @@ void closer_manager_phase(closer_manager *m, closer_tick_phase p) {
         m->phase_mark_ns = now;
 }
 
+/* Whether this tick asks the hypervisor for its exact per-node memory count
+ * (Xen: the 'u' debug key, a block per domain on its console): when the
+ * last snapshot has a domain with memory on more than one node, whose home
+ * (Algorithm 2: the node with most of its memory) an even split over its
+ * node affinity would only guess, and at most every NUMA_EXACT_EVERY_NS.
+ * Between counts the adapter scales the last one to each domain's size. */
+#define NUMA_EXACT_EVERY_NS (30ull * 1000000000ull)
+static bool want_exact_numa(const closer_manager *m, uint64_t now_ns) {
+        if (!m->snap || (m->numa_exact_ns && now_ns - m->numa_exact_ns < NUMA_EXACT_EVERY_NS))
+                return false;
+        for (unsigned i = 0; i < m->snap->n_domains; i++) {
+                unsigned on = 0;
+                for (unsigned k = 0; k < CLOSER_NODES_MAX; k++)
+                        on += m->snap->domains[i].mem_kib_by_node[k] > 0;
+                if (on > 1)
+                        return true;
+        }
+        return false;
+}
+
 static int sense(closer_manager *m, uint64_t now_ns, closer_snapshot **ret, closer_error *err) {
         closer_snapshot *s = closer_snapshot_new();
         closer_hv_io *io = NULL;
@@ -198,7 +218,10 @@ static int sense(closer_manager *m, uint64_t now_ns, closer_snapshot **ret, clos
         if (!s)
                 return closer_error_set(err, -ENOMEM, "out of memory");
         s->time_ns = now_ns;
-        r = m->hv->ops->read_host(m->hv->data, false, s, err);
+        bool exact = want_exact_numa(m, now_ns);
+        r = m->hv->ops->read_host(m->hv->data, exact, s, err);
+        if (r >= 0 && exact)
+                m->numa_exact_ns = now_ns;
         if (r < 0)
                 goto fail;
         r = m->hv->ops->read_io(m->hv->data, &io, &n_io);

@@ -109,6 +109,7 @@ typedef struct closer_manager {
         unsigned n_moved, cap_moved;
         struct closer_moved { int pid; uint64_t start_time; int node, domid; } *moved;
         uint64_t cpu_total_ns;          /* sum of all dom0 threads' CPU at the last tick */
+        uint64_t numa_exact_ns;         /* when Xen's per-node count was last asked for, 0: never */
         uint64_t dom0_base_kib;         /* dom0's target as found */
         uint64_t dom0_applied_kib;
         closer_manager_stats stats;

@@ -23,6 +23,8 @@ typedef struct sh_dom {
         char uuid[40];
         uint64_t mem_kib;
         int mem_node;
+        int mem_node2;                  /* -1, or where mem_pct2 % of it is */
+        unsigned mem_pct2;
         unsigned n_vcpus;
         int pcpus[SH_MAX_VCPUS];
         double io_ops_per_s;
@@ -76,6 +78,7 @@ struct closer_simhost {
         unsigned next_irq;
         uint64_t now_ns;
         int efd;
+        unsigned exact_numa_reads;      /* reads that asked for the exact count */
 };
 
 /* ---- the model ----------------------------------------------------------- */
@@ -252,6 +255,7 @@ int closer_simhost_add_domain(closer_simhost *h, int domid, const char *name, ui
         snprintf(d->uuid, sizeof(d->uuid), "00000000-0000-4000-8000-%012x", (unsigned) domid * 2654435761u);
         d->mem_kib = mem_kib;
         d->mem_node = mem_node;
+        d->mem_node2 = -1;
         d->n_vcpus = n_vcpus;
         memcpy(d->pcpus, pcpus, n_vcpus * sizeof(int));
         d->io_ops_per_s = io_ops_per_s;
@@ -369,6 +373,21 @@ int closer_simhost_set_balloon_broken(closer_simhost *h, int domid, bool broken)
         return 0;
 }
 
+int closer_simhost_spread_memory(closer_simhost *h, int domid, int node, unsigned pct) {
+        sh_dom *d = find_dom(h, domid);
+        if (!d)
+                return -ENOENT;
+        if (node < 0 || (unsigned) node >= h->nodes || node == d->mem_node || pct > 100)
+                return -EINVAL;
+        d->mem_node2 = node;
+        d->mem_pct2 = pct;
+        return 0;
+}
+
+unsigned closer_simhost_exact_numa_reads(const closer_simhost *h) {
+        return h->exact_numa_reads;
+}
+
 int closer_simhost_start_save(closer_simhost *h, int domid) {
         sh_dom *d = find_dom(h, domid);
         char path[96];
@@ -470,7 +489,8 @@ int closer_simhost_find_thread(const closer_simhost *h, const char *comm) {
 
 static int hv_read_host(void *data, bool exact_numa, closer_snapshot *s, closer_error *err) {
         closer_simhost *h = data;
-        (void) exact_numa;
+        /* the model always knows where memory is: it only counts the asks */
+        h->exact_numa_reads += exact_numa;
 
         s->topo.n_nodes = h->nodes;
         for (unsigned n = 0; n < h->nodes; n++) {
@@ -512,7 +532,10 @@ static int hv_read_host(void *data, bool exact_numa, closer_snapshot *s, closer_
                 snprintf(sd->name, sizeof(sd->name), "%s", d->name);
                 snprintf(sd->uuid, sizeof(sd->uuid), "%s", d->uuid);
                 sd->mem_kib = d->mem_kib;
-                sd->mem_kib_by_node[d->mem_node] = d->mem_kib;
+                uint64_t second = d->mem_node2 >= 0 ? d->mem_kib * d->mem_pct2 / 100 : 0;
+                sd->mem_kib_by_node[d->mem_node] = d->mem_kib - second;
+                if (d->mem_node2 >= 0)
+                        sd->mem_kib_by_node[d->mem_node2] = second;
                 sd->n_vcpus = d->n_vcpus;
                 for (unsigned v = 0; v < d->n_vcpus; v++) {
                         sd->vcpus[v].id = v;

@@ -51,6 +51,12 @@ int closer_simhost_set_io(closer_simhost *h, int domid, double io_ops_per_s);
 int closer_simhost_set_target(closer_simhost *h, int domid, uint64_t target_kib);
 /* A guest whose balloon driver ignores its target. */
 int closer_simhost_set_balloon_broken(closer_simhost *h, int domid, bool broken);
+/* Put pct % of the domain's memory on node (another node than its own):
+ * a VM whose memory spans nodes. 0, -ENOENT or -EINVAL. */
+int closer_simhost_spread_memory(closer_simhost *h, int domid, int node, unsigned pct);
+/* How many host reads asked for the exact per-node memory count (Xen's
+ * 'u' debug key on a real host). */
+unsigned closer_simhost_exact_numa_reads(const closer_simhost *h);
 /* Start an `xl save <name>` with its libxl-save-helper child. */
 int closer_simhost_start_save(closer_simhost *h, int domid);
 /* Advance virtual time: counters grow, balloons move toward targets. */

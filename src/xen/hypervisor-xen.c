@@ -52,6 +52,7 @@ typedef struct xen_host {
         struct closer_hostos *os;       /* borrowed, for map_irqs */
         char root[256];                 /* "" = the real "/"; tests use a tree */
         closer_xen_irq_cache irq_cache;
+        closer_xen_numa_cache numa;     /* the last 'u' dump's split per domain */
         bool watching;
         /* What event_fd hands out: an epoll fd over xenstore's watch fd, so
          * the caller's fd stays valid when xenstored restarts and the
@@ -324,8 +325,16 @@ static int op_read_host(void *data, bool exact_numa, closer_snapshot *s, closer_
                         for (unsigned k = 0; k < topo.n_nodes; k++)
                                 host_kib += topo.nodes[k].mem_kib;
                         d->mem_kib = max_kib && max_kib <= host_kib ? max_kib : tot_kib;
-                        if (!dump || closer_xen_parse_numa_dump(dump, dump_len, d->domid, &topo,
-                                                                d->mem_kib_by_node) < 0) {
+                        /* Xen's own count when a dump was asked for, else
+                         * the last one's split at today's size, else the
+                         * even split over the domain's node affinity. */
+                        if (dump && closer_xen_parse_numa_dump(dump, dump_len, d->domid, &topo,
+                                                               d->mem_kib_by_node) == 0) {
+                                /* -ENOMEM: not remembered, the next read estimates */
+                                (void) closer_xen_numa_cache_put(&h->numa, d->domid, info->handle,
+                                                                 d->mem_kib_by_node);
+                        } else if (!closer_xen_numa_cache_get(&h->numa, d->domid, info->handle, tot_kib,
+                                                              d->mem_kib_by_node)) {
                                 memset(nodemap, 0, (size_t) nodemap_bytes);
                                 if (xc_domain_node_getaffinity(h->xch, info->domain, nodemap) < 0)
                                         memset(nodemap, 0, (size_t) nodemap_bytes);
@@ -355,6 +364,7 @@ static int op_read_host(void *data, bool exact_numa, closer_snapshot *s, closer_
         s->dom0.mem_kib = d0.tot_pages * KIB_PER_PAGE;
         s->domains = doms;
         s->n_domains = n_doms;
+        closer_xen_numa_cache_sweep(&h->numa);  /* domains gone since */
         free(infos);
         free(nodemap);
         free(dump);
@@ -952,6 +962,7 @@ static void op_free(void *data) {
         if (!h)
                 return;
         closer_xen_irq_cache_done(&h->irq_cache);
+        closer_xen_numa_cache_free(&h->numa);
         if (h->xst)
                 xenstat_uninit(h->xst);
         closer_root_free(h->sysroot);

@@ -83,6 +83,38 @@ void closer_xen_split_by_nodemap(uint64_t mem_kib, const uint8_t *nodemap, size_
 int closer_xen_parse_numa_dump(const char *text, size_t len, int domid, const closer_topology *topo,
                                uint64_t ret[CLOSER_NODES_MAX]);
 
+/*
+ * The last exact split of each domain, reused between dumps: the 'u' key
+ * prints a block per domain on Xen's console, so it is pressed now and then
+ * (when a domain's memory spans nodes), not on every read. An entry is a
+ * domain (domid and Xen's handle: a reused domid is another domain) and its
+ * KiB per node index at the dump; reading it scales the parts to the
+ * domain's current size. Entries of domains not read since the last sweep
+ * go.
+ */
+typedef struct closer_xen_numa_entry {
+        int domid;
+        uint8_t handle[16];
+        uint64_t kib[CLOSER_NODES_MAX];
+        bool seen;
+} closer_xen_numa_entry;
+typedef struct closer_xen_numa_cache {
+        closer_xen_numa_entry *v;
+        unsigned n, cap;
+} closer_xen_numa_cache;
+
+/* Remember domain domid's split (KiB by node index). 0 or -ENOMEM. */
+int closer_xen_numa_cache_put(closer_xen_numa_cache *c, int domid, const uint8_t handle[16],
+                              const uint64_t kib[CLOSER_NODES_MAX]);
+/* Its remembered split scaled to mem_kib (parts sum to mem_kib, the
+ * remainder on the largest part); marks it seen. false: none remembered
+ * for this domain (or the parts were all 0). */
+bool closer_xen_numa_cache_get(closer_xen_numa_cache *c, int domid, const uint8_t handle[16], uint64_t mem_kib,
+                               uint64_t ret[CLOSER_NODES_MAX]);
+/* Drop the entries not put or got since the last sweep; clear the marks. */
+void closer_xen_numa_cache_sweep(closer_xen_numa_cache *c);
+void closer_xen_numa_cache_free(closer_xen_numa_cache *c);
+
 /* ------------------------------------------------------------------ */
 /* evtchn.c: which dom0 IRQ is which event channel, and which queue. */
 

@@ -199,3 +199,78 @@ int closer_xen_parse_numa_dump(const char *text, size_t len, int domid, const cl
         memcpy(ret, out, sizeof(out));
         return 0;
 }
+
+static closer_xen_numa_entry *numa_cache_find(closer_xen_numa_cache *c, int domid, const uint8_t handle[16]) {
+        for (unsigned i = 0; i < c->n; i++)
+                if (c->v[i].domid == domid && memcmp(c->v[i].handle, handle, sizeof(c->v[i].handle)) == 0)
+                        return &c->v[i];
+        return NULL;
+}
+
+int closer_xen_numa_cache_put(closer_xen_numa_cache *c, int domid, const uint8_t handle[16],
+                              const uint64_t kib[CLOSER_NODES_MAX]) {
+        closer_xen_numa_entry *e = numa_cache_find(c, domid, handle);
+        if (!e) {
+                /* a reused domid: the old domain's entry goes */
+                for (unsigned i = 0; i < c->n; i++)
+                        if (c->v[i].domid == domid) {
+                                e = &c->v[i];
+                                break;
+                        }
+        }
+        if (!e) {
+                if (c->n == c->cap) {
+                        unsigned ncap = c->cap ? c->cap * 2 : 16;
+                        closer_xen_numa_entry *nv = reallocarray(c->v, ncap, sizeof(*nv));
+                        if (!nv)
+                                return -ENOMEM;
+                        c->v = nv;
+                        c->cap = ncap;
+                }
+                e = &c->v[c->n++];
+        }
+        e->domid = domid;
+        memcpy(e->handle, handle, sizeof(e->handle));
+        memcpy(e->kib, kib, sizeof(e->kib));
+        e->seen = true;
+        return 0;
+}
+
+bool closer_xen_numa_cache_get(closer_xen_numa_cache *c, int domid, const uint8_t handle[16], uint64_t mem_kib,
+                               uint64_t ret[CLOSER_NODES_MAX]) {
+        closer_xen_numa_entry *e = numa_cache_find(c, domid, handle);
+        if (!e)
+                return false;
+        e->seen = true;
+        unsigned __int128 sum = 0;
+        unsigned largest = 0;
+        for (unsigned i = 0; i < CLOSER_NODES_MAX; i++) {
+                sum += e->kib[i];
+                if (e->kib[i] > e->kib[largest])
+                        largest = i;
+        }
+        if (sum == 0)
+                return false;
+        uint64_t given = 0;
+        for (unsigned i = 0; i < CLOSER_NODES_MAX; i++) {
+                ret[i] = (uint64_t) ((unsigned __int128) e->kib[i] * mem_kib / sum);
+                given += ret[i];
+        }
+        ret[largest] += mem_kib - given;        /* rounding: given <= mem_kib */
+        return true;
+}
+
+void closer_xen_numa_cache_sweep(closer_xen_numa_cache *c) {
+        unsigned k = 0;
+        for (unsigned i = 0; i < c->n; i++)
+                if (c->v[i].seen) {
+                        c->v[k] = c->v[i];
+                        c->v[k++].seen = false;
+                }
+        c->n = k;
+}
+
+void closer_xen_numa_cache_free(closer_xen_numa_cache *c) {
+        free(c->v);
+        *c = (closer_xen_numa_cache) {0};
+}

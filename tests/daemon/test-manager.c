@@ -376,6 +376,46 @@ static void test_spanning_domain(void **state) {
         assert_int_equal(closer_simhost_n_leaves(f->sim), 0);
 }
 
+/* Xen's exact per-node count (its 'u' debug key prints on the console) is
+ * asked for only while some domain's memory spans nodes, and at most every
+ * 30 s. */
+static void test_exact_numa_only_when_spanning(void **state) {
+        fixture *f = *state;
+        assert_int_equal(closer_simhost_add_domain(f->sim, 3, "vm3", 1u << 20, 0, 1, (int[]) {2}, 0, 1), 0);
+        for (int i = 0; i < 40; i++)
+                tick(f);
+        assert_int_equal(closer_simhost_exact_numa_reads(f->sim), 0);
+
+        assert_int_equal(closer_simhost_add_domain(f->sim, 5, "vm5", 1u << 20, 1, 2, (int[]) {2, 5}, 0, 2), 0);
+        assert_int_equal(closer_simhost_spread_memory(f->sim, 5, 0, 30), 0);
+        assert_int_equal(closer_simhost_spread_memory(f->sim, 5, 1, 30), -EINVAL);     /* its own node */
+        assert_int_equal(closer_simhost_spread_memory(f->sim, 5, 2, 30), -EINVAL);     /* no such node */
+        tick(f);        /* the first read of it: not known to span yet */
+        assert_int_equal(closer_simhost_exact_numa_reads(f->sim), 0);
+        tick(f);
+        assert_int_equal(closer_simhost_exact_numa_reads(f->sim), 1);
+        for (int i = 0; i < 29; i++)
+                tick(f);
+        assert_int_equal(closer_simhost_exact_numa_reads(f->sim), 1);
+        tick(f);        /* 30 s on */
+        assert_int_equal(closer_simhost_exact_numa_reads(f->sim), 2);
+        /* home is where most of it is: node 1 (70 %) */
+        bool seen = false;
+        for (unsigned i = 0; i < f->m->plan->n_domains; i++)
+                if (f->m->plan->domains[i].domid == 5) {
+                        assert_int_equal(f->m->plan->domains[i].node, 1);
+                        seen = true;
+                }
+        assert_true(seen);
+
+        assert_int_equal(closer_simhost_remove_domain(f->sim, 5), 0);
+        tick(f);
+        unsigned n = closer_simhost_exact_numa_reads(f->sim);
+        for (int i = 0; i < 40; i++)
+                tick(f);
+        assert_int_equal(closer_simhost_exact_numa_reads(f->sim), n);
+}
+
 /* Dry run: plans, changes nothing. */
 /* The state file cannot be written (a read-only or full /run; here its
  * temporary is a directory): nothing is changed, every failed save is
@@ -426,6 +466,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_charge_cap, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cgroups, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_spanning_domain, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_exact_numa_only_when_spanning, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_state_unwritable, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
         };

@@ -167,6 +167,50 @@ static void test_numa_dump(void **state) {
         assert_int_equal(closer_xen_parse_numa_dump("nothing", 7, 1, &t, by), -ENOENT);
 }
 
+static void test_numa_cache(void **state) {
+        (void) state;
+        closer_xen_numa_cache c = {0};
+        uint8_t h1[16] = {1}, h2[16] = {2};
+        uint64_t at_dump[CLOSER_NODES_MAX] = {30000, 70000}, by[CLOSER_NODES_MAX];
+
+        assert_false(closer_xen_numa_cache_get(&c, 5, h1, 1000, by));
+        assert_int_equal(closer_xen_numa_cache_put(&c, 5, h1, at_dump), 0);
+        /* scaled to today's size, the rounding on the largest part */
+        assert_true(closer_xen_numa_cache_get(&c, 5, h1, 1001, by));
+        assert_true(by[0] == 300 && by[1] == 701);
+        for (unsigned i = 2; i < CLOSER_NODES_MAX; i++)
+                assert_true(by[i] == 0);
+        /* domid 5 reused by another domain: not its split */
+        assert_false(closer_xen_numa_cache_get(&c, 5, h2, 1000, by));
+        /* put for the new one replaces the old entry */
+        uint64_t other[CLOSER_NODES_MAX] = {0, 0};
+        other[0] = 8;
+        assert_int_equal(closer_xen_numa_cache_put(&c, 5, h2, other), 0);
+        assert_int_equal(c.n, 1);
+        assert_true(closer_xen_numa_cache_get(&c, 5, h2, 100, by) && by[0] == 100 && by[1] == 0);
+        /* all zero at the dump: nothing to scale */
+        uint64_t zero[CLOSER_NODES_MAX] = {0};
+        assert_int_equal(closer_xen_numa_cache_put(&c, 7, h1, zero), 0);
+        assert_false(closer_xen_numa_cache_get(&c, 7, h1, 100, by));
+        /* a sweep keeps what was put or got since the last one: both here;
+         * the next one, with only domain 5 read, drops domain 7 */
+        closer_xen_numa_cache_sweep(&c);
+        assert_int_equal(c.n, 2);
+        assert_true(closer_xen_numa_cache_get(&c, 5, h2, 100, by));
+        closer_xen_numa_cache_sweep(&c);
+        assert_int_equal(c.n, 1);
+        assert_int_equal(c.v[0].domid, 5);
+        closer_xen_numa_cache_sweep(&c);
+        assert_int_equal(c.n, 0);
+        /* growth past the first allocation */
+        for (int d = 1; d <= 40; d++)
+                assert_int_equal(closer_xen_numa_cache_put(&c, d, h1, at_dump), 0);
+        assert_int_equal(c.n, 40);
+        assert_true(closer_xen_numa_cache_get(&c, 40, h1, 10, by) && by[0] == 3 && by[1] == 7);
+        closer_xen_numa_cache_free(&c);
+        assert_null(c.v);
+}
+
 static void test_numa_dump_malformed(void **state) {
         (void) state;
         closer_topology t = lab();
@@ -193,6 +237,7 @@ int main(void) {
                 cmocka_unit_test(test_split),
                 cmocka_unit_test(test_numa_dump),
                 cmocka_unit_test(test_numa_dump_malformed),
+                cmocka_unit_test(test_numa_cache),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

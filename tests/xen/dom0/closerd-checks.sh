@@ -453,6 +453,8 @@ closerd_checks() {
         fail "closerctl accounting after restart: $(tail -c 300 "$OUT/ledger.err")"
     fi
     check_placement resumed "$du1" "$du2"
+    closerd_span_checks
+    closerd_alive "after the spanning VM" || { span_cleanup; return 1; }
     closerd_stop
     rc=$?
     if [ $rc -eq 0 ]; then pass closerd-sigterm-exit-0; else fail "closerd-sigterm-exit-0: exit $rc"; fi
@@ -476,6 +478,10 @@ closerd_checks() {
     check closerd-cgroup-subtree-removed test ! -d /sys/fs/cgroup/closer
     local d0now
     d0now=$(xs_target 0)
+    if [ -n "${SPAN_DOMID:-}" ]; then
+        check closerd-memory-restored-du5 test "$(xs_target "$SPAN_DOMID")" = "$SPAN_M"
+    fi
+    span_cleanup
     if [ "$(xs_target "$du2")" = "$M2" ] && [ -n "$d0now" ] && [ $((d0now - D0)) -le 1024 ] && [ $((D0 - d0now)) -le 1024 ]; then
         pass "closerd-memory-restored (du2 $M2, dom0 $d0now KiB)"
     else
@@ -487,4 +493,197 @@ closerd_checks() {
 # "IRQ NAME" from /proc/interrupts (the last column).
 irq_names() {
     awk 'NR > 1 && $1 ~ /^[0-9]+:$/ { sub(":", "", $1); print $1, $NF }' /proc/interrupts
+}
+
+# --- A VM on both sockets (du5: vCPU 0 on pCPU 1, node 0; vCPU 1 on pCPU 3,
+# node 1), with closerd running: the thesis §3.3 serves it from the
+# secondary container of each socket it runs on, each queue under the vCPU
+# using it (§3.3.2), n = 2 in M - n*eps (Algorithm 1), its device model at
+# home (the node holding most of its memory). The expectations come from
+# Xen (xl vcpu-list, xl info -n, the 'u' key's NUMA dump), the result from
+# /proc, the cgroup tree and xenstore. ---
+
+# node_of_pcpu P: Xen's node of pCPU P (xl info -n, cpu_topology).
+node_of_pcpu() {
+    xl info -n | awk -v p="$1" '/^cpu_topology/ { t = 1; next } /^cpu:/ { next } /^[a-z]/ { t = 0 }
+        t && $1 ~ /^[0-9]+:$/ { sub(":", "", $1); if ($1 == p) print $4 }'
+}
+# xen_home_node D: the node holding most of domain D's pages in Xen's own
+# NUMA dump (debug key 'u'; ties: lowest node id, as closer's rule for
+# domains with as many vCPUs on each node).
+xen_home_node() {
+    xl debug-keys u
+    sleep 1
+    xl dmesg | awk -v d="$1" '
+        /Domain [0-9]+ \(total:/ { cur = ($0 ~ ("Domain " d " \\(total:")); if (cur) { n = 0; delete pg } next }
+        cur && /Node [0-9]+:/ { k = $0; sub(/.*Node /, "", k); split(k, a, ":"); pg[a[1] + 0] = a[2] + 0; n++; next }
+        { cur = 0 }
+        END { best = -1; for (i in pg) if (best < 0 || pg[i] > pg[best] || (pg[i] == pg[best] && i + 0 < best + 0)) best = i
+              if (best >= 0) { printf "%d", best; for (i in pg) printf " node%d=%d", i, pg[i]; print "" } }'
+}
+# leaf_nodes D: the node<N> of every cgroup leaf vm<D> under closer's subtree.
+leaf_nodes() {
+    find /sys/fs/cgroup/closer -type d -name "vm$1" 2>/dev/null | sed -n 's|.*/node\([0-9]*\)/vm[0-9]*$|\1|p' | sort -n | tr '\n' ' '
+}
+# thread_at TID NODE CPUS D: the thread is in leaf node<NODE>/vm<D> with
+# affinity exactly CPUS; else says what it is.
+thread_at() {
+    local t=$1 node=$2 cpus=$3 d=$4 cg a
+    cg=$(sed -n 's/^0:://p' "/proc/$t/cgroup" 2>/dev/null)
+    a=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "/proc/$t/status" 2>/dev/null)
+    case $cg in */node"$node"/vm"$d") ;; *) echo "  $(cat "/proc/$t/comm" 2>/dev/null) ($t): cgroup $cg, not .../node$node/vm$d"; return 1 ;; esac
+    [ "$a" = "$cpus" ] || { echo "  $(cat "/proc/$t/comm" 2>/dev/null) ($t): affinity $a, not $cpus"; return 1; }
+}
+# queues_placed D NODE_OF_Q0 CPU_OF_Q0 NODE_OF_Q1 CPU_OF_Q1: every backend
+# kernel thread of queue q (blkback ring "<D>.xvda-q", netback
+# "vif<D>.0-q<q>-*") in queue q's leaf on queue q's CPU, every VM-initiated
+# netback IRQ of queue q ("-tx") on queue q's CPU, the external ones ("-rx")
+# on one of the two. Prints what is wrong; returns 1 if anything is.
+queues_placed() {
+    local d=$1 t c q bad=0 n=0 irq a
+    local -a node=("$2" "$4") cpu=("$3" "$5")
+    while read -r t _; do
+        [ -n "$t" ] || continue
+        c=$(cat "/proc/$t/comm" 2>/dev/null) || continue
+        if [[ $c =~ ^$d\.xvd[a-z]+-([0-9]+)$ ]] || [[ $c =~ ^vif$d\.[0-9]+-q([0-9]+)- ]]; then
+            q=$((BASH_REMATCH[1] % 2)); n=$((n + 1))
+            thread_at "$t" "${node[$q]}" "${cpu[$q]}" "$d" || bad=$((bad + 1))
+        fi
+    done <<< "$(truth_t3_kthreads | awk -v d="$d" '$2 == d')"
+    local dir
+    while read -r irq q dir; do
+        [ -n "$irq" ] || continue
+        n=$((n + 1))
+        a=$(cat "/proc/irq/$irq/smp_affinity_list" 2>/dev/null)
+        if [ "$dir" = tx ]; then
+            [ "$a" = "${cpu[$((q % 2))]}" ] || { echo "  IRQ $irq (queue $q tx, VM-initiated): CPU $a, not ${cpu[$((q % 2))]}"; bad=$((bad + 1)); }
+        else
+            [ "$a" = "${cpu[0]}" ] || [ "$a" = "${cpu[1]}" ] || { echo "  IRQ $irq (queue $q rx, external): CPU $a, not ${cpu[0]} or ${cpu[1]}"; bad=$((bad + 1)); }
+        fi
+    done <<< "$(sed -n "s/^ *\([0-9]*\):.* vif$d\.[0-9]*-q\([0-9]*\)-\([rt]x\)\$/\1 \2 \3/p" /proc/interrupts)"
+    echo "  $n threads and IRQs of domain $d compared"
+    [ "$n" -gt 0 ] && [ $bad -eq 0 ]
+}
+# qemu_at_home D NODE: every thread of D's qdisk QEMU in node<NODE>/vm<D>.
+qemu_at_home() {
+    local d=$1 node=$2 pid t cg n=0 bad=0
+    pid=$(truth_qemu_pids | awk -v d="$d" '$2 == d { print $1 }')
+    [ -n "$pid" ] || { echo "  no QEMU with -xen-domid $d"; return 1; }
+    for t in /proc/"$pid"/task/[0-9]*; do
+        cg=$(sed -n 's/^0:://p' "$t/cgroup" 2>/dev/null) || continue
+        n=$((n + 1))
+        case $cg in */node"$node"/vm"$d") ;; *) echo "  QEMU $pid thread ${t##*/}: cgroup $cg"; bad=$((bad + 1)) ;; esac
+    done
+    echo "  QEMU $pid: $n threads"
+    [ $bad -eq 0 ]
+}
+leaf_gone() { case " $(leaf_nodes "$1")" in *" $2 "*) return 1 ;; esac; }
+du5_backends_up() {
+    grep -qx "$1.xvda-1" /proc/[0-9]*/comm &&
+        [ "$(truth_vif_irqs | awk -v d="$1" '$2 == d && $3 == 1' | wc -l)" -ge 1 ] &&
+        [ -n "$(truth_qemu_pids | awk -v d="$1" '$2 == d')" ]
+}
+queues_placed_quiet() { queues_placed "$@" > /dev/null; }
+
+# closerd_span_checks: with closerd running (cpid). Leaves du5 running and
+# sets SPAN_DOMID and SPAN_M (its target as found, KiB) for the SIGTERM
+# checks; the caller destroys it (span_cleanup).
+closerd_span_checks() {
+    local d p0 p1 n0 n1 home hn other pin_v pin_p m t0 want nodes
+    section "closerd: a VM on both sockets (du5)"
+    truncate -s 64M /var/lib/xen/images/du5-xvda.img /var/lib/xen/images/du5.img
+    losetup /dev/loop3 /var/lib/xen/images/du5-xvda.img || { fail "losetup du5"; return 1; }
+    # idle after its boot: I/O level 0 throughout, so that its target is
+    # M - n*eps exactly
+    start_domu du5 'extra="console=hvc0 role=domU uid=5 uip=10.99.0.15 io=idle"' || return 1
+    wait_domu du5 || return 1
+    d=$(domid_of du5)
+    SPAN_DOMID=$d
+    run xl vcpu-list du5
+    p0=$(xl vcpu-list du5 | awk 'NR > 1 && $3 == 0 { print $4 }')
+    p1=$(xl vcpu-list du5 | awk 'NR > 1 && $3 == 1 { print $4 }')
+    n0=$(node_of_pcpu "$p0"); n1=$(node_of_pcpu "$p1")
+    echo "du5 (domain $d): vCPU 0 on pCPU $p0 (node $n0), vCPU 1 on pCPU $p1 (node $n1)"
+    check span-du5-on-two-nodes test -n "$n0" -a -n "$n1" -a "$n0" != "$n1"
+    [ -n "$n0" ] && [ -n "$n1" ] && [ "$n0" != "$n1" ] || return 1
+    # M: what it was created with (closerd may have lowered its target
+    # already; libxl's static-max is the configured memory)
+    m=$(xenstore-read "/local/domain/$d/memory/static-max")
+    SPAN_M=$m
+    check span-du5-m-320-mib test "$m" = $((320 * 1024))
+    if ! wait_for 90 du5_backends_up "$d"; then
+        fail "span-du5-backends: ring 1, netback queue 1 or the qdisk QEMU of domain $d missing after 90 s"
+        return 1
+    fi
+    # closerd's plan for it, as it says (for the log; the checks below read
+    # the host, not this)
+    "$PAY/closerctl" snapshot > "$OUT/snap-span.json" 2>/dev/null &&
+        "$PAY/closerctl" plan --snapshot "$OUT/snap-span.json" --config "$CLOSERD_CONF" --json 2>/dev/null |
+        jq -c --argjson d "$d" '.domains[] | select(.domid == $d) | {node, sockets, backend_dom0_cpus, containers, mem_target_kib}'
+
+    # With dom0_vcpus_pin, the dom0 CPU under pCPU p is dom0 CPU p.
+    t0=$(now)
+    if wait_for 60 queues_placed_quiet "$d" "$n0" "$p0" "$n1" "$p1"; then
+        queues_placed "$d" "$n0" "$p0" "$n1" "$p1"
+        pass "closerd-span-queues-under-their-vcpus (queue 0 node$n0 CPU $p0, queue 1 node$n1 CPU $p1, after $(since "$t0") s)"
+    else
+        fail "closerd-span-queues-under-their-vcpus: after 60 s"
+        queues_placed "$d" "$n0" "$p0" "$n1" "$p1"
+    fi
+    nodes=$(leaf_nodes "$d")
+    want=$(printf '%s\n' "$n0" "$n1" | sort -n | tr '\n' ' ')
+    if [ "$nodes" = "$want" ]; then pass "closerd-span-a-leaf-per-node (node ${nodes% })"; else fail "closerd-span-a-leaf-per-node: leaves vm$d in nodes '$nodes', want '$want'"; fi
+    want=$((m - 2 * EPS_MIB * 1024))
+    t0=$(now)
+    if wait_for 60 targets_are "$d" "$want"; then
+        pass "closerd-span-memory-n2 (target $want KiB = $m - 2 x $EPS_MIB MiB, after $(since "$t0") s)"
+    else
+        fail "closerd-span-memory-n2: target $(xs_target "$d"), want $want KiB ($m - 2 x $EPS_MIB MiB)"
+        io_levels
+    fi
+    # Home: where Xen says most of its pages are, once its balloon has
+    # given the 2 eps back (that moves pages); closerd asks Xen for the
+    # count at most every 30 s.
+    wait_for 60 sizes_near 2048 "$d" "$want"
+    home=$(xen_home_node "$d")
+    echo "Xen's NUMA dump for domain $d: home node ${home%% *} (${home#* })"
+    hn=${home%% *}
+    [ -n "$hn" ] || { fail "span-home-node: no 'Domain $d (total:' in Xen's NUMA dump"; return 1; }
+    t0=$(now)
+    if wait_for 45 qemu_at_home "$d" "$hn"; then
+        pass "closerd-span-device-model-at-home (node$hn, after $(since "$t0") s)"
+    else
+        fail "closerd-span-device-model-at-home: not all in node$hn/vm$d after 45 s"
+        qemu_at_home "$d" "$hn"
+        "$PAY/closerctl" snapshot 2>/dev/null | jq -c --argjson d "$d" '.domains[] | select(.domid == $d) | .mem_kib_by_node'
+    fi
+
+    # Pin the vCPU on the other node onto the home node's pCPU: the VM now
+    # runs on one socket, the other leaf goes, n = 1.
+    if [ "$n0" = "$hn" ]; then pin_v=1 pin_p=$p0 other=$n1; else pin_v=0 pin_p=$p1 other=$n0; fi
+    run xl vcpu-pin du5 "$pin_v" "$pin_p"
+    t0=$(now)
+    if wait_for 60 leaf_gone "$d" "$other"; then
+        pass "closerd-span-leaf-goes-with-its-vcpu (node$other/vm$d gone $(since "$t0") s after xl vcpu-pin)"
+    else
+        fail "closerd-span-leaf-goes-with-its-vcpu: leaves of vm$d still in nodes $(leaf_nodes "$d")"
+    fi
+    if wait_for 60 queues_placed_quiet "$d" "$hn" "$pin_p" "$hn" "$pin_p"; then
+        pass "closerd-span-queues-follow-the-pin (all on node$hn CPU $pin_p)"
+    else
+        fail "closerd-span-queues-follow-the-pin"
+        queues_placed "$d" "$hn" "$pin_p" "$hn" "$pin_p"
+    fi
+    want=$((m - EPS_MIB * 1024))
+    if wait_for 60 targets_are "$d" "$want"; then
+        pass "closerd-span-memory-n1 (target $want KiB after the pin)"
+    else
+        fail "closerd-span-memory-n1: target $(xs_target "$d"), want $want KiB"
+    fi
+}
+span_cleanup() {
+    [ -n "${SPAN_DOMID:-}" ] || return 0
+    xl destroy du5 2>/dev/null
+    losetup -d /dev/loop3 2>/dev/null
+    rm -f /var/lib/xen/images/du5-xvda.img /var/lib/xen/images/du5.img
 }

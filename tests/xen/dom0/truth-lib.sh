@@ -99,6 +99,14 @@ irq_affinities() {
     grep -H . /proc/irq/[0-9]*/smp_affinity_list 2>/dev/null |
         sed 's|/proc/irq/\([0-9]*\)/smp_affinity_list:| \1 |' | awk '{ print $1, $2 }' | sort
 }
+# TIDs of the kernel's threads: kthreadd (2) and its children. (Not "an
+# empty /proc/TID/cmdline": /proc files have size 0, so `test -s` is false
+# for every thread, and reading each cmdline forks per thread.)
+kernel_threads() {
+    echo 2
+    grep -s -H '^PPid:' /proc/[0-9]*/task/[0-9]*/status |
+        sed -n 's|^/proc/[0-9]*/task/\([0-9]*\)/status:PPid:[[:space:]]*2$|\1|p'
+}
 # affinities_restored NAME BEFORE T3_BEFORE [WHEN]: every thread's affinity
 # now equals BEFORE's (all_affinities | sort, taken before closerd). Threads
 # that exited meanwhile are not compared, nor kernel threads other than the
@@ -108,9 +116,7 @@ irq_affinities() {
 affinities_restored() {
     local name=$1 before=$2 t3=$3 when=${4:-} now kskip cmp
     now=$(all_affinities | sort)
-    kskip=$(for t in $(cut -d' ' -f1 "$before"); do
-        [ -s "/proc/$t/cmdline" ] || echo "$t"
-    done | sort | join -v1 - <(cut -d' ' -f1 "$t3" | sort))
+    kskip=$(kernel_threads | sort | join -v1 - <(cut -d' ' -f1 "$t3" | sort))
     cmp=$(join -v1 "$before" <(echo "$kskip") | join - <(echo "$now"))
     if [ -z "$(awk '$2 != $3' <<< "$cmp")" ]; then
         pass "$name ($(grep -c . <<< "$cmp") threads)"
