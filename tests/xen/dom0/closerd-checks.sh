@@ -13,8 +13,11 @@
 #                 CPU times (/proc/TID/stat) over the same window
 #   2 admin work  `xl save du1` runs its save helper in du1's container
 #   5 kill -9     restart resumes from the state file, no duplicate ledger rows;
-#                 SIGTERM then puts back every affinity, cgroup and memory
-#                 target as found before the first closerd started
+#   6 spanning    du5, a vCPU on each node: each queue under its vCPU on its
+#                 node, a leaf per node, QEMU at home, M - 2 eps; pinned
+#                 onto one node: that leaf goes, M - eps
+#   7 SIGTERM     puts back every affinity, cgroup and memory target as
+#                 found before the first closerd started
 
 # Where the package and its unit put them (RuntimeDirectory=, StateDirectory=).
 CLOSERD_CONF=/etc/closer/closer.conf
