@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "basic/strbuf.h"
 #include "closer/plan.h"
 
 closer_plan *closer_plan_free(closer_plan *p) {
@@ -181,89 +182,53 @@ char *closer_plan_to_json(const closer_plan *p) {
         return s;
 }
 
-/* A growable string; on allocation failure it stops growing and is
- * reported as NULL at the end. */
-typedef struct strbuf {
-        char *s;
-        size_t len, cap;
-        bool failed;
-} strbuf;
-
-__attribute__((format(printf, 2, 3)))
-static void sb_printf(strbuf *b, const char *fmt, ...) {
-        va_list ap;
-        if (b->failed)
-                return;
-        for (;;) {
-                size_t room = b->cap - b->len;
-                va_start(ap, fmt);
-                int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? room : 0, fmt, ap);
-                va_end(ap);
-                if (n < 0) {
-                        b->failed = true;
-                        return;
-                }
-                if (b->s && (size_t) n < room) {
-                        b->len += (size_t) n;
-                        return;
-                }
-                size_t cap = b->cap ? b->cap * 2 : 4096;
-                while (cap < b->len + (size_t) n + 1)
-                        cap *= 2;
-                char *ns = realloc(b->s, cap);
-                if (!ns) {
-                        b->failed = true;
-                        return;
-                }
-                b->s = ns;
-                b->cap = cap;
-        }
-}
-
 char *closer_plan_to_table(const closer_plan *p) {
-        strbuf b = {0};
+        closer_strbuf b = {};
         char l1[CLOSER_CPULIST_MAX], cont[48], why[256];
         unsigned main_threads = 0;
 
         (void) closer_cpuset_format(&p->main.dom0_cpus, l1, sizeof(l1));
-        sb_printf(&b, "MAIN CONTAINER (provider-paid, static)\n  node %d, dom0 CPUs %s (%u vCPUs), %llu MiB\n\n",
-                  p->main.node, l1, p->main.vcpus, (unsigned long long) (p->main.mem_kib / 1024));
+        closer_strbuf_printf(&b,
+                             "MAIN CONTAINER (provider-paid, static)\n  node %d, dom0 CPUs %s (%u vCPUs), %llu MiB\n\n",
+                             p->main.node, l1, p->main.vcpus, (unsigned long long) (p->main.mem_kib / 1024));
 
-        sb_printf(&b, "SECONDARY CONTAINERS (one per socket, VM-paid)\n");
+        closer_strbuf_printf(&b, "SECONDARY CONTAINERS (one per socket, VM-paid)\n");
         if (p->n_secondary == 0)
-                sb_printf(&b, "  none: no domain runs\n");
+                closer_strbuf_printf(&b, "  none: no domain runs\n");
         for (unsigned i = 0; i < p->n_secondary; i++) {
                 (void) closer_cpuset_format(&p->secondary[i].dom0_cpus, l1, sizeof(l1));
-                sb_printf(&b, "  node %-3d dom0 CPUs %s\n", p->secondary[i].node, *l1 ? l1 : "(none)");
+                closer_strbuf_printf(&b, "  node %-3d dom0 CPUs %s\n", p->secondary[i].node, *l1 ? l1 : "(none)");
         }
 
-        sb_printf(&b, "\nDOMAINS\n  %5s %4s %7s %-14s %5s %12s %12s %5s  %s\n", "DOMID", "NODE", "SOCKETS",
-                  "BACKEND CPUS", "ADMIN", "TARGET MiB", "DOM0 MiB", "LEVEL", "WHY");
+        closer_strbuf_printf(&b, "\nDOMAINS\n  %5s %4s %7s %-14s %5s %12s %12s %5s  %s\n", "DOMID", "NODE", "SOCKETS",
+                             "BACKEND CPUS", "ADMIN", "TARGET MiB", "DOM0 MiB", "LEVEL", "WHY");
         for (unsigned i = 0; i < p->n_domains; i++) {
                 const closer_plan_domain *d = &p->domains[i];
                 (void) closer_cpuset_format(&d->backend_dom0_cpus, l1, sizeof(l1));
-                sb_printf(&b, "  %5d %4d %7u %-14s %5d %12.1f %12.1f %5u  %s\n", d->domid, d->node, d->n_sockets, l1,
-                          d->admin_dom0_cpu, (double) d->mem_target_kib / 1024.0,
-                          (double) d->dom0_reserve_kib / 1024.0, d->io_level, d->why);
+                closer_strbuf_printf(&b, "  %5d %4d %7u %-14s %5d %12.1f %12.1f %5u  %s\n", d->domid, d->node,
+                                     d->n_sockets, l1, d->admin_dom0_cpu, (double) d->mem_target_kib / 1024.0,
+                                     (double) d->dom0_reserve_kib / 1024.0, d->io_level, d->why);
         }
 
-        sb_printf(&b, "\nDOMAIN CONTAINERS (node<N>/vm<D>: one per node a domain runs on, eps each; the home one "
-                      "also holds its admin work, device model and I/O level's memory)\n  %-14s %-14s %5s %12s  %s\n",
-                  "CONTAINER", "DOM0 CPUS", "VCPUS", "DOM0 MiB", "HOME");
+        closer_strbuf_printf(&b,
+                             "\nDOMAIN CONTAINERS (node<N>/vm<D>: one per node a domain runs on, eps each; the home "
+                             "one also holds its admin work, device model and I/O level's memory)\n  %-14s %-14s %5s %12s  %s\n",
+                             "CONTAINER", "DOM0 CPUS", "VCPUS", "DOM0 MiB", "HOME");
         for (unsigned i = 0; i < p->n_domains; i++) {
                 const closer_plan_domain *d = &p->domains[i];
                 for (unsigned k = 0; k < d->n_leaves && d->first_leaf + k < p->n_leaves; k++) {
                         const closer_plan_leaf *l = &p->leaves[d->first_leaf + k];
                         (void) closer_cpuset_format(&l->dom0_cpus, l1, sizeof(l1));
                         snprintf(cont, sizeof(cont), "node%d/vm%d", l->node, l->domid);
-                        sb_printf(&b, "  %-14s %-14s %5u %12.1f  %s\n", cont, l1, l->n_vcpus,
-                                  (double) l->dom0_reserve_kib / 1024.0,
-                                  d->first_leaf + k == d->home_leaf ? "yes" : "-");
+                        closer_strbuf_printf(&b, "  %-14s %-14s %5u %12.1f  %s\n", cont, l1, l->n_vcpus,
+                                             (double) l->dom0_reserve_kib / 1024.0,
+                                             d->first_leaf + k == d->home_leaf ? "yes" : "-");
                 }
         }
 
-        sb_printf(&b, "\nTHREADS (T0 threads in the main container are counted, not listed)\n");
-        sb_printf(&b, "  %7s %5s %5s %-12s %-10s  %s\n", "TID", "CLASS", "DOMID", "CONTAINER", "DOM0 CPUS", "WHY");
+        closer_strbuf_printf(&b, "\nTHREADS (T0 threads in the main container are counted, not listed)\n");
+        closer_strbuf_printf(&b, "  %7s %5s %5s %-12s %-10s  %s\n", "TID", "CLASS", "DOMID", "CONTAINER", "DOM0 CPUS",
+                             "WHY");
         for (unsigned i = 0; i < p->n_threads; i++) {
                 const closer_plan_thread *t = &p->threads[i];
                 if (t->cls == CLOSER_T0 && t->domid == CLOSER_DOMID_NONE) {
@@ -276,14 +241,15 @@ char *closer_plan_to_table(const closer_plan *p) {
                         snprintf(dom, sizeof(dom), "-");
                 else
                         snprintf(dom, sizeof(dom), "%d", t->domid);
-                sb_printf(&b, "  %7d %5s %5s %-12s %-10s  %s\n", t->tid, closer_class_to_string(t->cls), dom,
-                          closer_plan_thread_container(t, cont, sizeof(cont)), l1,
-                          closer_plan_thread_why(p, t, why, sizeof(why)));
+                closer_strbuf_printf(&b, "  %7d %5s %5s %-12s %-10s  %s\n", t->tid, closer_class_to_string(t->cls), dom,
+                                     closer_plan_thread_container(t, cont, sizeof(cont)), l1,
+                                     closer_plan_thread_why(p, t, why, sizeof(why)));
         }
-        sb_printf(&b, "  + %u T0 threads -> main\n", main_threads);
+        closer_strbuf_printf(&b, "  + %u T0 threads -> main\n", main_threads);
 
-        sb_printf(&b, "\nIRQS (event channels of domain backends)\n  %5s %5s %5s %-8s %8s  %s\n", "IRQ", "DOMID",
-                  "QUEUE", "KIND", "DOM0 CPU", "WHY");
+        closer_strbuf_printf(&b, "\nIRQS (event channels of domain backends)\n  %5s %5s %5s %-8s %8s  %s\n", "IRQ",
+                             "DOMID",
+                             "QUEUE", "KIND", "DOM0 CPU", "WHY");
         for (unsigned i = 0; i < p->n_irqs; i++) {
                 const closer_plan_irq *q = &p->irqs[i];
                 char queue[16];
@@ -291,12 +257,9 @@ char *closer_plan_to_table(const closer_plan *p) {
                         snprintf(queue, sizeof(queue), "-");
                 else
                         snprintf(queue, sizeof(queue), "%d", q->queue);
-                sb_printf(&b, "  %5u %5d %5s %-8s %8d  %s\n", q->irq, q->domid, queue, irq_kind_to_string(q->kind),
-                          q->dom0_cpu, q->why);
+                closer_strbuf_printf(&b, "  %5u %5d %5s %-8s %8d  %s\n", q->irq, q->domid, queue,
+                                     irq_kind_to_string(q->kind),
+                                     q->dom0_cpu, q->why);
         }
-        if (b.failed) {
-                free(b.s);
-                return NULL;
-        }
-        return b.s;
+        return closer_strbuf_steal(&b);
 }

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "basic/strbuf.h"
 #include "closer/snapshot.h"
 #include "closer/utf8.h"
 #include "jsontape.h"
@@ -1160,60 +1161,35 @@ static json_t *write_irq(writer *w, const closer_irq *q) {
         return o;
 }
 
-/* A growing string. The document is laid out by hand around jansson's
- * one-line dumps, one array element per line: jansson alone would put every
- * per-CPU count on its own line, or everything on one. */
-typedef struct text {
-        char *p;
-        size_t len, cap;
-        bool oom;
-} text;
-
-static void text_add(text *t, const char *str) {
-        size_t n = strlen(str);
-        if (t->oom)
-                return;
-        if (t->len + n + 1 > t->cap) {
-                size_t cap = t->cap ? t->cap : 4096;
-                while (cap < t->len + n + 1)
-                        cap *= 2;
-                char *p = realloc(t->p, cap);
-                if (!p) {
-                        t->oom = true;
-                        return;
-                }
-                t->p = p;
-                t->cap = cap;
-        }
-        memcpy(t->p + t->len, str, n + 1);
-        t->len += n;
-}
+/* The document is laid out by hand around jansson's one-line dumps, one
+ * array element per line: jansson alone would put every per-CPU count on its
+ * own line, or everything on one. */
 
 /* Appends v on one line and drops the reference. 17 significant digits:
  * doubles survive the round trip exactly. */
-static void text_dump(text *t, writer *w, json_t *v) {
+static void text_dump(closer_strbuf *t, writer *w, json_t *v) {
         char *d = v && !w->oom ? json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(17)) : NULL;
         if (!d)
                 t->oom = true;
         else
-                text_add(t, d);
+                closer_strbuf_append(t, d);
         free(d);
         json_decref(v);
 }
 
 char *closer_snapshot_to_json(const closer_snapshot *s) {
         writer *w = calloc(1, sizeof(*w));
-        text t = {};
+        closer_strbuf t = {};
         char head[96];
 
         if (!w)
                 return NULL;
         snprintf(head, sizeof(head), "{\"format\": \"%s\", \"time_ns\": %" PRIu64 ",\n \"host\": {\"nodes\": [",
                  SNAPSHOT_FORMAT, s->time_ns > INT64_MAX ? (uint64_t) INT64_MAX : s->time_ns);
-        text_add(&t, head);
+        closer_strbuf_append(&t, head);
         json_t *host = write_host(w, &s->topo), *nodes = json_object_get(host, "nodes");
         for (unsigned i = 0; i < s->topo.n_nodes && i < CLOSER_NODES_MAX; i++) {
-                text_add(&t, i ? ",\n  " : "\n  ");
+                closer_strbuf_append(&t, i ? ",\n  " : "\n  ");
                 text_dump(&t, w, json_incref(json_array_get(nodes, i)));
         }
         json_decref(host);
@@ -1221,30 +1197,26 @@ char *closer_snapshot_to_json(const closer_snapshot *s) {
         json_t *dom0 = json_object();
         put(w, dom0, "mem_kib", u64(s->dom0.mem_kib));
         put(w, dom0, "vcpus", write_vcpus(w, s->dom0.n_vcpus, s->dom0.vcpus));
-        text_add(&t, "]},\n \"dom0\": ");
+        closer_strbuf_append(&t, "]},\n \"dom0\": ");
         text_dump(&t, w, dom0);
 
-        text_add(&t, ",\n \"domains\": [");
+        closer_strbuf_append(&t, ",\n \"domains\": [");
         for (unsigned i = 0; i < s->n_domains; i++) {
-                text_add(&t, i ? ",\n  " : "\n  ");
+                closer_strbuf_append(&t, i ? ",\n  " : "\n  ");
                 text_dump(&t, w, write_domain(w, &s->topo, &s->domains[i]));
         }
-        text_add(&t, "],\n \"threads\": [");
+        closer_strbuf_append(&t, "],\n \"threads\": [");
         for (unsigned i = 0; i < s->n_threads; i++) {
-                text_add(&t, i ? ",\n  " : "\n  ");
+                closer_strbuf_append(&t, i ? ",\n  " : "\n  ");
                 text_dump(&t, w, write_thread(w, &s->threads[i]));
         }
-        text_add(&t, "],\n \"irqs\": [");
+        closer_strbuf_append(&t, "],\n \"irqs\": [");
         for (unsigned i = 0; i < s->n_irqs; i++) {
-                text_add(&t, i ? ",\n  " : "\n  ");
+                closer_strbuf_append(&t, i ? ",\n  " : "\n  ");
                 text_dump(&t, w, write_irq(w, &s->irqs[i]));
         }
-        text_add(&t, "]}\n");
+        closer_strbuf_append(&t, "]}\n");
 
         free(w);
-        if (t.oom) {
-                free(t.p);
-                return NULL;
-        }
-        return t.p;
+        return closer_strbuf_steal(&t);
 }

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "basic/strbuf.h"
 #include "sim/sim.h"
 
 extern char **environ;
@@ -23,57 +24,12 @@ static const char *const policy_legend[CLOSER_SIM_POLICY_MAX] = {
         "oracle (best placement on the VM's node, per metric)",
 };
 
-/* ---- a growing string ----------------------------------------------------- */
-typedef struct sbuf {
-        char *s;
-        size_t len, cap;
-        bool oom;
-} sbuf;
-
-__attribute__((format(printf, 2, 3))) static void sb_printf(sbuf *b, const char *fmt, ...) {
-        if (b->oom)
-                return;
-        for (;;) {
-                va_list ap;
-                va_start(ap, fmt);
-                size_t room = b->cap - b->len;
-                int n = vsnprintf(b->s ? b->s + b->len : NULL, room, fmt, ap);
-                va_end(ap);
-                if (n < 0) {
-                        b->oom = true;
-                        return;
-                }
-                if ((size_t) n < room) {
-                        b->len += (size_t) n;
-                        return;
-                }
-                size_t cap = (b->cap + (size_t) n + 1) * 2;
-                char *ns = realloc(b->s, cap);
-                if (!ns) {
-                        b->oom = true;
-                        return;
-                }
-                b->s = ns;
-                b->cap = cap;
-        }
-}
-
-static char *sb_take(sbuf *b) {
-        if (b->oom) {
-                free(b->s);
-                return NULL;
-        }
-        if (!b->s)
-                return strdup("");
-        return b->s;
-}
-
-static void model_line(sbuf *b, const closer_sim_config *m) {
-        sb_printf(b,
-                  "SIMULATED on a modelled host, not measured: %g sockets x %g pCPUs, %g GiB; remote memory latency "
-                  "%gx local, remote bandwidth %gx local; seed %g. Parameters and sources: docs/model.md.\n",
-                  m->host_sockets, m->host_cpus_per_socket, m->host_mem_gib, m->mem_remote_latency_ratio,
-                  m->mem_remote_bw_ratio, m->w_seed);
+static void model_line(closer_strbuf *b, const closer_sim_config *m) {
+        closer_strbuf_printf(b,
+                             "SIMULATED on a modelled host, not measured: %g sockets x %g pCPUs, %g GiB; remote memory latency "
+                             "%gx local, remote bandwidth %gx local; seed %g. Parameters and sources: docs/model.md.\n",
+                             m->host_sockets, m->host_cpus_per_socket, m->host_mem_gib, m->mem_remote_latency_ratio,
+                             m->mem_remote_bw_ratio, m->w_seed);
 }
 
 static void axis_text(char *buf, size_t len, const closer_sim_axis *a) {
@@ -83,20 +39,21 @@ static void axis_text(char *buf, size_t len, const closer_sim_axis *a) {
                 snprintf(buf, len, "%s", a->label);
 }
 
-static void experiment_table(sbuf *b, const closer_sim_outcome *o) {
+static void experiment_table(closer_strbuf *b, const closer_sim_outcome *o) {
         const closer_sim_scenario *sc = o->sc;
         char xa[160], ya[160];
         axis_text(xa, sizeof(xa), &sc->x);
         axis_text(ya, sizeof(ya), &sc->y);
-        sb_printf(b, "\n== %s: %s%s%s%s\n", sc->name, sc->title, sc->thesis[0] ? " (" : "", sc->thesis,
-                  sc->thesis[0] ? ")" : "");
+        closer_strbuf_printf(b, "\n== %s: %s%s%s%s\n", sc->name, sc->title, sc->thesis[0] ? " (" : "", sc->thesis,
+                             sc->thesis[0] ? ")" : "");
         if (sc->note[0])
-                sb_printf(b, "   %s\n", sc->note);
-        sb_printf(b, "   y = %s\n", ya);
-        sb_printf(b, "   %-28s %12s %12s %12s\n", xa, "native", "closer", "oracle");
+                closer_strbuf_printf(b, "   %s\n", sc->note);
+        closer_strbuf_printf(b, "   y = %s\n", ya);
+        closer_strbuf_printf(b, "   %-28s %12s %12s %12s\n", xa, "native", "closer", "oracle");
         for (unsigned i = 0; i < o->series[0].n; i++)
-                sb_printf(b, "   %-28.6g %12.4g %12.4g %12.4g\n", o->series[0].x[i], o->series[CLOSER_SIM_NATIVE].y[i],
-                          o->series[CLOSER_SIM_CLOSER].y[i], o->series[CLOSER_SIM_ORACLE].y[i]);
+                closer_strbuf_printf(b, "   %-28.6g %12.4g %12.4g %12.4g\n", o->series[0].x[i],
+                                     o->series[CLOSER_SIM_NATIVE].y[i],
+                                     o->series[CLOSER_SIM_CLOSER].y[i], o->series[CLOSER_SIM_ORACLE].y[i]);
 }
 
 static double average_gain(const closer_sim_outcome *o, unsigned n, unsigned *ret_n) {
@@ -112,8 +69,8 @@ static double average_gain(const closer_sim_outcome *o, unsigned n, unsigned *re
 }
 
 char *closer_sim_report_table(const closer_sim_outcome *o, unsigned n, const closer_sim_config *model) {
-        sbuf b = {0};
-        sb_printf(&b, "closer-sim: dom0 policies compared on the thesis' experiments\n");
+        closer_strbuf b = {};
+        closer_strbuf_printf(&b, "closer-sim: dom0 policies compared on the thesis' experiments\n");
         model_line(&b, model);
         for (unsigned i = 0; i < n; i++)
                 experiment_table(&b, &o[i]);
@@ -122,27 +79,29 @@ char *closer_sim_report_table(const closer_sim_outcome *o, unsigned n, const clo
         for (unsigned i = 0; i < n; i++)
                 n_sum += o[i].sc->in_summary;
         if (n_sum > 1 || (n_sum == 1 && n == 1)) {
-                sb_printf(&b, "\n== summary (gain: closer over native; gap: closer's distance to oracle)\n");
-                sb_printf(&b, "   %-24s %-46s %-6s %10s %10s %10s %9s %8s\n", "benchmark", "metric", "better", "native",
-                          "closer", "oracle", "gain %", "gap %");
+                closer_strbuf_printf(&b, "\n== summary (gain: closer over native; gap: closer's distance to oracle)\n");
+                closer_strbuf_printf(&b, "   %-24s %-46s %-6s %10s %10s %10s %9s %8s\n", "benchmark", "metric",
+                                     "better", "native",
+                                     "closer", "oracle", "gain %", "gap %");
                 for (unsigned i = 0; i < n; i++) {
                         const closer_sim_scenario *sc = o[i].sc;
                         if (!sc->in_summary)
                                 continue;
-                        sb_printf(&b, "   %-24s %-46s %-6s %10.4g %10.4g %10.4g %9.1f %8.1f%s\n", sc->name, sc->summary_metric,
-                                  sc->higher_is_better ? "higher" : "lower", o[i].summary[CLOSER_SIM_NATIVE],
-                                  o[i].summary[CLOSER_SIM_CLOSER], o[i].summary[CLOSER_SIM_ORACLE], o[i].gain_pct, o[i].oracle_gap_pct,
-                                  sc->in_average ? " *" : "");
+                        closer_strbuf_printf(&b, "   %-24s %-46s %-6s %10.4g %10.4g %10.4g %9.1f %8.1f%s\n", sc->name,
+                                             sc->summary_metric,
+                                             sc->higher_is_better ? "higher" : "lower", o[i].summary[CLOSER_SIM_NATIVE],
+                                             o[i].summary[CLOSER_SIM_CLOSER], o[i].summary[CLOSER_SIM_ORACLE], o[i].gain_pct, o[i].oracle_gap_pct,
+                                             sc->in_average ? " *" : "");
                 }
                 unsigned k;
                 double avg = average_gain(o, n, &k);
                 if (k > 0)
-                        sb_printf(&b,
-                                  "   average gain over the %u benchmarks marked * (thesis ch. 4): %.1f %% "
-                                  "(the thesis reports about 12 %% on real hardware)\n",
-                                  k, avg);
+                        closer_strbuf_printf(&b,
+                                             "   average gain over the %u benchmarks marked * (thesis ch. 4): %.1f %% "
+                                             "(the thesis reports about 12 %% on real hardware)\n",
+                                             k, avg);
         }
-        return sb_take(&b);
+        return closer_strbuf_steal(&b);
 }
 
 /* ---- JSON ------------------------------------------------------------------ */
@@ -244,82 +203,85 @@ char *closer_sim_report_summary_json(const closer_sim_outcome *o, unsigned n, co
 }
 
 char *closer_sim_report_csv(const closer_sim_outcome *o, unsigned n) {
-        sbuf b = {0};
-        sb_printf(&b, "experiment,x_label,x_unit,y_label,y_unit,policy,x,y\n");
+        closer_strbuf b = {};
+        closer_strbuf_printf(&b, "experiment,x_label,x_unit,y_label,y_unit,policy,x,y\n");
         for (unsigned i = 0; i < n; i++) {
                 const closer_sim_scenario *sc = o[i].sc;
                 for (unsigned p = 0; p < CLOSER_SIM_POLICY_MAX; p++)
                         for (unsigned k = 0; k < o[i].series[p].n; k++)
-                                sb_printf(&b, "%s,\"%s\",\"%s\",\"%s\",\"%s\",%s,%.6g,%.6g\n", sc->name, sc->x.label,
-                                          sc->x.unit, sc->y.label, sc->y.unit, closer_sim_policy_to_string((closer_sim_policy) p),
-                                          o[i].series[p].x[k], o[i].series[p].y[k]);
+                                closer_strbuf_printf(&b, "%s,\"%s\",\"%s\",\"%s\",\"%s\",%s,%.6g,%.6g\n", sc->name,
+                                                     sc->x.label,
+                                                     sc->x.unit, sc->y.label, sc->y.unit, closer_sim_policy_to_string((closer_sim_policy) p),
+                                                     o[i].series[p].x[k], o[i].series[p].y[k]);
         }
-        return sb_take(&b);
+        return closer_strbuf_steal(&b);
 }
 
 /* ---- figures through gnuplot ---------------------------------------------- */
 
 /* A gnuplot double-quoted string: escape backslash and quote. */
-static void gp_quoted(sbuf *b, const char *s) {
-        sb_printf(b, "\"");
+static void gp_quoted(closer_strbuf *b, const char *s) {
+        closer_strbuf_printf(b, "\"");
         for (; *s; s++) {
                 if (*s == '"' || *s == '\\')
-                        sb_printf(b, "\\%c", *s);
+                        closer_strbuf_printf(b, "\\%c", *s);
                 else if (*s == '\n')
-                        sb_printf(b, " ");
+                        closer_strbuf_printf(b, " ");
                 else
-                        sb_printf(b, "%c", *s);
+                        closer_strbuf_printf(b, "%c", *s);
         }
-        sb_printf(b, "\"");
+        closer_strbuf_printf(b, "\"");
 }
 
-static void gp_label(sbuf *b, const char *cmd, const closer_sim_axis *a) {
+static void gp_label(closer_strbuf *b, const char *cmd, const closer_sim_axis *a) {
         char t[160];
         axis_text(t, sizeof(t), a);
-        sb_printf(b, "%s ", cmd);
+        closer_strbuf_printf(b, "%s ", cmd);
         gp_quoted(b, t);
-        sb_printf(b, " noenhanced\n");
+        closer_strbuf_printf(b, " noenhanced\n");
 }
 
 static char *plot_script(const closer_sim_outcome *o, const char *dir) {
         const closer_sim_scenario *sc = o->sc;
-        sbuf b = {0};
+        closer_strbuf b = {};
         char path[4096], title[320];
         for (unsigned p = 0; p < CLOSER_SIM_POLICY_MAX; p++) {
-                sb_printf(&b, "$%s << EOD\n", closer_sim_policy_to_string((closer_sim_policy) p));
+                closer_strbuf_printf(&b, "$%s << EOD\n", closer_sim_policy_to_string((closer_sim_policy) p));
                 for (unsigned i = 0; i < o->series[p].n; i++)
-                        sb_printf(&b, "%.9g %.9g\n", o->series[p].x[i], o->series[p].y[i]);
-                sb_printf(&b, "EOD\n");
+                        closer_strbuf_printf(&b, "%.9g %.9g\n", o->series[p].x[i], o->series[p].y[i]);
+                closer_strbuf_printf(&b, "EOD\n");
         }
         snprintf(title, sizeof(title), "%s%s%s%s - SIMULATED", sc->title, sc->thesis[0] ? " (" : "", sc->thesis,
                  sc->thesis[0] ? ")" : "");
         for (int pass = 0; pass < 2; pass++) {
                 if (pass == 0)
-                        sb_printf(&b, "set terminal svg size 900,560 dynamic font 'sans,12' background rgb 'white'\n");
+                        closer_strbuf_printf(&b,
+                                             "set terminal svg size 900,560 dynamic font 'sans,12' background rgb 'white'\n");
                 else
-                        sb_printf(&b, "set terminal pngcairo size 900,560 font 'sans,11' background rgb 'white'\n");
+                        closer_strbuf_printf(&b,
+                                             "set terminal pngcairo size 900,560 font 'sans,11' background rgb 'white'\n");
                 snprintf(path, sizeof(path), "%s/%s.%s", dir, sc->name, pass == 0 ? "svg" : "png");
-                sb_printf(&b, "set output ");
+                closer_strbuf_printf(&b, "set output ");
                 gp_quoted(&b, path);
-                sb_printf(&b, "\nset title ");
+                closer_strbuf_printf(&b, "\nset title ");
                 gp_quoted(&b, title);
-                sb_printf(&b, " noenhanced\n");
+                closer_strbuf_printf(&b, " noenhanced\n");
                 gp_label(&b, "set xlabel", &sc->x);
                 gp_label(&b, "set ylabel", &sc->y);
-                sb_printf(&b, "set grid\nset key outside below center vertical Left reverse noenhanced\n");
-                sb_printf(&b, "%s\n%s\n", sc->x.log ? "set logscale x" : "unset logscale x",
-                          sc->y.log ? "set logscale y\nset yrange [*:*]" : "unset logscale y\nset yrange [0:*]");
-                sb_printf(&b, "plot ");
+                closer_strbuf_printf(&b, "set grid\nset key outside below center vertical Left reverse noenhanced\n");
+                closer_strbuf_printf(&b, "%s\n%s\n", sc->x.log ? "set logscale x" : "unset logscale x",
+                                     sc->y.log ? "set logscale y\nset yrange [*:*]" : "unset logscale y\nset yrange [0:*]");
+                closer_strbuf_printf(&b, "plot ");
                 static const char *const style[CLOSER_SIM_POLICY_MAX] = {
                         "lw 2 pt 7 lc rgb '#c0392b'", "lw 2 pt 5 lc rgb '#2471a3'", "lw 2 dt 2 pt 9 lc rgb '#7f8c8d'"};
                 for (unsigned p = 0; p < CLOSER_SIM_POLICY_MAX; p++) {
-                        sb_printf(&b, "%s$%s using 1:2 with linespoints %s title ", p ? ", " : "",
-                                  closer_sim_policy_to_string((closer_sim_policy) p), style[p]);
+                        closer_strbuf_printf(&b, "%s$%s using 1:2 with linespoints %s title ", p ? ", " : "",
+                                             closer_sim_policy_to_string((closer_sim_policy) p), style[p]);
                         gp_quoted(&b, policy_legend[p]);
                 }
-                sb_printf(&b, "\nunset output\n");
+                closer_strbuf_printf(&b, "\nunset output\n");
         }
-        return sb_take(&b);
+        return closer_strbuf_steal(&b);
 }
 
 int closer_sim_report_plot(const closer_sim_outcome *o, const char *dir, closer_error *err) {

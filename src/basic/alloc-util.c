@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "basic/alloc-util.h"
+
+void *closer_greedy_realloc(void **p, size_t *cap, size_t need, size_t size, size_t min_cap, size_t cap_max) {
+        if (need <= *cap)
+                return *p;
+        if (size == 0 || need > cap_max || need > SIZE_MAX / size)
+                return NULL;
+        /* twice the old capacity (or min_cap), capped at what both the
+         * caller's capacity variable and a byte count can hold */
+        size_t limit = SIZE_MAX / size < cap_max ? SIZE_MAX / size : cap_max;
+        size_t ncap = *cap > limit / 2 ? limit : *cap * 2;
+        if (ncap < min_cap)
+                ncap = min_cap < limit ? min_cap : limit;
+        if (ncap < need)
+                ncap = need;
+        void *q = realloc(*p, ncap * size);
+        if (!q)
+                return NULL;
+        *p = q;
+        *cap = ncap;
+        return q;
+}
