@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "basic/alloc-util.h"
 #include "basic/root.h"
 
 const char *closer_root_rel(const char *path) {
@@ -101,13 +102,10 @@ int closer_read_fd(int fd, size_t max_len, char **ret, size_t *ret_len) {
                                 free(buf);
                                 return -EFBIG;
                         }
-                        char *nb = realloc(buf, cap * 2);
-                        if (!nb) {
+                        if (!GREEDY_REALLOC(buf, cap, len + 2)) {
                                 free(buf);
                                 return -ENOMEM;
                         }
-                        buf = nb;
-                        cap *= 2;
                 }
                 ssize_t n = read(fd, buf + len, cap - len - 1);
                 if (n < 0) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "basic/alloc-util.h"
 #include "closer/utf8.h"
 #include "jsontape.h"
 
@@ -44,14 +45,9 @@ static inline void skip_ws(parser *p) {
 }
 
 static int grow(parser *p) {
-        size_t cap = p->cap * 2;
-        if (cap > UINT32_MAX)
+        /* node indexes are 32-bit */
+        if (p->cap > UINT32_MAX / 2 || !GREEDY_REALLOC(p->nodes, p->cap, p->n + 1))
                 return fail(p, -ENOMEM);
-        jt_node *n = realloc(p->nodes, cap * sizeof(*n));
-        if (!n)
-                return fail(p, -ENOMEM);
-        p->nodes = n;
-        p->cap = cap;
         return 0;
 }
 
@@ -315,11 +311,10 @@ static int int_run(parser *p, uint32_t *count) {
                 } else
                         return 0;
                 if (c == cap) {
-                        cap = cap ? cap * 2 : 512;
-                        if (cap > UINT32_MAX || !(run = realloc(p->run, cap * sizeof(*run))))
+                        if (cap > UINT32_MAX / 2 || !GREEDY_REALLOC_MIN(p->run, p->run_cap, c + 1, 512))
                                 return fail(p, -ENOMEM);
-                        p->run = run;
-                        p->run_cap = cap;
+                        run = p->run;
+                        cap = p->run_cap;
                 }
                 run[c++] = v;
                 if (*s != ',') {

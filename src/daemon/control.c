@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "basic/alloc-util.h"
 #include "closer/utf8.h"
 #include "daemon/control.h"
 
@@ -107,16 +108,8 @@ static void client_free(client *c) {
 }
 
 static int out_reserve(client *c, size_t more) {
-        if (c->out_len + more <= c->out_cap)
-                return 0;
-        size_t cap = c->out_cap ? c->out_cap : 4096;
-        while (cap < c->out_len + more)
-                cap *= 2;
-        char *n = realloc(c->out, cap);
-        if (!n)
+        if (more > SIZE_MAX - c->out_len || !GREEDY_REALLOC_MIN(c->out, c->out_cap, c->out_len + more, 4096))
                 return -ENOMEM;
-        c->out = n;
-        c->out_cap = cap;
         return 0;
 }
 
@@ -677,13 +670,10 @@ int closer_control_call_stream(const char *path, const json_t *request, const ch
                                 r = -EMSGSIZE;
                                 break;
                         }
-                        char *nb = realloc(buf, cap * 2);
-                        if (!nb) {
+                        if (!GREEDY_REALLOC(buf, cap, len + 2)) {
                                 r = -ENOMEM;
                                 break;
                         }
-                        buf = nb;
-                        cap *= 2;
                 }
                 ssize_t k = read(fd, buf + len, cap - 1 - len);
                 if (k < 0 && errno == EINTR)

@@ -30,6 +30,7 @@
 
 #include <sqlite3.h>
 
+#include "basic/alloc-util.h"
 #include "closer/utf8.h"
 #include "daemon/ledger.h"
 
@@ -705,14 +706,8 @@ static closer_ledger_total *total_of(closer_ledger_reader *rd, const char *uuid)
                 else
                         hi = mid;
         }
-        if (rd->n_tot == rd->cap_tot) {
-                size_t cap = rd->cap_tot ? 2 * rd->cap_tot : 16;
-                closer_ledger_total *n = realloc(rd->tot, cap * sizeof(*n));
-                if (!n)
-                        return NULL;
-                rd->tot = n;
-                rd->cap_tot = cap;
-        }
+        if (!GREEDY_REALLOC(rd->tot, rd->cap_tot, rd->n_tot + 1))
+                return NULL;
         memmove(&rd->tot[lo + 1], &rd->tot[lo], (rd->n_tot - lo) * sizeof(*rd->tot));
         rd->n_tot++;
         closer_ledger_total *t = &rd->tot[lo];

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "basic/alloc-util.h"
 #include "closer/policy.h"
 #include "daemon/log.h"
 #include "daemon/manager.h"
@@ -103,14 +104,8 @@ static closer_dom_track *track_of(closer_manager *m, int domid, const char *uuid
                         snprintf(m->dom[i].uuid, sizeof(m->dom[i].uuid), "%s", uuid);
                         return &m->dom[i];
                 }
-        if (m->n_dom == m->cap_dom) {
-                unsigned cap = m->cap_dom ? m->cap_dom * 2 : 32;
-                closer_dom_track *n = realloc(m->dom, cap * sizeof(*n));
-                if (!n)
-                        return NULL;
-                m->dom = n;
-                m->cap_dom = cap;
-        }
+        if (!GREEDY_REALLOC_MIN(m->dom, m->cap_dom, m->n_dom + 1, 32))
+                return NULL;
         closer_dom_track *t = &m->dom[m->n_dom++];
         memset(t, 0, sizeof(*t));
         t->domid = domid;
@@ -127,14 +122,8 @@ static bool skipped(const closer_manager *m, bool is_irq, int id, uint64_t start
 }
 
 static void skip_add(closer_manager *m, bool is_irq, int id, uint64_t start_time) {
-        if (m->n_skip == m->cap_skip) {
-                unsigned cap = m->cap_skip ? m->cap_skip * 2 : 32;
-                struct closer_skip *n = realloc(m->skip, cap * sizeof(*n));
-                if (!n)
-                        return;         /* we will just try again next tick */
-                m->skip = n;
-                m->cap_skip = cap;
-        }
+        if (!GREEDY_REALLOC_MIN(m->skip, m->cap_skip, m->n_skip + 1, 32))
+                return;         /* we will just try again next tick */
         m->skip[m->n_skip++] = (struct closer_skip) {.is_irq = is_irq, .id = id, .start_time = start_time};
 }
 
@@ -471,14 +460,8 @@ static void note_moved(closer_manager *m, int pid, uint64_t start_time, int node
                         m->moved[i] = (struct closer_moved) {pid, start_time, node, domid};
                         return;
                 }
-        if (m->n_moved == m->cap_moved) {
-                unsigned cap = m->cap_moved ? m->cap_moved * 2 : 16;
-                struct closer_moved *n = realloc(m->moved, cap * sizeof(*n));
-                if (!n)
-                        return;
-                m->moved = n;
-                m->cap_moved = cap;
-        }
+        if (!GREEDY_REALLOC(m->moved, m->cap_moved, m->n_moved + 1))
+                return;
         m->moved[m->n_moved++] = (struct closer_moved) {pid, start_time, node, domid};
 }
 
@@ -490,14 +473,8 @@ static struct closer_leaf_made *leaf_made(closer_manager *m, int node, int domid
 }
 
 static struct closer_leaf_made *leaf_add(closer_manager *m, int node, int domid) {
-        if (m->n_leaves == m->cap_leaves) {
-                unsigned cap = m->cap_leaves ? m->cap_leaves * 2 : 32;
-                struct closer_leaf_made *n = realloc(m->leaves, cap * sizeof(*n));
-                if (!n)
-                        return NULL;    /* written again next tick: harmless */
-                m->leaves = n;
-                m->cap_leaves = cap;
-        }
+        if (!GREEDY_REALLOC_MIN(m->leaves, m->cap_leaves, m->n_leaves + 1, 32))
+                return NULL;    /* written again next tick: harmless */
         struct closer_leaf_made *l = &m->leaves[m->n_leaves++];
         l->node = node;
         l->domid = domid;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "basic/alloc-util.h"
 #include "daemon/meter.h"
 
 int closer_meter_open(const char *path, const char *boot_id, uint64_t interval_ns, closer_meter **ret,
@@ -85,14 +86,8 @@ static int accumulate(closer_meter *mt, const closer_manager *m, uint64_t start_
                         if (strcmp(mt->acc[k].uuid, d->uuid) == 0)
                                 row = &mt->acc[k];
                 if (!row) {
-                        if (mt->n_acc == mt->cap_acc) {
-                                size_t cap = mt->cap_acc ? mt->cap_acc * 2 : 64;
-                                closer_ledger_row *n = realloc(mt->acc, cap * sizeof(*n));
-                                if (!n)
-                                        return -ENOMEM;
-                                mt->acc = n;
-                                mt->cap_acc = cap;
-                        }
+                        if (!GREEDY_REALLOC_MIN(mt->acc, mt->cap_acc, mt->n_acc + 1, 64))
+                                return -ENOMEM;
                         row = &mt->acc[mt->n_acc++];
                         memset(row, 0, sizeof(*row));
                         snprintf(row->uuid, sizeof(row->uuid), "%s", d->uuid);

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "basic/alloc-util.h"
 #include "daemon/state.h"
 
 closer_state *closer_state_new(void) {
@@ -25,20 +26,6 @@ closer_state *closer_state_free(closer_state *st) {
         free(st->cgroups);
         free(st);
         return NULL;
-}
-
-static int grow(void **arr, unsigned *cap, unsigned need, size_t elem) {
-        if (need <= *cap)
-                return 0;
-        unsigned ncap = *cap ? *cap * 2 : 64;
-        while (ncap < need)
-                ncap *= 2;
-        void *n = realloc(*arr, (size_t) ncap * elem);
-        if (!n)
-                return -ENOMEM;
-        *arr = n;
-        *cap = ncap;
-        return 0;
 }
 
 /* Index of the first thread with tid >= key. */
@@ -69,7 +56,7 @@ int closer_state_add_thread(closer_state *st, int tid, uint64_t start_time, cons
                 st->dirty = true;
                 return 1;
         }
-        if (grow((void **) &st->threads, &st->cap_threads, st->n_threads + 1, sizeof(*st->threads)) < 0)
+        if (!GREEDY_REALLOC_MIN(st->threads, st->cap_threads, st->n_threads + 1, 64))
                 return -ENOMEM;
         memmove(&st->threads[i + 1], &st->threads[i], (st->n_threads - i) * sizeof(*st->threads));
         st->threads[i] = (closer_saved_thread) {.tid = tid, .start_time = start_time, .cpus = *cpus};
@@ -97,7 +84,7 @@ const closer_saved_irq *closer_state_find_irq(const closer_state *st, unsigned i
 int closer_state_add_irq(closer_state *st, unsigned irq, const closer_cpuset *cpus) {
         if (closer_state_find_irq(st, irq))
                 return 0;
-        if (grow((void **) &st->irqs, &st->cap_irqs, st->n_irqs + 1, sizeof(*st->irqs)) < 0)
+        if (!GREEDY_REALLOC_MIN(st->irqs, st->cap_irqs, st->n_irqs + 1, 64))
                 return -ENOMEM;
         st->irqs[st->n_irqs++] = (closer_saved_irq) {.irq = irq, .cpus = *cpus};
         st->dirty = true;
@@ -126,7 +113,7 @@ int closer_state_add_mem(closer_state *st, int domid, const char *uuid, uint64_t
         unsigned i = mem_pos(st, domid);
         if (i < st->n_mem && st->mem[i].domid == domid)
                 return 0;
-        if (grow((void **) &st->mem, &st->cap_mem, st->n_mem + 1, sizeof(*st->mem)) < 0)
+        if (!GREEDY_REALLOC_MIN(st->mem, st->cap_mem, st->n_mem + 1, 64))
                 return -ENOMEM;
         memmove(&st->mem[i + 1], &st->mem[i], (st->n_mem - i) * sizeof(*st->mem));
         closer_saved_mem *m = &st->mem[i];
@@ -157,7 +144,7 @@ const closer_saved_cap *closer_state_find_cap(const closer_state *st, int domid)
 int closer_state_add_cap(closer_state *st, int domid, const char *uuid, unsigned cap_pct) {
         if (closer_state_find_cap(st, domid))
                 return 0;
-        if (grow((void **) &st->caps, &st->cap_caps, st->n_caps + 1, sizeof(*st->caps)) < 0)
+        if (!GREEDY_REALLOC_MIN(st->caps, st->cap_caps, st->n_caps + 1, 64))
                 return -ENOMEM;
         closer_saved_cap *c = &st->caps[st->n_caps++];
         *c = (closer_saved_cap) {.domid = domid, .cap_pct = cap_pct};
@@ -191,7 +178,7 @@ int closer_state_add_cgroup(closer_state *st, int pid, uint64_t start_time, cons
                 return 0;
         if (old)
                 closer_state_drop_cgroup(st, pid);      /* pid reused by another process */
-        if (grow((void **) &st->cgroups, &st->cap_cgroups, st->n_cgroups + 1, sizeof(*st->cgroups)) < 0)
+        if (!GREEDY_REALLOC_MIN(st->cgroups, st->cap_cgroups, st->n_cgroups + 1, 64))
                 return -ENOMEM;
         closer_saved_cgroup *c = &st->cgroups[st->n_cgroups++];
         *c = (closer_saved_cgroup) {.pid = pid, .start_time = start_time};

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "basic/alloc-util.h"
 #include "linux/linux.h"
 
 void closer_affinity_journal_done(closer_affinity_journal *j) {
@@ -29,14 +30,8 @@ static int journal_note(closer_affinity_journal *j, bool is_irq, int id, uint64_
                         const closer_cpuset *previous) {
         if (!j || journal_find(j, is_irq, id))
                 return 0;
-        if (j->n == j->cap) {
-                unsigned cap = j->cap ? j->cap * 2 : 16;
-                closer_affinity_saved *ns = realloc(j->saved, cap * sizeof(*ns));
-                if (!ns)
-                        return -ENOMEM;
-                j->saved = ns;
-                j->cap = cap;
-        }
+        if (!GREEDY_REALLOC(j->saved, j->cap, j->n + 1))
+                return -ENOMEM;
         j->saved[j->n++] = (closer_affinity_saved) {
                 .is_irq = is_irq, .id = id, .start_time = start_time, .previous = *previous};
         return 0;

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "basic/alloc-util.h"
 #include "linux/linux.h"
 
 /* A process we moved into one of our cgroups, and where it was before. */
@@ -67,14 +68,8 @@ static void note_created(linux_host *h, const char *path) {
         for (unsigned i = 0; i < h->n_created; i++)
                 if (strcmp(h->created[i], path) == 0)
                         return;
-        if (h->n_created == h->cap_created) {
-                unsigned cap = h->cap_created ? h->cap_created * 2 : 16;
-                char (*nc)[512] = realloc(h->created, cap * sizeof(*nc));
-                if (!nc)
-                        return;         /* then it stays behind at restore: harmless */
-                h->created = nc;
-                h->cap_created = cap;
-        }
+        if (!GREEDY_REALLOC(h->created, h->cap_created, h->n_created + 1))
+                return;         /* then it stays behind at restore: harmless */
         snprintf(h->created[h->n_created++], 512, "%s", path);
 }
 
@@ -190,14 +185,8 @@ static int op_cgroup_move(void *data, int node, int domid, int pid) {
                 r = closer_proc_start_time(h->root, pid, &m.start_time);
                 if (r < 0)
                         return r;
-                if (h->n_moved == h->cap_moved) {
-                        unsigned cap = h->cap_moved ? h->cap_moved * 2 : 16;
-                        moved_pid *nm = realloc(h->moved, cap * sizeof(*nm));
-                        if (!nm)
-                                return -ENOMEM;
-                        h->moved = nm;
-                        h->cap_moved = cap;
-                }
+                if (!GREEDY_REALLOC(h->moved, h->cap_moved, h->n_moved + 1))
+                        return -ENOMEM;
                 h->moved[h->n_moved++] = m;
                 fresh = true;
         }

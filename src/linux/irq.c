@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "basic/alloc-util.h"
 #include "linux/linux.h"
 
 #define INTERRUPTS_MAX (256u * 1024u * 1024u)
@@ -63,14 +64,9 @@ static int parse_header(const char *p, const char *end, unsigned **ret_cols, uns
                         free(cols);
                         return -EINVAL;
                 }
-                if (n == cap) {
-                        unsigned *nc = realloc(cols, 2 * cap * sizeof(*cols));
-                        if (!nc) {
-                                free(cols);
-                                return -ENOMEM;
-                        }
-                        cols = nc;
-                        cap *= 2;
+                if (!GREEDY_REALLOC(cols, cap, n + 1)) {
+                        free(cols);
+                        return -ENOMEM;
                 }
                 cols[n++] = (unsigned) cpu;
                 max = (unsigned) cpu;
@@ -131,15 +127,9 @@ int closer_irq_parse_interrupts(const char *text, closer_irq **ret, unsigned *re
                         r = closer_error_set(err, -EINVAL, "line %u: expected an IRQ number before ':'", line);
                         goto fail;
                 }
-                if (n == cap) {
-                        unsigned nc = cap ? cap * 2 : 64;
-                        closer_irq *ni = realloc(irqs, nc * sizeof(*ni));
-                        if (!ni) {
-                                r = -ENOMEM;
-                                goto fail;
-                        }
-                        irqs = ni;
-                        cap = nc;
+                if (!GREEDY_REALLOC_MIN(irqs, cap, n + 1, 64)) {
+                        r = -ENOMEM;
+                        goto fail;
                 }
                 closer_irq *irq = &irqs[n];
                 memset(irq, 0, sizeof(*irq));

@@ -26,6 +26,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "basic/alloc-util.h"
 #include "linux/linux.h"
 
 #define CMDLINE_MAX (64u * 1024u)
@@ -259,15 +260,9 @@ static int read_tasks(closer_proc_cache *c, cached_proc *p, int dfd, const close
                 cached_thread t = {.fd = -1};
                 if (closer_proc_parse_pid(de->d_name, &t.tid) < 0)
                         continue;
-                if (n == cap) {
-                        unsigned ncap = cap ? cap * 2 : 16;
-                        cached_thread *x = realloc(nt, ncap * sizeof(*x));
-                        if (!x) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        nt = x;
-                        cap = ncap;
+                if (!GREEDY_REALLOC(nt, cap, n + 1)) {
+                        r = -ENOMEM;
+                        break;
                 }
                 cached_thread *old = p->n_threads ?
                         bsearch(&t, p->threads, p->n_threads, sizeof(*p->threads), cmp_thread) : NULL;
@@ -410,15 +405,9 @@ int closer_proc_cache_read_threads(closer_proc_cache *c, closer_thread **ret, un
                 int pid;
                 if (closer_proc_parse_pid(de->d_name, &pid) < 0)
                         continue;
-                if (n_pids == cap) {
-                        unsigned ncap = cap ? cap * 2 : 256;
-                        int *x = realloc(pids, ncap * sizeof(*x));
-                        if (!x) {
-                                free(pids);
-                                return -ENOMEM;
-                        }
-                        pids = x;
-                        cap = ncap;
+                if (!GREEDY_REALLOC_MIN(pids, cap, n_pids + 1, 256)) {
+                        free(pids);
+                        return -ENOMEM;
                 }
                 pids[n_pids++] = pid;
         }

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "basic/alloc-util.h"
 #include "linux/linux.h"
 
 #define CMDLINE_MAX (64u * 1024u)     /* longer command lines are cut: we only look at their start */
@@ -174,14 +175,8 @@ int closer_proc_parse_pid(const char *name, int *ret) {
 }
 
 static closer_thread *vec_push(closer_thread_vec *v) {
-        if (v->n == v->cap) {
-                unsigned cap = v->cap ? v->cap * 2 : 256;
-                closer_thread *nt = realloc(v->t, cap * sizeof(*nt));
-                if (!nt)
-                        return NULL;
-                v->t = nt;
-                v->cap = cap;
-        }
+        if (!GREEDY_REALLOC_MIN(v->t, v->cap, v->n + 1, 256))
+                return NULL;
         closer_thread *t = &v->t[v->n++];
         memset(t, 0, sizeof(*t));
         return t;

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "basic/alloc-util.h"
 #include "closer/snapshot.h"
 #include "sim/sim-engine.h"
 
@@ -35,18 +36,12 @@
 #define GIB (1024.0 * 1024.0 * 1024.0)
 
 int closer_sim_engine_add_vcpu(closer_sim_engine *e, int domid, int pcpu, double weight) {
-        if (e->n_vcpus == e->cap_vcpus) {
-                unsigned cap = e->cap_vcpus ? e->cap_vcpus * 2 : 64;
-                closer_sim_vcpu *v = realloc(e->vcpus, cap * sizeof(*v));
-                int *n = realloc(e->vcpu_next_on_pcpu, cap * sizeof(*n));
-                if (v)
-                        e->vcpus = v;
-                if (n)
-                        e->vcpu_next_on_pcpu = n;
-                if (!v || !n)
-                        return -ENOMEM;
-                e->cap_vcpus = cap;
-        }
+        /* two arrays, one capacity: both grow alike */
+        unsigned cap_v = e->cap_vcpus, cap_n = e->cap_vcpus;
+        if (!GREEDY_REALLOC_MIN(e->vcpus, cap_v, e->n_vcpus + 1, 64) ||
+            !GREEDY_REALLOC_MIN(e->vcpu_next_on_pcpu, cap_n, e->n_vcpus + 1, 64))
+                return -ENOMEM;
+        e->cap_vcpus = cap_v < cap_n ? cap_v : cap_n;
         unsigned i = e->n_vcpus++;
         const closer_sim_config *c = e->cfg;
         double cap_pct = domid == 0 ? c->sched_dom0_cap_pct : c->sched_cap_pct;
@@ -63,14 +58,8 @@ int closer_sim_engine_add_vcpu(closer_sim_engine *e, int domid, int pcpu, double
 
 int closer_sim_engine_add_thread(closer_sim_engine *e, const char *comm, bool kernel, int domid, int data_node,
                           double remote_factor, unsigned argc, const char *const *argv) {
-        if (e->n_threads == e->cap_threads) {
-                unsigned cap = e->cap_threads ? e->cap_threads * 2 : 64;
-                closer_sim_thread *t = realloc(e->threads, cap * sizeof(*t));
-                if (!t)
-                        return -ENOMEM;
-                e->threads = t;
-                e->cap_threads = cap;
-        }
+        if (!GREEDY_REALLOC_MIN(e->threads, e->cap_threads, e->n_threads + 1, 64))
+                return -ENOMEM;
         unsigned i = e->n_threads++;
         closer_sim_thread *t = &e->threads[i];
         memset(t, 0, sizeof(*t));

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "basic/alloc-util.h"
 #include "sim/sim.h"
 
 #define SCENARIO_FORMAT "closer-sim-scenario/1"
@@ -278,17 +279,14 @@ int closer_sim_scenario_load(const char *path, closer_sim_scenario *ret, closer_
         int r = 0;
         for (;;) {
                 if (len + 4096 + 1 > cap) {
-                        cap = cap ? cap * 2 : 8192;
-                        if (cap > (16u << 20)) {
+                        if (cap * 2 > (16u << 20)) {
                                 r = closer_error_set(err, -EFBIG, "%s: larger than 16 MiB", path);
                                 break;
                         }
-                        char *nb = realloc(buf, cap);
-                        if (!nb) {
+                        if (!GREEDY_REALLOC_MIN(buf, cap, len + 4096 + 1, 8192)) {
                                 r = -ENOMEM;
                                 break;
                         }
-                        buf = nb;
                 }
                 size_t n = fread(buf + len, 1, cap - len - 1, f);
                 len += n;

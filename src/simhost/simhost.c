@@ -6,6 +6,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "basic/alloc-util.h"
 #include "simhost/simhost.h"
 
 #define SH_MAX_VCPUS 64u
@@ -784,14 +785,8 @@ static int os_cgroup_leaf(void *data, int node, int domid, const closer_cpuset *
                 return -ENOENT;         /* the node level comes first */
         if (find_leaf(h, node, domid))
                 return 0;
-        if (h->n_leaf == h->cap_leaf) {
-                unsigned cap = h->cap_leaf ? h->cap_leaf * 2 : 64;
-                sh_leaf *n = realloc(h->leaf, cap * sizeof(*n));
-                if (!n)
-                        return -ENOMEM;
-                h->leaf = n;
-                h->cap_leaf = cap;
-        }
+        if (!GREEDY_REALLOC_MIN(h->leaf, h->cap_leaf, h->n_leaf + 1, 64))
+                return -ENOMEM;
         h->leaf[h->n_leaf++] = (sh_leaf) {.node = node, .domid = domid};
         return 0;
 }

@@ -22,6 +22,7 @@
 #include <xenstat.h>
 #include <xenstore.h>
 
+#include "basic/alloc-util.h"
 #include "basic/root.h"
 #include "closer/hostos.h"
 #include "closer/hypervisor.h"
@@ -292,15 +293,9 @@ static int op_read_host(void *data, bool exact_numa, closer_snapshot *s, closer_
                         const xc_domaininfo_t *info = &infos[i];
                         if (info->domain == 0 || (info->flags & XEN_DOMINF_dying))
                                 continue;
-                        if (n_doms == cap) {
-                                unsigned ncap = cap ? cap * 2 : 16;
-                                closer_domain *nd = realloc(doms, ncap * sizeof(*nd));
-                                if (!nd) {
-                                        r = -ENOMEM;
-                                        goto fail;
-                                }
-                                doms = nd;
-                                cap = ncap;
+                        if (!GREEDY_REALLOC(doms, cap, n_doms + 1)) {
+                                r = -ENOMEM;
+                                goto fail;
                         }
                         closer_domain *d = &doms[n_doms];
                         memset(d, 0, sizeof(*d));
@@ -384,14 +379,8 @@ static closer_hv_io *io_row(closer_hv_io **rows, unsigned *n, unsigned *cap, int
         for (unsigned i = 0; i < *n; i++)
                 if ((*rows)[i].domid == domid)
                         return &(*rows)[i];
-        if (*n == *cap) {
-                unsigned ncap = *cap ? *cap * 2 : 16;
-                closer_hv_io *nr = realloc(*rows, ncap * sizeof(*nr));
-                if (!nr)
-                        return NULL;
-                *rows = nr;
-                *cap = ncap;
-        }
+        if (!GREEDY_REALLOC(*rows, *cap, *n + 1))
+                return NULL;
         (*rows)[*n] = (closer_hv_io) {.domid = domid};
         return &(*rows)[(*n)++];
 }
@@ -526,15 +515,9 @@ static int probe_scan_ports(void *data, closer_xen_port **ret, unsigned *ret_n) 
                         break;
                 if (st.status != EVTCHNSTAT_interdomain)
                         continue;
-                if (n == cap) {
-                        unsigned ncap = cap ? cap * 2 : 64;
-                        closer_xen_port *np = realloc(ports, ncap * sizeof(*np));
-                        if (!np) {
-                                free(ports);
-                                return -ENOMEM;
-                        }
-                        ports = np;
-                        cap = ncap;
+                if (!GREEDY_REALLOC_MIN(ports, cap, n + 1, 64)) {
+                        free(ports);
+                        return -ENOMEM;
                 }
                 ports[n++] = (closer_xen_port) {
                         .port = port,
