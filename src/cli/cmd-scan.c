@@ -80,17 +80,14 @@ static int read_backend_domains(scan *s) {
         }
         struct dirent *de;
         while ((de = readdir(d))) {
-                const char *dash = strchr(de->d_name, '-');
-                if (!dash)
-                        continue;
-                char *end;
-                errno = 0;
-                long domid = strtol(dash + 1, &end, 10);
-                if (errno || end == dash + 1 || *end != '-' || dash[1] == '0' || domid < 1 || domid > 32751)
+                char type[CLOSER_BACKEND_TYPE_MAX];
+                int domid, devid;
+                /* the very names closer_backend_read_io() counts I/O for */
+                if (closer_backend_parse_name(de->d_name, type, sizeof(type), &domid, &devid) < 0)
                         continue;
                 bool dup = false;
                 for (unsigned i = 0; i < s->snap.n_domains; i++)
-                        dup |= s->snap.domains[i].domid == (int) domid;
+                        dup |= s->snap.domains[i].domid == domid;
                 if (dup)
                         continue;
                 closer_domain *nd = realloc(s->snap.domains, (s->snap.n_domains + 1) * sizeof(*nd));
@@ -100,7 +97,7 @@ static int read_backend_domains(scan *s) {
                 }
                 s->snap.domains = nd;
                 memset(&nd[s->snap.n_domains], 0, sizeof(*nd));
-                nd[s->snap.n_domains++].domid = (int) domid;
+                nd[s->snap.n_domains++].domid = domid;
         }
         closedir(d);
         qsort(s->snap.domains, s->snap.n_domains, sizeof(*s->snap.domains), cmp_domain);

@@ -10,6 +10,7 @@
 
 #include <ini.h>
 
+#include "basic/parse-util.h"
 #include "closer/config.h"
 
 #define VCPUS_MAX 4096
@@ -195,17 +196,10 @@ static void strip_value(const char *in, char *out, size_t size) {
 
 /* A decimal integer, the whole string, in [min, max]. */
 static bool parse_int(const char *v, int64_t min, int64_t max, int64_t *ret) {
-        int64_t x = 0;
-        if (!isdigit((unsigned char) *v))
+        uint64_t x;
+        if (closer_parse_uint(v, (uint64_t) max, 0, &x) < 0 || (int64_t) x < min)
                 return false;
-        for (; isdigit((unsigned char) *v); v++) {
-                if (x > (INT64_MAX - 9) / 10)
-                        return false;
-                x = x * 10 + (*v - '0');
-        }
-        if (*v || x < min || x > max)
-                return false;
-        *ret = x;
+        *ret = (int64_t) x;
         return true;
 }
 

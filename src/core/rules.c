@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "basic/parse-util.h"
 #include "closer/rules.h"
 
 /* Xen: DOMID_FIRST_RESERVED is 0x7FF0; 0 is dom0. domUs are 1..32751. */
@@ -36,21 +37,12 @@ const char *closer_class_to_string(closer_class c) {
 
 /* Parse exactly s[0..len) as a decimal number <= max: digits only, no sign, no
  * leading zero (the kernel and xl never print one: "01" is not domain 1).
- * Returns 0 and *ret, or -1. */
+ * Returns 0 and *ret, or -errno. */
 static int parse_dec(const char *s, size_t len, unsigned max, unsigned *ret) {
-        unsigned long v = 0;
-
-        if (len == 0 || len > 10)
-                return -1;
-        if (len > 1 && s[0] == '0')
-                return -1;
-        for (size_t i = 0; i < len; i++) {
-                if (s[i] < '0' || s[i] > '9')
-                        return -1;
-                v = v * 10 + (unsigned) (s[i] - '0');
-                if (v > max)
-                        return -1;
-        }
+        uint64_t v;
+        int r = closer_parse_uint_n(s, len, max, CLOSER_PARSE_NO_LEADING_ZERO, &v);
+        if (r < 0)
+                return r;
         *ret = (unsigned) v;
         return 0;
 }

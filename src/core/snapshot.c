@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "basic/parse-util.h"
 #include "basic/strbuf.h"
 #include "closer/snapshot.h"
 #include "closer/utf8.h"
@@ -594,11 +595,9 @@ static int read_mem_by_node(reader *r, const jt_node *o, const closer_topology *
                 const char *key = j_str(kn);
                 const jt_node *val = kn + 1;
                 size_t o2 = path_push(r, "[\"%.32s\"]", key);
-                char *end;
-                long id = strtol(key, &end, 10);
+                uint64_t id;
                 int idx = -1;
-                if (key[0] >= '0' && key[0] <= '9' && *end == '\0' && id <= NODE_ID_MAX &&
-                    (key[0] != '0' || key[1] == '\0'))
+                if (closer_parse_uint(key, NODE_ID_MAX, CLOSER_PARSE_NO_LEADING_ZERO, &id) == 0)
                         idx = closer_topology_node_index(topo, (int) id);
                 if (idx < 0)
                         k = fail(r, "expected a node id of $.host.nodes as key, got \"%.32s\"", key);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "basic/parse-util.h"
 #include "linux/linux.h"
 
 /* A counter file: one decimal number. Missing or malformed counts as 0: a
@@ -22,12 +23,9 @@ static uint64_t counter(const closer_root *root, const char *path) {
         int n = closer_read_small_at(root->fd, path, buf, sizeof(buf));
         if (n <= 0)
                 return 0;
-        uint64_t v = 0;
-        for (int i = 0; i < n && buf[i] != '\n'; i++) {
-                if (buf[i] < '0' || buf[i] > '9' || v > (UINT64_MAX - 9) / 10)
-                        return 0;
-                v = v * 10 + (uint64_t) (buf[i] - '0');
-        }
+        uint64_t v;
+        if (closer_parse_uint_n(buf, strcspn(buf, "\n"), UINT64_MAX, 0, &v) < 0)
+                return 0;
         return v;
 }
 
@@ -35,23 +33,13 @@ static uint64_t add_sat(uint64_t a, uint64_t b) {
         return a + b < a ? UINT64_MAX : a + b;
 }
 
-/* "<type>-<domid>-<devid>" with both numbers whole and domid a domU. */
-static int parse_backend_name(const char *name, char *type, size_t type_len, int *ret_domid, int *ret_devid) {
-        const char *d1 = strchr(name, '-');
+int closer_backend_parse_name(const char *name, char *type, size_t type_len, int *ret_domid, int *ret_devid) {
+        const char *d1 = strchr(name, '-'), *d2;
+        uint64_t domid, devid;
         if (!d1 || (size_t) (d1 - name) >= type_len)
                 return -EINVAL;
-        char *end;
-        errno = 0;
-        if (d1[1] < '1' || d1[1] > '9')
-                return -EINVAL;
-        long domid = strtol(d1 + 1, &end, 10);
-        if (errno || *end != '-' || domid < 1 || domid > 32751)
-                return -EINVAL;
-        const char *d2 = end;
-        if (d2[1] < '0' || d2[1] > '9')
-                return -EINVAL;
-        long devid = strtol(d2 + 1, &end, 10);
-        if (errno || *end != '\0' || devid < 0 || devid > 0x7fffffff)
+        if (closer_parse_uint_prefix(d1 + 1, 32751, CLOSER_PARSE_NO_LEADING_ZERO, &domid, &d2) < 0 || domid < 1 ||
+            *d2 != '-' || closer_parse_uint(d2 + 1, INT32_MAX, 0, &devid) < 0)
                 return -EINVAL;
         snprintf(type, type_len, "%.*s", (int) (d1 - name), name);
         *ret_domid = (int) domid;
@@ -93,9 +81,9 @@ int closer_backend_read_io(const closer_root *root, closer_backend_io **ret, uns
         }
         struct dirent *de;
         while ((de = readdir(d))) {
-                char type[16], path[512];
+                char type[CLOSER_BACKEND_TYPE_MAX], path[512];
                 int domid, devid;
-                if (parse_backend_name(de->d_name, type, sizeof(type), &domid, &devid) < 0)
+                if (closer_backend_parse_name(de->d_name, type, sizeof(type), &domid, &devid) < 0)
                         continue;
                 bool vbd = strcmp(type, "vbd") == 0, vif = strcmp(type, "vif") == 0;
                 if (!vbd && !vif)

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "basic/parse-util.h"
 #include "basic/alloc-util.h"
 #include "linux/linux.h"
 
@@ -32,21 +33,6 @@ static const char *token_end(const char *p, const char *end) {
         return p;
 }
 
-static int parse_uint_tok(const char *p, const char *e, uint64_t max, uint64_t *ret) {
-        uint64_t v = 0;
-        if (p == e)
-                return -EINVAL;
-        for (; p < e; p++) {
-                if (*p < '0' || *p > '9')
-                        return -EINVAL;
-                if (v > (max - (uint64_t) (*p - '0')) / 10)
-                        return -EINVAL;
-                v = v * 10 + (uint64_t) (*p - '0');
-        }
-        *ret = v;
-        return 0;
-}
-
 /* The header: "CPU0 CPU1 ..." → column → CPU number. */
 static int parse_header(const char *p, const char *end, unsigned **ret_cols, unsigned *ret_n, unsigned *ret_max) {
         unsigned n = 0, cap = 64, max = 0;
@@ -59,7 +45,8 @@ static int parse_header(const char *p, const char *end, unsigned **ret_cols, uns
                         break;
                 const char *e = token_end(p, end);
                 uint64_t cpu;
-                if (e - p < 4 || memcmp(p, "CPU", 3) != 0 || parse_uint_tok(p + 3, e, CLOSER_CPUSET_MAX - 1, &cpu) < 0 ||
+                if (e - p < 4 || memcmp(p, "CPU", 3) != 0 ||
+                    closer_parse_uint_n(p + 3, (size_t) (e - p - 3), CLOSER_CPUSET_MAX - 1, 0, &cpu) < 0 ||
                     (n > 0 && cpu <= cols[n - 1])) {
                         free(cols);
                         return -EINVAL;
@@ -117,7 +104,7 @@ int closer_irq_parse_interrupts(const char *text, closer_irq **ret, unsigned *re
                         r = closer_error_set(err, -EINVAL, "line %u: expected '<irq>:'", line);
                         goto fail;
                 }
-                if (parse_uint_tok(q, colon, IRQ_MAX, &irqno) < 0) {
+                if (closer_parse_uint_n(q, (size_t) (colon - q), IRQ_MAX, 0, &irqno) < 0) {
                         /* NMI:, LOC:, ERR:, MIS:... summary lines, not IRQs we can move */
                         bool label = (*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z');
                         for (const char *c = q; c < colon; c++)
@@ -149,7 +136,7 @@ int closer_irq_parse_interrupts(const char *text, closer_irq **ret, unsigned *re
                         q = skip_blanks(q, le);
                         const char *e = token_end(q, le);
                         uint64_t v;
-                        if (parse_uint_tok(q, e, UINT64_MAX, &v) < 0) {
+                        if (closer_parse_uint_n(q, (size_t) (e - q), UINT64_MAX, 0, &v) < 0) {
                                 r = closer_error_set(err, -EINVAL, "line %u: IRQ %u: expected %u counts, got %u", line,
                                                      irq->irq, ncols, c);
                                 goto fail;

@@ -119,6 +119,14 @@ int closer_irq_read_affinity(const closer_root *root, unsigned irq, bool effecti
 
 /* ---- backend.c: backend I/O counters ----------------------------------- */
 
+/* A /sys/bus/xen-backend/devices entry: "<type>-<domid>-<devid>", both
+ * numbers strict decimals (no sign, space or trailing junk), domid a domU
+ * (1..32751, no leading zero) and devid 0..INT32_MAX. Returns 0, the type
+ * (cut to type_len - 1: a longer one is -EINVAL), *ret_domid and *ret_devid,
+ * or -EINVAL. */
+#define CLOSER_BACKEND_TYPE_MAX 16u     /* "vbd", "vif", "qdisk", "console"...: room for one */
+int closer_backend_parse_name(const char *name, char *type, size_t type_len, int *ret_domid, int *ret_devid);
+
 /* Per-domain sums of /sys/bus/xen-backend/devices/vbd-D-N/statistics and of
  * the vifD.N net devices' statistics, sorted by domid. A device without
  * counters (qdisk, console, one that just went away) adds nothing. Returns 0

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "basic/parse-util.h"
 #include "basic/alloc-util.h"
 #include "linux/linux.h"
 
@@ -25,23 +26,15 @@
 
 /* Decimal at *p up to a space or end; advances *p. */
 static int next_u64(const char **p, uint64_t *ret) {
-        const char *s = *p;
-        uint64_t v = 0;
+        const char *s = *p, *e;
+        uint64_t v;
 
         while (*s == ' ')
                 s++;
-        if (*s == '-')
-                return -EINVAL;         /* only the fields we read must be non-negative */
-        if (*s < '0' || *s > '9')
+        /* no sign: only the fields we read must be non-negative */
+        if (closer_parse_uint_prefix(s, UINT64_MAX, 0, &v, &e) < 0 || (*e != ' ' && *e != '\n' && *e != '\0'))
                 return -EINVAL;
-        for (; *s >= '0' && *s <= '9'; s++) {
-                if (v > (UINT64_MAX - 9) / 10)
-                        return -EINVAL;
-                v = v * 10 + (uint64_t) (*s - '0');
-        }
-        if (*s != ' ' && *s != '\n' && *s != '\0')
-                return -EINVAL;
-        *p = s;
+        *p = e;
         *ret = v;
         return 0;
 }
@@ -262,14 +255,11 @@ int closer_proc_parse_uid(const char *status, uint32_t *ret) {
                 const char *p = line + 4;
                 while (*p == '\t' || *p == ' ')
                         p++;
-                uint64_t v = 0;
-                size_t n = 0;
-                for (; p[n] >= '0' && p[n] <= '9'; n++) {
-                        v = v * 10 + (uint64_t) (p[n] - '0');
-                        if (n >= 10 || v >= UINT32_MAX)         /* (uid_t) -1 is no uid */
-                                return -EINVAL;
-                }
-                if (n == 0 || (p[n] != '\t' && p[n] != ' ' && p[n] != '\n' && p[n] != '\0'))
+                uint64_t v;
+                const char *e;
+                /* (uid_t) -1 is no uid */
+                if (closer_parse_uint_prefix(p, UINT32_MAX - 1, 0, &v, &e) < 0 ||
+                    (*e != '\t' && *e != ' ' && *e != '\n' && *e != '\0'))
                         return -EINVAL;
                 *ret = (uint32_t) v;
                 return 0;

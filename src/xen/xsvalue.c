@@ -4,33 +4,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "basic/parse-util.h"
 #include "xen/xen.h"
 
 int closer_xs_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *ret) {
-        if (!s || len == 0)
-                return -EINVAL;
-        /* Check every byte first, so a long run of digits followed by junk is
-         * "not a number", not "too big". */
-        for (size_t i = 0; i < len; i++)
-                if (s[i] < '0' || s[i] > '9')
-                        return -EINVAL;
-        /* Leading zeros cannot make a value big; skip them before counting. */
-        size_t i = 0;
-        while (i + 1 < len && s[i] == '0')
-                i++;
-        if (len - i > CLOSER_XS_NUMBER_MAX)
-                return -ERANGE;
-        uint64_t v = 0;
-        for (; i < len; i++) {
-                unsigned d = (unsigned) (s[i] - '0');
-                if (v > (UINT64_MAX - d) / 10)
-                        return -ERANGE;
-                v = v * 10 + d;
-        }
-        if (v > max)
-                return -ERANGE;
-        *ret = v;
-        return 0;
+        /* guest-written: the strict parser, digits only (every byte checked
+         * before the value: junk after digits is -EINVAL, not -ERANGE) */
+        return closer_parse_uint_n(s, len, max, 0, ret);
 }
 
 void closer_xs_sanitize(const char *s, size_t len, char *buf, size_t size) {

@@ -63,10 +63,56 @@ static void test_odd_and_absent(void **state) {
         closer_root_free(r);
 }
 
+/* The one parser of backend names, which `closerctl scan` shares: it used to
+ * take its domids with strtol (sign, blanks, any devid), so that scan listed
+ * as live a domain whose I/O was never counted. */
+static void test_parse_name(void **state) {
+        (void) state;
+        char type[CLOSER_BACKEND_TYPE_MAX];
+        int domid = -5, devid = -5;
+        assert_int_equal(closer_backend_parse_name("vbd-3-51712", type, sizeof(type), &domid, &devid), 0);
+        assert_string_equal(type, "vbd");
+        assert_int_equal(domid, 3);
+        assert_int_equal(devid, 51712);
+        assert_int_equal(closer_backend_parse_name("vif-32751-0", type, sizeof(type), &domid, &devid), 0);
+        assert_int_equal(domid, 32751);
+        assert_int_equal(devid, 0);
+        assert_int_equal(closer_backend_parse_name("qdisk-1-007", type, sizeof(type), &domid, &devid), 0);
+        assert_int_equal(devid, 7);
+        assert_int_equal(closer_backend_parse_name("vbd-1-2147483647", type, sizeof(type), &domid, &devid), 0);
+
+        static const char *const bad[] = {
+                "vbd-+7-0",             /* strtol took a sign */
+                "vbd- 7-0",             /* and leading blanks */
+                "vbd-\t7-0",
+                "vbd-7-",               /* scan never looked at the devid */
+                "vbd-7-x",
+                "vbd-7-1x",
+                "vbd-7-+1",
+                "vbd-7-2147483648",
+                "vbd-07-0",             /* "07" is not domain 7 */
+                "vbd-0-1",              /* dom0 */
+                "vbd-32752-0",          /* reserved domids */
+                "vbd-99999999999999999999-0",
+                "vbd--7-0",
+                "vbd-7",
+                "vbd",
+                "-7-0x",
+                "averyveryverylongtype-7-0",    /* no room for the type */
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                domid = devid = -5;
+                if (closer_backend_parse_name(bad[i], type, sizeof(type), &domid, &devid) != -EINVAL)
+                        fail_msg("accepted \"%s\"", bad[i]);
+                assert_int_equal(domid, -5);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_dom0),
                 cmocka_unit_test(test_odd_and_absent),
+                cmocka_unit_test(test_parse_name),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -194,6 +194,48 @@ static void test_bad_input(void **state) {
         rmdir(tmpl);
 }
 
+/* The live domains scan lists are exactly those the backend I/O counters
+ * accept: one parser of /sys/bus/xen-backend/devices names for both. */
+static void test_backend_names(void **state) {
+        (void) state;
+        static const char *const names[] = {"vbd-3-51712", "vif-5-0", "vbd-+7-0", "vbd- 8-0", "vif-9-x", "vif-10-",
+                                            "vbd-011-0", "vbd-32752-0", "vbd-12-+1", "averyveryverylongtype-13-0"};
+        char tmpl[] = "/tmp/closer-scan-XXXXXX", path[4200];
+        assert_non_null(mkdtemp(tmpl));
+        const char *dirs[] = {"proc", "sys", "sys/bus", "sys/bus/xen-backend", "sys/bus/xen-backend/devices"};
+        for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+                snprintf(path, sizeof(path), "%s/%s", tmpl, dirs[i]);
+                assert_int_equal(mkdir(path, 0755), 0);
+        }
+        snprintf(path, sizeof(path), "%s/proc/interrupts", tmpl);
+        FILE *f = fopen(path, "we");
+        fputs("           CPU0\n", f);
+        fclose(f);
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+                snprintf(path, sizeof(path), "%s/sys/bus/xen-backend/devices/%s", tmpl, names[i]);
+                assert_int_equal(mkdir(path, 0755), 0);
+        }
+        char *argv[] = {getenv("CLOSERCTL"), "scan", "--root", tmpl, NULL};
+        int status;
+        char *out = run(argv, &status);
+        assert_int_equal(status, 0);
+        if (!strstr(out, "live domains (xen-backend): 3 5\n"))
+                fail_msg("scan listed other domains than 3 and 5:\n%s", out);
+        free(out);
+
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+                snprintf(path, sizeof(path), "%s/sys/bus/xen-backend/devices/%s", tmpl, names[i]);
+                rmdir(path);
+        }
+        snprintf(path, sizeof(path), "%s/proc/interrupts", tmpl);
+        unlink(path);
+        for (size_t i = sizeof(dirs) / sizeof(dirs[0]); i-- > 0;) {
+                snprintf(path, sizeof(path), "%s/%s", tmpl, dirs[i]);
+                rmdir(path);
+        }
+        rmdir(tmpl);
+}
+
 /* tools/closer-gather on a fixture tree (through --root), extracted again,
  * scans exactly like the tree itself: the capture keeps what scan reads. */
 static void test_gather_roundtrip(void **state) {
@@ -285,6 +327,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_fixture_trees),
                 cmocka_unit_test(test_bad_input),
+                cmocka_unit_test(test_backend_names),
                 cmocka_unit_test(test_gather_roundtrip),
                 cmocka_unit_test(test_gather_sigterm),
         };
