@@ -20,6 +20,9 @@
 #define CLOSER_NODES_MAX 64u
 #define CLOSER_NAME_MAX 64u
 #define CLOSER_DOMID_NONE (-1)
+/* The largest valid domid: Xen reserves DOMID_FIRST_RESERVED (0x7ff0) and up
+ * (DOMID_SELF, DOMID_IO...). Domains are 0 (dom0) to this; domUs from 1. */
+#define CLOSER_DOMID_MAX 0x7fef
 
 typedef struct closer_node {
         int id;                         /* hypervisor node number */

@@ -14,9 +14,9 @@
 #include "basic/parse-util.h"
 #include "closer/rules.h"
 
-/* Xen: DOMID_FIRST_RESERVED is 0x7FF0; 0 is dom0. domUs are 1..32751. */
+/* domUs are 1..CLOSER_DOMID_MAX (32751); 0 is dom0. */
 #define DOMU_MIN 1u
-#define DOMU_MAX 32751u
+#define DOMU_MAX ((unsigned) CLOSER_DOMID_MAX)
 /* Linux: TASK_COMM_LEN - 1. A comm of exactly this length may be cut. */
 #define COMM_VISIBLE_MAX 15u
 /* No argument we care about is longer; longer ones are not what we look for. */

@@ -21,7 +21,6 @@
  * corrupt or hostile document cannot make us allocate without limit or wrap
  * a counter. */
 #define NODE_ID_MAX 1023                /* Xen's MAX_NUMNODES is 64; ids stay small */
-#define DOMID_MAX 0x7FEF                /* DOMID_FIRST_RESERVED - 1 */
 #define DOMAINS_MAX 32768u              /* the domid space */
 #define VCPUS_MAX CLOSER_CPUSET_MAX     /* vCPU ids are used as CPU numbers */
 #define THREADS_MAX 4194304u            /* Linux PID_MAX_LIMIT */
@@ -623,7 +622,7 @@ static int read_domain(reader *r, const jt_node *o, const closer_topology *topo,
         int k;
 
         if ((k = expect_object(r, o)) < 0 ||
-            (k = read_int(r, o, "domid", true, 1, DOMID_MAX, 0, &domid)) < 0 ||
+            (k = read_int(r, o, "domid", true, 1, CLOSER_DOMID_MAX, 0, &domid)) < 0 ||
             (k = read_string(r, o, "name", true, d->name, sizeof(d->name))) < 0 ||
             (k = read_string(r, o, "uuid", false, d->uuid, sizeof(d->uuid))) < 0 ||
             (k = read_u64(r, o, "mem_kib", true, &d->mem_kib)) < 0 ||
@@ -847,7 +846,7 @@ static int read_irq(reader *r, const jt_node *o, closer_irq *q) {
             (k = read_int(r, o, "irq", true, 0, IRQ_MAX, 0, &irq)) < 0 ||
             (k = read_string(r, o, "chip", false, q->chip, sizeof(q->chip))) < 0 ||
             (k = read_string(r, o, "name", true, q->name, sizeof(q->name))) < 0 ||
-            (k = read_int(r, o, "domid", false, -1, DOMID_MAX, -1, &domid)) < 0 ||
+            (k = read_int(r, o, "domid", false, -1, CLOSER_DOMID_MAX, -1, &domid)) < 0 ||
             (k = read_int(r, o, "queue", false, -1, QUEUE_MAX, -1, &queue)) < 0 ||
             (k = read_string(r, o, "kind", false, kind, sizeof(kind))) < 0 ||
             (k = read_int(r, o, "cpu", false, -1, CLOSER_CPUSET_MAX - 1, -1, &cpu)) < 0 ||

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "basic/alloc-util.h"
+#include "closer/snapshot.h"
 #include "daemon/state.h"
 
 closer_state *closer_state_new(void) {
@@ -356,7 +357,7 @@ int closer_state_load(const char *path, closer_state **ret, closer_error *err) {
                 json_int_t domid, target;
                 const char *uuid;
                 if (json_unpack(v, "{s:I, s:s, s:I}", "domid", &domid, "uuid", &uuid, "target_kib", &target) < 0 ||
-                    domid < 0 || domid > 0x7ff0 || target < 0) {
+                    domid < 0 || domid > CLOSER_DOMID_MAX || target < 0) {
                         r = bad(err, path, "$.mem[]");
                         goto fail;
                 }
@@ -367,7 +368,7 @@ int closer_state_load(const char *path, closer_state **ret, closer_error *err) {
                 json_int_t domid, cap;
                 const char *uuid;
                 if (json_unpack(v, "{s:I, s:s, s:I}", "domid", &domid, "uuid", &uuid, "cap_pct", &cap) < 0 ||
-                    domid <= 0 || domid > 0x7ff0 || cap < 0 || cap > 65535) {
+                    domid <= 0 || domid > CLOSER_DOMID_MAX || cap < 0 || cap > 65535) {
                         r = bad(err, path, "$.caps[]");
                         goto fail;
                 }

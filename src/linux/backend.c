@@ -38,7 +38,7 @@ int closer_backend_parse_name(const char *name, char *type, size_t type_len, int
         uint64_t domid, devid;
         if (!d1 || (size_t) (d1 - name) >= type_len)
                 return -EINVAL;
-        if (closer_parse_uint_prefix(d1 + 1, 32751, CLOSER_PARSE_NO_LEADING_ZERO, &domid, &d2) < 0 || domid < 1 ||
+        if (closer_parse_uint_prefix(d1 + 1, CLOSER_DOMID_MAX, CLOSER_PARSE_NO_LEADING_ZERO, &domid, &d2) < 0 || domid < 1 ||
             *d2 != '-' || closer_parse_uint(d2 + 1, INT32_MAX, 0, &devid) < 0)
                 return -EINVAL;
         snprintf(type, type_len, "%.*s", (int) (d1 - name), name);

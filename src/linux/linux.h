@@ -121,7 +121,7 @@ int closer_irq_read_affinity(const closer_root *root, unsigned irq, bool effecti
 
 /* A /sys/bus/xen-backend/devices entry: "<type>-<domid>-<devid>", both
  * numbers strict decimals (no sign, space or trailing junk), domid a domU
- * (1..32751, no leading zero) and devid 0..INT32_MAX. Returns 0, the type
+ * (1..CLOSER_DOMID_MAX, no leading zero) and devid 0..INT32_MAX. Returns 0, the type
  * (cut to type_len - 1: a longer one is -EINVAL), *ret_domid and *ret_devid,
  * or -EINVAL. */
 #define CLOSER_BACKEND_TYPE_MAX 16u     /* "vbd", "vif", "qdisk", "console"...: room for one */

@@ -237,7 +237,7 @@ closer_simhost *closer_simhost_free(closer_simhost *h) {
 
 int closer_simhost_add_domain(closer_simhost *h, int domid, const char *name, uint64_t mem_kib, int mem_node,
                               unsigned n_vcpus, const int *pcpus, double io_ops_per_s, unsigned queues) {
-        if (domid <= 0 || domid > 32751 || n_vcpus == 0 || n_vcpus > SH_MAX_VCPUS || mem_node < 0 ||
+        if (domid <= 0 || domid > CLOSER_DOMID_MAX || n_vcpus == 0 || n_vcpus > SH_MAX_VCPUS || mem_node < 0 ||
             (unsigned) mem_node >= h->nodes || queues == 0 || queues > 16 || io_ops_per_s < 0)
                 return -EINVAL;
         for (unsigned i = 0; i < n_vcpus; i++)

@@ -32,7 +32,6 @@
 
 #define KIB_PER_PAGE (XC_PAGE_SIZE / 1024)
 #define DOMINFO_BATCH 256u
-#define DOMID_MAX_VALID 0x7fefu         /* below DOMID_FIRST_RESERVED */
 /* Dom0 event-channel ports scanned at most (FIFO ABI allows 2^17). */
 #define PORTS_MAX 131072u
 /* Console ring read for the 'u' dump. */
@@ -718,7 +717,7 @@ static int op_set_mem_target(void *data, int domid, uint64_t target_kib) {
         xen_host *h = data;
         char path[64], value[32];
 
-        if (domid < 0 || domid > (int) DOMID_MAX_VALID || target_kib == 0 || target_kib > UINT64_MAX / 1024)
+        if (domid < 0 || domid > CLOSER_DOMID_MAX || target_kib == 0 || target_kib > UINT64_MAX / 1024)
                 return -EINVAL;
         snprintf(path, sizeof(path), "/local/domain/%d/memory/target", domid);
         int len = snprintf(value, sizeof(value), "%" PRIu64, target_kib);
@@ -764,7 +763,7 @@ static int op_get_mem_target(void *data, int domid, uint64_t *ret_kib) {
         unsigned len = 0;
         uint64_t v;
 
-        if (domid < 0 || domid > (int) DOMID_MAX_VALID)
+        if (domid < 0 || domid > CLOSER_DOMID_MAX)
                 return -EINVAL;
         snprintf(path, sizeof(path), "/local/domain/%d/memory/target", domid);
         char *s = xs_read(h->xsh, XBT_NULL, path, &len);
@@ -796,7 +795,7 @@ static int op_get_mem_actual(void *data, int domid, uint64_t *ret_kib) {
         xen_host *h = data;
         xc_domaininfo_t info;
 
-        if (domid < 0 || domid > (int) DOMID_MAX_VALID)
+        if (domid < 0 || domid > CLOSER_DOMID_MAX)
                 return -EINVAL;
         int r = domain_info(h, domid, &info);
         if (r < 0)
@@ -809,7 +808,7 @@ static int op_set_cap(void *data, int domid, unsigned cap_pct) {
         xen_host *h = data;
         int sched;
 
-        if (domid < 0 || domid > (int) DOMID_MAX_VALID)
+        if (domid < 0 || domid > CLOSER_DOMID_MAX)
                 return -EINVAL;
         if (cap_pct > UINT16_MAX)
                 return -ERANGE;
@@ -840,7 +839,7 @@ static int op_get_cap(void *data, int domid, unsigned *ret_cap_pct) {
         xen_host *h = data;
         int sched;
 
-        if (domid < 0 || domid > (int) DOMID_MAX_VALID)
+        if (domid < 0 || domid > CLOSER_DOMID_MAX)
                 return -EINVAL;
         if (xc_sched_id(h->xch, &sched) < 0)
                 return neg_errno();
