@@ -3,16 +3,13 @@
 
 /*
  * Small macros used everywhere (the systemd macro.h way): array sizes,
- * first-error gathering and scope-bound cleanup. Header only; GNU C
+ * first-error gathering and scope-bound cleanup (of memory; fds, FILEs and
+ * DIRs in fd-util.h: the pure core uses this one). Header only; GNU C
  * (statement expressions, __typeof__, the cleanup attribute), which gcc and
  * clang both speak.
  */
 
-#include <dirent.h>
-#include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 /* The number of elements of an array (not of a pointer: that fails to build). */
 #define ELEMENTSOF(x)                                                                                   \
@@ -55,26 +52,7 @@
 static inline void closer_freep(void *p) {
         free(*(void **) p);
 }
-static inline void closer_closep(int *fd) {
-        if (*fd >= 0) {
-                int saved = errno;      /* a failed close must not clobber the caller's errno */
-                (void) close(*fd);
-                errno = saved;
-        }
-}
-static inline void closer_fclosep(FILE **f) {
-        if (*f)
-                (void) fclose(*f);
-}
-static inline void closer_closedirp(DIR **d) {
-        if (*d)
-                (void) closedir(*d);
-}
-
 #define _cleanup_free_ _cleanup_(closer_freep)
-#define _cleanup_close_ _cleanup_(closer_closep)
-#define _cleanup_fclose_ _cleanup_(closer_fclosep)
-#define _cleanup_closedir_ _cleanup_(closer_closedirp)
 
 /* Declares `static inline void <func>p(type *p)` calling func(*p) when *p is
  * set, for _cleanup_(<func>p) on an object with its own free function. */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "basic/macro.h"
 #include "cli/closerctl.h"
 
 typedef struct closer_command {
@@ -22,7 +23,7 @@ static const closer_command commands[] = {
 
 static void usage(FILE *f) {
         fprintf(f, "Usage: closerctl COMMAND [OPTIONS]\n\nCommands:\n");
-        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
                 fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
         fprintf(f, "\n`closerctl COMMAND --help` describes each command.\n");
 }
@@ -36,7 +37,7 @@ int main(int argc, char **argv) {
                 usage(stdout);
                 return 0;
         }
-        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
                 if (strcmp(argv[1], commands[i].name) == 0)
                         return commands[i].fn(argc - 1, argv + 1);
         fprintf(stderr, "closerctl: unknown command '%s' (see closerctl --help)\n", argv[1]);

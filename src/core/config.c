@@ -10,6 +10,7 @@
 
 #include <ini.h>
 
+#include "basic/macro.h"
 #include "basic/parse-util.h"
 #include "closer/config.h"
 
@@ -46,7 +47,7 @@ static const char *const profile_names[] = {
 };
 
 const char *closer_profile_to_string(closer_profile p) {
-        if ((unsigned) p >= sizeof(profile_names) / sizeof(profile_names[0]))
+        if ((unsigned) p >= ELEMENTSOF(profile_names))
                 return "unknown";
         return profile_names[p];
 }
@@ -331,7 +332,7 @@ static int handler(void *user, const char *section, const char *name, const char
 
         switch (k) {
         case K_PROFILE:
-                for (unsigned i = 0; i < sizeof(profile_names) / sizeof(profile_names[0]); i++)
+                for (unsigned i = 0; i < ELEMENTSOF(profile_names); i++)
                         if (strcmp(v, profile_names[i]) == 0) {
                                 p->c.profile = (closer_profile) i;
                                 return 1;

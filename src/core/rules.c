@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "basic/macro.h"
 #include "basic/parse-util.h"
 #include "closer/rules.h"
 
@@ -198,7 +199,7 @@ static bool parse_netback_thread(const char *c, size_t len, unsigned *ret_domid,
                 queue = (int) q;
                 p += 1 + n + 1;
         }
-        for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
+        for (size_t i = 0; i < ELEMENTSOF(roles); i++) {
                 size_t rl = strlen(roles[i]), tail = len - p;
                 if (tail == rl && memcmp(c + p, roles[i], rl) == 0) {
                         *ret_role = roles[i];
@@ -291,7 +292,7 @@ static xl_verdict xl_parse(const closer_snapshot *s, const closer_thread *t, con
                 return XL_MAIN;
         const char *sub = arg(t, i);
         const struct xl_sub *xs = NULL;
-        for (size_t k = 0; k < sizeof(xl_subs) / sizeof(xl_subs[0]); k++)
+        for (size_t k = 0; k < ELEMENTSOF(xl_subs); k++)
                 if (arg_eq(sub, xl_subs[k].name)) {
                         xs = &xl_subs[k];
                         break;
@@ -660,7 +661,7 @@ static bool apply(const rule *r, const closer_snapshot *s, const closer_thread *
 }
 
 static bool classify_by_rules(const closer_snapshot *s, const closer_thread *t, closer_classification *c) {
-        for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+        for (size_t i = 0; i < ELEMENTSOF(rules); i++)
                 if (apply(&rules[i], s, t, c))
                         return true;
         return false;

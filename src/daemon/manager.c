@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "basic/macro.h"
 #include "basic/alloc-util.h"
 #include "closer/policy.h"
 #include "daemon/log.h"
@@ -1018,13 +1019,13 @@ int closer_manager_restore(closer_manager *m) {
                 if (!same)
                         continue;
                 r = m->host->ops->set_thread_affinity(m->host->data, st->tid, &st->cpus);
-                if (r < 0 && r != -ESRCH && first == 0)
-                        first = r;
+                if (r != -ESRCH)
+                        RET_GATHER(first, r);
         }
         for (unsigned i = 0; i < m->state->n_irqs; i++) {
                 r = m->host->ops->set_irq_affinity(m->host->data, m->state->irqs[i].irq, &m->state->irqs[i].cpus);
-                if (r < 0 && r != -ENOENT && first == 0)
-                        first = r;
+                if (r != -ENOENT)
+                        RET_GATHER(first, r);
         }
         /* Memory: give back to the VMs first, then shrink dom0. */
         for (unsigned i = 0; i < m->state->n_mem; i++) {
@@ -1033,8 +1034,7 @@ int closer_manager_restore(closer_manager *m) {
                 if (!d || strcmp(d->uuid, sm->uuid) != 0)
                         continue;
                 r = m->hv->ops->set_mem_target(m->hv->data, sm->domid, sm->target_kib);
-                if (r < 0 && first == 0)
-                        first = r;
+                RET_GATHER(first, r);
         }
         for (unsigned i = 0; i < m->state->n_caps && m->hv->ops->set_cap; i++) {
                 const closer_saved_cap *sc = &m->state->caps[i];
@@ -1042,13 +1042,11 @@ int closer_manager_restore(closer_manager *m) {
                 if (!d || strcmp(d->uuid, sc->uuid) != 0)
                         continue;
                 r = m->hv->ops->set_cap(m->hv->data, sc->domid, sc->cap_pct);
-                if (r < 0 && first == 0)
-                        first = r;
+                RET_GATHER(first, r);
         }
         if (m->state->have_dom0_target) {
                 r = m->hv->ops->set_mem_target(m->hv->data, 0, m->state->dom0_target_kib);
-                if (r < 0 && first == 0)
-                        first = r;
+                RET_GATHER(first, r);
         }
         /* Processes back into the cgroups they were found in, then our
          * leaves away (they are empty now). */
@@ -1063,29 +1061,26 @@ int closer_manager_restore(closer_manager *m) {
                 if (!same)
                         continue;
                 r = m->host->ops->cgroup_move_to(m->host->data, sc->pid, sc->path);
-                if (r < 0 && r != -ESRCH && r != -ENOENT && first == 0)
-                        first = r;
+                if (r != -ESRCH && r != -ENOENT)
+                        RET_GATHER(first, r);
         }
         if (m->host->ops->cgroup_clear) {
                 /* also what a crashed run made and this one never knew of */
                 r = m->host->ops->cgroup_clear(m->host->data);
-                if (r < 0 && first == 0)
-                        first = r;
+                RET_GATHER(first, r);
                 m->n_leaves = 0;
                 for (unsigned n = 0; n < CLOSER_NODES_MAX; n++)
                         closer_cpuset_zero(&m->node_leaf_cpus[n]);
         } else if (m->host->ops->cgroup_remove) {
                 for (unsigned i = 0; i < m->n_leaves; i++) {
                         r = m->host->ops->cgroup_remove(m->host->data, m->leaves[i].node, m->leaves[i].domid);
-                        if (r < 0 && first == 0)
-                                first = r;
+                        RET_GATHER(first, r);
                 }
                 m->n_leaves = 0;
                 for (unsigned n = 0; n < CLOSER_NODES_MAX; n++)
                         if (!closer_cpuset_is_empty(&m->node_leaf_cpus[n])) {
                                 r = m->host->ops->cgroup_remove(m->host->data, (int) n, -1);
-                                if (r < 0 && first == 0)
-                                        first = r;
+                                RET_GATHER(first, r);
                                 closer_cpuset_zero(&m->node_leaf_cpus[n]);
                         }
         }

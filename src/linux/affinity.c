@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "basic/macro.h"
 #include "basic/alloc-util.h"
 #include "linux/linux.h"
 
@@ -165,8 +166,7 @@ int closer_affinity_restore(const closer_root *root, closer_affinity_journal *j)
                 }
                 if (r == -ESRCH || r == -ENOENT)
                         continue;       /* gone since: nothing to put back */
-                if (r < 0 && first == 0)
-                        first = r;
+                RET_GATHER(first, r);
         }
         if (first == 0)
                 j->n = 0;

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "basic/macro.h"
 #include "basic/alloc-util.h"
 #include "linux/linux.h"
 
@@ -272,12 +273,11 @@ static int remove_numbered(int dirfd, const char *prefix, bool recurse) {
                         if (sub >= 0) {
                                 int r = remove_numbered(sub, "vm", false);
                                 close(sub);
-                                if (r < 0 && first == 0)
-                                        first = r;
+                                RET_GATHER(first, r);
                         }
                 }
-                if (unlinkat(dirfd, de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT && first == 0)
-                        first = -errno;
+                if (unlinkat(dirfd, de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                        RET_GATHER(first, -errno);
         }
         closedir(d);
         return first;
@@ -319,8 +319,7 @@ static int restore_cgroups(linux_host *h) {
                 r = closer_write_file_at(h->root->fd, path, text);
                 if (r == -ESRCH || r == -ENOENT)
                         continue;       /* exited meanwhile, or its old group was removed */
-                if (r < 0 && first == 0)
-                        first = r;
+                RET_GATHER(first, r);
         }
         if (first == 0)
                 h->n_moved = 0;

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "basic/macro.h"
 #include "basic/alloc-util.h"
 #include "closer/snapshot.h"
 #include "sim/sim-engine.h"
@@ -730,7 +731,7 @@ static int world_init(closer_sim_world *w, const closer_sim_config *cfg, closer_
                 {"workload.migrate_node", offsetof(closer_sim_config, w_migrate_node)},
                 {"workload.create_node", offsetof(closer_sim_config, w_create_node)},
         };
-        for (unsigned i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
+        for (unsigned i = 0; i < ELEMENTSOF(nodes); i++) {
                 double v;
                 memcpy(&v, (const char *) cfg + nodes[i].offset, sizeof(v));
                 if (v >= e->n_nodes)

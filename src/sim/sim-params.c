@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "basic/macro.h"
 #include "sim/sim.h"
 
 #define P(n, f, d, lo, hi, u, m) {n, offsetof(closer_sim_config, f), d, lo, hi, u, m}
@@ -78,7 +79,7 @@ const closer_sim_param_info closer_sim_params[] = {
         P("workload.seed",              w_seed,                 1,      0,      9007199254740992.0, "", false),
 };
 
-const unsigned closer_sim_n_params = sizeof(closer_sim_params) / sizeof(closer_sim_params[0]);
+const unsigned closer_sim_n_params = ELEMENTSOF(closer_sim_params);
 
 void closer_sim_config_defaults(closer_sim_config *c) {
         memset(c, 0, sizeof(*c));

@@ -6,6 +6,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "basic/macro.h"
 #include "basic/alloc-util.h"
 #include "simhost/simhost.h"
 
@@ -848,8 +849,7 @@ static int os_cgroup_clear(void *data) {
                         if ((pass == 0) != (h->leaf[i].domid >= 0))
                                 continue;
                         int r = os_cgroup_remove(h, h->leaf[i].node, h->leaf[i].domid);
-                        if (r < 0 && first == 0)
-                                first = r;
+                        RET_GATHER(first, r);
                 }
         return first;
 }
@@ -909,7 +909,7 @@ closer_simhost *closer_simhost_new_reference(void) {
         closer_simhost *h = closer_simhost_new(4, 14, 10, 2048);
         if (!h)
                 return NULL;
-        for (size_t i = 0; i < sizeof(vms) / sizeof(vms[0]); i++)
+        for (size_t i = 0; i < ELEMENTSOF(vms); i++)
                 if (closer_simhost_add_domain(h, vms[i].domid, vms[i].name, (uint64_t) vms[i].mem_mib * 1024,
                                               vms[i].node, vms[i].n_vcpus, vms[i].pcpus, vms[i].io,
                                               vms[i].n_vcpus > 1 ? 2 : 1) < 0)
