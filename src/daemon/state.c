@@ -10,6 +10,8 @@
 #include <jansson.h>
 
 #include "basic/alloc-util.h"
+#include "basic/fd-util.h"
+#include "basic/macro.h"
 #include "closer/snapshot.h"
 #include "daemon/state.h"
 
@@ -206,7 +208,7 @@ static json_t *cpus_json(const closer_cpuset *s) {
 
 int closer_state_save(closer_state *st, const char *path) {
         json_t *root = json_object(), *arr;
-        int r = -ENOMEM;
+        int r;
 
         if (!root)
                 return -ENOMEM;
@@ -242,18 +244,16 @@ int closer_state_save(closer_state *st, const char *path) {
                                                      st->cgroups[i].path));
         json_object_set_new(root, "cgroups", arr);
 
-        char *text = json_dumps(root, JSON_COMPACT);
+        _cleanup_free_ char *text = json_dumps(root, JSON_COMPACT);
         json_decref(root);
         if (!text)
                 return -ENOMEM;
 
         char tmp[4096];
         snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0) {
-                r = -errno;
-                goto out;
-        }
+        _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
         size_t len = strlen(text), off = 0;
         while (off < len) {
                 ssize_t n = write(fd, text + off, len - off);
@@ -261,36 +261,37 @@ int closer_state_save(closer_state *st, const char *path) {
                         continue;
                 if (n <= 0) {
                         r = n < 0 ? -errno : -EIO;
-                        close(fd);
                         unlink(tmp);
-                        goto out;
+                        return r;
                 }
                 off += (size_t) n;
         }
-        if (fsync(fd) < 0 || close(fd) < 0) {
+        /* close's own error counts too (NFS reports a failed write there) */
+        if (fsync(fd) < 0 || close(TAKE_FD(fd)) < 0) {
                 r = -errno;
                 unlink(tmp);
-                goto out;
+                return r;
         }
         if (rename(tmp, path) < 0) {
                 r = -errno;
                 unlink(tmp);
-                goto out;
+                return r;
         }
         /* make the rename itself durable */
         char dir[4096];
         snprintf(dir, sizeof(dir), "%s", path);
-        int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
+        _cleanup_close_ int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0)
                 (void) fsync(dfd);
-                close(dfd);
-        }
         st->dirty = false;
-        r = 0;
-out:
-        free(text);
-        return r;
+        return 0;
 }
+
+static int nomem(closer_error *err, const char *path) {
+        return closer_error_set(err, -ENOMEM, "%s: out of memory", path);
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(closer_state *, closer_state_free);
 
 static int bad(closer_error *err, const char *path, const char *where) {
         return closer_error_set(err, -EINVAL, "%s: %s: not a valid closer-state/1 entry", path, where);
@@ -298,33 +299,26 @@ static int bad(closer_error *err, const char *path, const char *where) {
 
 int closer_state_load(const char *path, closer_state **ret, closer_error *err) {
         json_error_t jerr;
-        closer_state *st = closer_state_new();
+        _cleanup_(closer_state_freep) closer_state *st = closer_state_new();
         size_t i;
         json_t *v;
 
         if (!st)
                 return -ENOMEM;
         if (access(path, F_OK) < 0 && errno == ENOENT) {
-                *ret = st;
+                *ret = TAKE_PTR(st);
                 return 0;
         }
-        json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-        if (!root) {
-                closer_state_free(st);
+        json_auto_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+        if (!root)
                 return closer_error_set(err, -EINVAL, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
-        }
-        int r = -EINVAL;
         const char *fmt = json_string_value(json_object_get(root, "format"));
-        if (!fmt || strcmp(fmt, "closer-state/1") != 0) {
-                r = closer_error_set(err, -EINVAL, "%s: $.format: expected \"closer-state/1\"", path);
-                goto fail;
-        }
+        if (!fmt || strcmp(fmt, "closer-state/1") != 0)
+                return closer_error_set(err, -EINVAL, "%s: $.format: expected \"closer-state/1\"", path);
         json_t *d0 = json_object_get(root, "dom0_target_kib");
         if (d0) {
-                if (!json_is_integer(d0) || json_integer_value(d0) < 0) {
-                        r = bad(err, path, "$.dom0_target_kib");
-                        goto fail;
-                }
+                if (!json_is_integer(d0) || json_integer_value(d0) < 0)
+                        return bad(err, path, "$.dom0_target_kib");
                 st->have_dom0_target = true;
                 st->dom0_target_kib = (uint64_t) json_integer_value(d0);
         }
@@ -334,68 +328,49 @@ int closer_state_load(const char *path, closer_state **ret, closer_error *err) {
                 closer_cpuset set;
                 if (json_unpack(v, "{s:I, s:I, s:s}", "tid", &tid, "start_time", &start, "cpus", &cpus) < 0 ||
                     tid <= 0 || tid > INT32_MAX || start < 0 || closer_cpuset_parse(cpus, &set) < 0 ||
-                    closer_cpuset_is_empty(&set)) {
-                        r = bad(err, path, "$.threads[]");
-                        goto fail;
-                }
+                    closer_cpuset_is_empty(&set))
+                        return bad(err, path, "$.threads[]");
                 if (closer_state_add_thread(st, (int) tid, (uint64_t) start, &set) < 0)
-                        goto nomem;
+                        return nomem(err, path);
         }
         json_array_foreach(json_object_get(root, "irqs"), i, v) {
                 json_int_t irq;
                 const char *cpus;
                 closer_cpuset set;
                 if (json_unpack(v, "{s:I, s:s}", "irq", &irq, "cpus", &cpus) < 0 || irq < 0 || irq > INT32_MAX ||
-                    closer_cpuset_parse(cpus, &set) < 0 || closer_cpuset_is_empty(&set)) {
-                        r = bad(err, path, "$.irqs[]");
-                        goto fail;
-                }
+                    closer_cpuset_parse(cpus, &set) < 0 || closer_cpuset_is_empty(&set))
+                        return bad(err, path, "$.irqs[]");
                 if (closer_state_add_irq(st, (unsigned) irq, &set) < 0)
-                        goto nomem;
+                        return nomem(err, path);
         }
         json_array_foreach(json_object_get(root, "mem"), i, v) {
                 json_int_t domid, target;
                 const char *uuid;
                 if (json_unpack(v, "{s:I, s:s, s:I}", "domid", &domid, "uuid", &uuid, "target_kib", &target) < 0 ||
-                    domid < 0 || domid > CLOSER_DOMID_MAX || target < 0) {
-                        r = bad(err, path, "$.mem[]");
-                        goto fail;
-                }
+                    domid < 0 || domid > CLOSER_DOMID_MAX || target < 0)
+                        return bad(err, path, "$.mem[]");
                 if (closer_state_add_mem(st, (int) domid, uuid, (uint64_t) target) < 0)
-                        goto nomem;
+                        return nomem(err, path);
         }
         json_array_foreach(json_object_get(root, "caps"), i, v) {
                 json_int_t domid, cap;
                 const char *uuid;
                 if (json_unpack(v, "{s:I, s:s, s:I}", "domid", &domid, "uuid", &uuid, "cap_pct", &cap) < 0 ||
-                    domid <= 0 || domid > CLOSER_DOMID_MAX || cap < 0 || cap > 65535) {
-                        r = bad(err, path, "$.caps[]");
-                        goto fail;
-                }
+                    domid <= 0 || domid > CLOSER_DOMID_MAX || cap < 0 || cap > 65535)
+                        return bad(err, path, "$.caps[]");
                 if (closer_state_add_cap(st, (int) domid, uuid, (unsigned) cap) < 0)
-                        goto nomem;
+                        return nomem(err, path);
         }
         json_array_foreach(json_object_get(root, "cgroups"), i, v) {
                 json_int_t pid, start;
                 const char *cpath;
                 if (json_unpack(v, "{s:I, s:I, s:s}", "pid", &pid, "start_time", &start, "path", &cpath) < 0 ||
-                    pid <= 0 || pid > INT32_MAX || start < 0 || cpath[0] != '/' || strstr(cpath, "..")) {
-                        r = bad(err, path, "$.cgroups[]");
-                        goto fail;
-                }
-                if (closer_state_add_cgroup(st, (int) pid, (uint64_t) start, cpath) < 0) {
-                        r = bad(err, path, "$.cgroups[]");
-                        goto fail;
-                }
+                    pid <= 0 || pid > INT32_MAX || start < 0 || cpath[0] != '/' || strstr(cpath, ".."))
+                        return bad(err, path, "$.cgroups[]");
+                if (closer_state_add_cgroup(st, (int) pid, (uint64_t) start, cpath) < 0)
+                        return bad(err, path, "$.cgroups[]");
         }
-        json_decref(root);
         st->dirty = false;
-        *ret = st;
+        *ret = TAKE_PTR(st);
         return 0;
-nomem:
-        r = closer_error_set(err, -ENOMEM, "%s: out of memory", path);
-fail:
-        json_decref(root);
-        closer_state_free(st);
-        return r;
 }

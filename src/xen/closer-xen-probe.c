@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "basic/macro.h"
 #include "closer/hostos.h"
 #include "closer/hypervisor.h"
 #include "closer/snapshot.h"
@@ -85,6 +86,22 @@ static int io_rates(closer_hypervisor *hv, closer_snapshot *s, unsigned interval
         return 0;
 }
 
+DEFINE_TRIVIAL_CLEANUP_FUNC(closer_hypervisor *, closer_hypervisor_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(closer_hostos *, closer_hostos_free);
+
+/* The snapshot's threads and IRQs were allocated by the host-OS adapter. */
+static void probe_snapshot_freep(closer_snapshot **sp) {
+        closer_snapshot *s = *sp;
+        if (!s)
+                return;
+        closer_hostos_threads_free(s->threads, s->n_threads);
+        closer_hostos_irqs_free(s->irqs, s->n_irqs);
+        s->threads = NULL;
+        s->irqs = NULL;
+        s->n_threads = s->n_irqs = 0;
+        closer_snapshot_free(s);
+}
+
 int main(int argc, char **argv) {
         static const struct option opts[] = {
                 {"exact-numa", no_argument, NULL, 'n'},
@@ -128,20 +145,22 @@ int main(int argc, char **argv) {
         }
 
         closer_error err = {{0}};
-        closer_hypervisor *hv = NULL;
-        closer_hostos *os = NULL;
-        closer_snapshot *s = NULL;
-        int ret = 1, r;
+        /* freed in the reverse order: the snapshot, then the hypervisor
+         * adapter (which may hold the host-OS one), then the host-OS one */
+        _cleanup_(closer_hostos_freep) closer_hostos *os = NULL;
+        _cleanup_(closer_hypervisor_freep) closer_hypervisor *hv = NULL;
+        _cleanup_(probe_snapshot_freep) closer_snapshot *s = NULL;
+        int r;
 
         r = closer_xen_hypervisor_new(&hv, &err);
         if (r < 0) {
                 fprintf(stderr, "closer-xen-probe: %s\n", err.msg[0] ? err.msg : strerror(-r));
-                goto out;
+                return 1;
         }
         s = closer_snapshot_new();
         if (!s) {
                 fprintf(stderr, "closer-xen-probe: out of memory\n");
-                goto out;
+                return 1;
         }
         uint64_t t0 = now_ns();
         r = hv->ops->read_host(hv->data, exact_numa, s, &err);
@@ -151,7 +170,7 @@ int main(int argc, char **argv) {
                         s->topo.n_nodes, s->n_domains);
         if (r < 0) {
                 fprintf(stderr, "closer-xen-probe: read_host: %s\n", err.msg[0] ? err.msg : strerror(-r));
-                goto out;
+                return 1;
         }
         if (interval_ms > 0) {
                 t0 = now_ns();
@@ -161,14 +180,14 @@ int main(int argc, char **argv) {
                                 (double) (now_ns() - t0) / 1e6);
                 if (r < 0) {
                         fprintf(stderr, "closer-xen-probe: read_io: %s\n", strerror(-r));
-                        goto out;
+                        return 1;
                 }
         }
         if (irqs) {
                 r = closer_linux_hostos_new("/", NULL, &os, &err);
                 if (r < 0) {
                         fprintf(stderr, "closer-xen-probe: %s\n", err.msg[0] ? err.msg : strerror(-r));
-                        goto out;
+                        return 1;
                 }
                 unsigned vanished = 0;
                 r = os->ops->read_threads(os->data, &s->threads, &s->n_threads, &vanished);
@@ -176,7 +195,7 @@ int main(int argc, char **argv) {
                         r = os->ops->read_irqs(os->data, &s->irqs, &s->n_irqs);
                 if (r < 0) {
                         fprintf(stderr, "closer-xen-probe: reading dom0's threads and IRQs: %s\n", strerror(-r));
-                        goto out;
+                        return 1;
                 }
                 if (hv->ops->attach_hostos && hv->ops->map_irqs) {
                         r = hv->ops->attach_hostos(hv->data, os);
@@ -185,7 +204,7 @@ int main(int argc, char **argv) {
                                 r = hv->ops->map_irqs(hv->data, s->irqs, s->n_irqs);
                         if (r < 0) {
                                 fprintf(stderr, "closer-xen-probe: map_irqs: %s\n", strerror(-r));
-                                goto out;
+                                return 1;
                         }
                         if (timings) {
                                 unsigned mapped = 0;
@@ -220,26 +239,12 @@ int main(int argc, char **argv) {
         clock_gettime(CLOCK_REALTIME, &ts);
         s->time_ns = (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
 
-        char *json = closer_snapshot_to_json(s);
+        _cleanup_free_ char *json = closer_snapshot_to_json(s);
         if (!json) {
                 fprintf(stderr, "closer-xen-probe: out of memory\n");
-                goto out;
+                return 1;
         }
         fputs(json, stdout);
         fputc('\n', stdout);
-        free(json);
-        ret = fflush(stdout) == 0 ? 0 : 1;
-out:
-        /* threads and IRQs were allocated by the host-OS adapter */
-        if (s) {
-                closer_hostos_threads_free(s->threads, s->n_threads);
-                closer_hostos_irqs_free(s->irqs, s->n_irqs);
-                s->threads = NULL;
-                s->irqs = NULL;
-                s->n_threads = s->n_irqs = 0;
-        }
-        closer_snapshot_free(s);
-        closer_hypervisor_free(hv);
-        closer_hostos_free(os);
-        return ret;
+        return fflush(stdout) == 0 ? 0 : 1;
 }

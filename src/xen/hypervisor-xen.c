@@ -22,6 +22,7 @@
 #include <xenstat.h>
 #include <xenstore.h>
 
+#include "basic/macro.h"
 #include "basic/alloc-util.h"
 #include "basic/root.h"
 #include "closer/hostos.h"
@@ -96,10 +97,6 @@ static void cpumap_to_set(const uint8_t *map, int map_bytes, closer_cpuset *ret)
 
 static int read_topology(xen_host *h, closer_topology *topo, closer_error *err) {
         unsigned n_cpus = 0, n_nodes = 0;
-        xc_cputopo_t *cputopo = NULL;
-        xc_meminfo_t *meminfo = NULL;
-        uint32_t *dist = NULL, *cpu_node = NULL;
-        uint64_t *memsize = NULL, *memfree = NULL;
         int r;
 
         if (xc_cputopoinfo(h->xch, &n_cpus, NULL) < 0 || xc_numainfo(h->xch, &n_nodes, NULL, NULL) < 0) {
@@ -109,22 +106,19 @@ static int read_topology(xen_host *h, closer_topology *topo, closer_error *err) 
         if (n_cpus == 0 || n_nodes == 0 || n_cpus > CLOSER_CPUSET_MAX || n_nodes > CLOSER_NODES_MAX)
                 return closer_error_set(err, -E2BIG, "Xen reports %u pCPUs and %u nodes (closer handles %u and %u)",
                                         n_cpus, n_nodes, CLOSER_CPUSET_MAX, CLOSER_NODES_MAX);
-        cputopo = calloc(n_cpus, sizeof(*cputopo));
-        meminfo = calloc(n_nodes, sizeof(*meminfo));
-        dist = calloc((size_t) n_nodes * n_nodes, sizeof(*dist));
-        cpu_node = calloc(n_cpus, sizeof(*cpu_node));
-        memsize = calloc(n_nodes, sizeof(*memsize));
-        memfree = calloc(n_nodes, sizeof(*memfree));
-        if (!cputopo || !meminfo || !dist || !cpu_node || !memsize || !memfree) {
-                r = -ENOMEM;
-                goto out;
-        }
+        _cleanup_free_ xc_cputopo_t *cputopo = calloc(n_cpus, sizeof(*cputopo));
+        _cleanup_free_ xc_meminfo_t *meminfo = calloc(n_nodes, sizeof(*meminfo));
+        _cleanup_free_ uint32_t *dist = calloc((size_t) n_nodes * n_nodes, sizeof(*dist));
+        _cleanup_free_ uint32_t *cpu_node = calloc(n_cpus, sizeof(*cpu_node));
+        _cleanup_free_ uint64_t *memsize = calloc(n_nodes, sizeof(*memsize));
+        _cleanup_free_ uint64_t *memfree = calloc(n_nodes, sizeof(*memfree));
+        if (!cputopo || !meminfo || !dist || !cpu_node || !memsize || !memfree)
+                return -ENOMEM;
         /* The counts may shrink between the two calls (CPU offlined): Xen
          * updates them to what it filled. */
         if (xc_cputopoinfo(h->xch, &n_cpus, cputopo) < 0 || xc_numainfo(h->xch, &n_nodes, meminfo, dist) < 0) {
                 r = neg_errno();
-                closer_error_set(err, r, "xc_cputopoinfo/xc_numainfo: %s", strerror(-r));
-                goto out;
+                return closer_error_set(err, r, "xc_cputopoinfo/xc_numainfo: %s", strerror(-r));
         }
         for (unsigned c = 0; c < n_cpus; c++)
                 cpu_node[c] = cputopo[c].node;
@@ -132,15 +126,7 @@ static int read_topology(xen_host *h, closer_topology *topo, closer_error *err) 
                 memsize[n] = meminfo[n].memsize;
                 memfree[n] = meminfo[n].memfree;
         }
-        r = closer_xen_topology_build(cpu_node, n_cpus, memsize, memfree, dist, n_nodes, topo, err);
-out:
-        free(cputopo);
-        free(meminfo);
-        free(dist);
-        free(cpu_node);
-        free(memsize);
-        free(memfree);
-        return r;
+        return closer_xen_topology_build(cpu_node, n_cpus, memsize, memfree, dist, n_nodes, topo, err);
 }
 
 /* One domain's info; -ESRCH when it is gone. */
@@ -158,29 +144,21 @@ static int domain_info(xen_host *h, int domid, xc_domaininfo_t *ret) {
 static int read_vcpus(xen_host *h, const xc_domaininfo_t *info, const closer_cpuset *online,
                       closer_vcpu **ret, unsigned *ret_n) {
         unsigned n = info->max_vcpu_id == XEN_INVALID_MAX_VCPU_ID ? 0 : info->max_vcpu_id + 1;
-        closer_vcpu *v = NULL;
-        xc_cpumap_t hard = NULL, soft = NULL;
         int map_bytes = xc_get_cpumap_size(h->xch);
-        int r = 0;
 
         if (n > CLOSER_CPUSET_MAX)
                 return -E2BIG;
         if (map_bytes <= 0)
                 return neg_errno();
-        v = calloc(n ? n : 1, sizeof(*v));
-        hard = xc_cpumap_alloc(h->xch);
-        soft = xc_cpumap_alloc(h->xch);
-        if (!v || !hard || !soft) {
-                r = -ENOMEM;
-                goto out;
-        }
+        _cleanup_free_ closer_vcpu *v = calloc(n ? n : 1, sizeof(*v));
+        _cleanup_free_ xc_cpumap_t hard = xc_cpumap_alloc(h->xch), soft = xc_cpumap_alloc(h->xch);
+        if (!v || !hard || !soft)
+                return -ENOMEM;
         for (unsigned i = 0; i < n; i++) {
                 xc_vcpuinfo_t vi;
                 v[i].id = i;
-                if (xc_vcpu_getinfo(h->xch, info->domain, i, &vi) < 0) {
-                        r = neg_errno();
-                        goto out;
-                }
+                if (xc_vcpu_getinfo(h->xch, info->domain, i, &vi) < 0)
+                        return neg_errno();
                 v[i].pcpu = vi.online && vi.cpu < CLOSER_CPUSET_MAX ? (int) vi.cpu : -1;
                 if (xc_vcpu_getaffinity(h->xch, info->domain, (int) i, hard, soft, XEN_VCPUAFFINITY_HARD) == 0) {
                         closer_cpuset aff;
@@ -190,14 +168,9 @@ static int read_vcpus(xen_host *h, const xc_domaininfo_t *info, const closer_cpu
                         v[i].has_affinity = !closer_cpuset_is_empty(&v[i].affinity);
                 }
         }
-        *ret = v;
+        *ret = TAKE_PTR(v);
         *ret_n = n;
-        v = NULL;
-out:
-        free(v);
-        free(hard);
-        free(soft);
-        return r;
+        return 0;
 }
 
 static int xs_reconnect(xen_host *h);
@@ -693,24 +666,18 @@ static int op_attach_hostos(void *data, struct closer_hostos *os) {
 static int op_pin_dom0_vcpu(void *data, unsigned vcpu, int pcpu) {
         xen_host *h = data;
         int max = xc_get_max_cpus(h->xch);
-        int r = 0;
 
         if (max <= 0)
                 return neg_errno();
         if (pcpu < 0 || pcpu >= max || vcpu >= CLOSER_CPUSET_MAX)
                 return -EINVAL;
-        xc_cpumap_t hard = xc_cpumap_alloc(h->xch), soft = xc_cpumap_alloc(h->xch);
-        if (!hard || !soft) {
-                r = -ENOMEM;
-                goto out;
-        }
+        _cleanup_free_ xc_cpumap_t hard = xc_cpumap_alloc(h->xch), soft = xc_cpumap_alloc(h->xch);
+        if (!hard || !soft)
+                return -ENOMEM;
         xc_cpumap_setcpu(pcpu, hard);
         if (xc_vcpu_setaffinity(h->xch, 0, (int) vcpu, hard, soft, XEN_VCPUAFFINITY_HARD) < 0)
-                r = neg_errno();
-out:
-        free(hard);
-        free(soft);
-        return r;
+                return neg_errno();
+        return 0;
 }
 
 static int op_set_mem_target(void *data, int domid, uint64_t target_kib) {
