@@ -5,7 +5,9 @@
 #include "basic/alloc-util.h"
 
 void *closer_greedy_realloc(void **p, size_t *cap, size_t need, size_t size, size_t min_cap, size_t cap_max) {
-        if (need <= *cap)
+        /* with room already, nothing moves; an array not allocated yet is,
+         * even for need == 0, so that success is never NULL */
+        if (*p && need <= *cap)
                 return *p;
         if (size == 0 || need > cap_max || need > SIZE_MAX / size)
                 return NULL;
@@ -17,6 +19,8 @@ void *closer_greedy_realloc(void **p, size_t *cap, size_t need, size_t size, siz
                 ncap = min_cap < limit ? min_cap : limit;
         if (ncap < need)
                 ncap = need;
+        if (ncap == 0)
+                ncap = 1;
         void *q = realloc(*p, ncap * size);
         if (!q)
                 return NULL;

@@ -10,8 +10,9 @@
  * *cap (at least `min_cap`), so appending one element at a time costs
  * amortised O(1). Overflow is checked: neither the element count (which must
  * stay <= cap_max, the largest value the caller's capacity variable holds)
- * nor the byte size may wrap. Returns *p, or NULL (-ENOMEM) with *p and *cap
- * unchanged, so the caller still owns and frees the old array.
+ * nor the byte size may wrap. Returns *p (never NULL, even for need == 0:
+ * an unallocated array gets at least one element), or NULL (-ENOMEM) with *p
+ * and *cap unchanged, so the caller still owns and frees the old array.
  */
 void *closer_greedy_realloc(void **p, size_t *cap, size_t need, size_t size, size_t min_cap, size_t cap_max);
 

@@ -47,6 +47,18 @@ static void test_grow(void **state) {
         free(a);
         free(b);
 
+        /* need 0 on an unallocated array: allocated all the same, so that
+         * success is never NULL */
+        int *e = NULL;
+        unsigned ecap = 0;
+        assert_non_null(GREEDY_REALLOC(e, ecap, 0));
+        assert_int_equal(ecap, 16);
+        free(e);
+        e = NULL;
+        ecap = 0;
+        assert_non_null(closer_greedy_realloc((void **) &e, &(size_t) {0}, 0, sizeof(int), 0, SIZE_MAX));
+        free(e);
+
         /* GREEDY_REALLOC_MIN: the first allocation's size */
         char *c = NULL;
         size_t ccap = 0;
