@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "basic/sort-util.h"
 #include "cli/closerctl.h"
 #include "closer/rules.h"
 #include "linux/linux.h"
@@ -100,7 +101,7 @@ static int read_backend_domains(scan *s) {
                 nd[s->snap.n_domains++].domid = domid;
         }
         closedir(d);
-        qsort(s->snap.domains, s->snap.n_domains, sizeof(*s->snap.domains), cmp_domain);
+        closer_qsort_safe(s->snap.domains, s->snap.n_domains, sizeof(*s->snap.domains), cmp_domain);
         return 0;
 }
 
@@ -120,8 +121,8 @@ static int scan_run(scan *s, const char *root, closer_error *err) {
         r = closer_backend_read_io(s->root, &s->io, &s->n_io);
         if (r < 0)
                 return closer_error_set(err, r, "%s/sys/bus/xen-backend/devices: %s", root, strerror(-r));
-        qsort(s->snap.threads, s->snap.n_threads, sizeof(*s->snap.threads), cmp_thread);
-        qsort(s->snap.irqs, s->snap.n_irqs, sizeof(*s->snap.irqs), cmp_irq);
+        closer_qsort_safe(s->snap.threads, s->snap.n_threads, sizeof(*s->snap.threads), cmp_thread);
+        closer_qsort_safe(s->snap.irqs, s->snap.n_irqs, sizeof(*s->snap.irqs), cmp_irq);
 
         unsigned nt = s->snap.n_threads ? s->snap.n_threads : 1, ni = s->snap.n_irqs ? s->snap.n_irqs : 1;
         s->tcls = calloc(nt, sizeof(*s->tcls));

@@ -14,6 +14,7 @@
 
 #include "basic/fd-util.h"
 #include "basic/macro.h"
+#include "basic/sort-util.h"
 
 static void test_elementsof(void **state) {
         (void) state;
@@ -104,11 +105,28 @@ static void test_cleanup(void **state) {
         assert_int_equal(errno, ENOSPC);
 }
 
+static int cmp_int(const void *a, const void *b) {
+        return *(const int *) a - *(const int *) b;
+}
+
+static void test_qsort_safe(void **state) {
+        (void) state;
+        closer_qsort_safe(NULL, 0, sizeof(int), cmp_int);       /* UBSan: no null passed to qsort */
+        int one = 5;
+        closer_qsort_safe(&one, 1, sizeof(int), cmp_int);
+        assert_int_equal(one, 5);
+        int a[] = {3, 1, 2};
+        closer_qsort_safe(a, ELEMENTSOF(a), sizeof(a[0]), cmp_int);
+        assert_int_equal(a[0], 1);
+        assert_int_equal(a[2], 3);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_elementsof),
                 cmocka_unit_test(test_ret_gather),
                 cmocka_unit_test(test_cleanup),
+                cmocka_unit_test(test_qsort_safe),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
