@@ -3,7 +3,9 @@
  * closerd as an operator runs it, in sim mode: it starts, answers closerctl,
  * bills into its ledger, survives kill -9 without losing or duplicating a
  * ledger interval, keeps its configuration on a bad SIGHUP, and exits 0 on
- * SIGTERM. Bad configuration -> one line naming file, line and key, exit 2.
+ * SIGTERM. Bad configuration -> one line naming file, line and key, exit 2;
+ * bad usage -> one line, exit 2; an event source that cannot be set up ->
+ * one line, exit 1.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -784,6 +786,85 @@ static void test_config_not_text(void **state_) {
         free(err);
 }
 
+/* Bad usage, however it is spelt: one line, exit 2, before any file named
+ * on the command line is touched (a malformed --metrics used to be found
+ * only after the files were locked and the state file written). */
+static void test_bad_usage(void **state_) {
+        (void) state_;
+        static const char *const bad[][2] = {{"--tick-ms", "5"}, {"--metrics", "localhost"}, {"--hypervisor", "kvm"},
+                                             {"--bogus", NULL}};
+        char lock[200];
+        snprintf(lock, sizeof(lock), "%s.lock", sock);
+        unlink(lock);
+        unlink(state);
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                char *args[] = {getenv("CLOSERD"), "--hypervisor", "sim", "--socket", sock, "--state", state,
+                                "--ledger", ledger, (char *) bad[i][0], (char *) bad[i][1], NULL};
+                int st;
+                char *err = NULL;
+                free(run(args, &st, &err));
+                assert_int_equal(st, 2);
+                assert_non_null(strstr(err, bad[i][0]));
+                assert_int_equal(strchr(err, '\n') - err + 1, (long) strlen(err));      /* one line */
+                free(err);
+                assert_int_equal(access(lock, F_OK), -1);
+                assert_int_equal(access(state, F_OK), -1);
+        }
+}
+
+/* An event source that cannot be set up (sd_event_add_* failing, here by
+ * fail-sd-event.so) is one line and exit 1 at start, with nothing left
+ * behind: before, closerd ran on without, e.g., its SIGTERM handler. */
+static void test_event_source_fails(void **state_) {
+        (void) state_;
+        char metrics[32];
+        free_port(metrics, sizeof(metrics));
+        static const struct {
+                const char *fail, *says;
+                bool metrics;
+        } cases[] = {
+                {"signal:1", "cannot watch for SIGTERM: ", false},
+                {"signal:2", "cannot watch for SIGINT: ", false},
+                {"signal:3", "cannot watch for SIGHUP: ", false},
+                {"time:1", "tick timer: ", false},
+                {"io:1", "hypervisor events: cannot watch them: ", false},
+                {"io:2", "metrics: cannot watch the server's connections: ", true},
+                {"time_relative:1", "metrics timer: ", true},
+        };
+        /* the preloaded library comes before ASan's runtime: fine for this */
+        const char *asan = getenv("ASAN_OPTIONS");
+        char *asan_was = asan ? strdup(asan) : NULL, asan_now[512];
+        snprintf(asan_now, sizeof(asan_now), "%s%sverify_asan_link_order=0", asan ? asan : "", asan ? ":" : "");
+        setenv("ASAN_OPTIONS", asan_now, 1);
+        setenv("LD_PRELOAD", getenv("FAIL_SD_EVENT"), 1);
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                /* without the check, closerd would run its 10 ticks and exit 0 */
+                char *args[] = {getenv("CLOSERD"), "--hypervisor", "sim", "--socket", sock, "--state", state,
+                                "--ledger", ledger, "--tick-ms", "10", "--ticks", "10",
+                                cases[i].metrics ? "--metrics" : "--verbose", cases[i].metrics ? metrics : NULL,
+                                NULL};
+                int st;
+                char *err = NULL;
+                setenv("CLOSERD_TEST_FAIL", cases[i].fail, 1);
+                free(run(args, &st, &err));
+                if (st != 1 || !strstr(err, cases[i].says))
+                        fail_msg("%s: exit %d, said: %s", cases[i].fail, st, err);
+                const char *line = strstr(err, cases[i].says);
+                assert_non_null(strstr(line, strerror(ENOMEM)));
+                assert_int_equal(strchr(line, '\n')[1], '\0');        /* the last line, and one line */
+                assert_null(strstr(err, "ready"));
+                free(err);
+                assert_int_equal(access(sock, F_OK), -1);
+        }
+        unsetenv("CLOSERD_TEST_FAIL");
+        unsetenv("LD_PRELOAD");
+        if (asan_was)
+                setenv("ASAN_OPTIONS", asan_was, 1);
+        else
+                unsetenv("ASAN_OPTIONS");
+        free(asan_was);
+}
+
 static int teardown(void **state_) {
         (void) state_;
         unlink(sock);
@@ -819,6 +900,8 @@ int main(void) {
                 cmocka_unit_test_teardown(test_foreign_files, kill_leftover),
                 cmocka_unit_test_teardown(test_state_unwritable, kill_leftover),
                 cmocka_unit_test_teardown(test_config_not_text, kill_leftover),
+                cmocka_unit_test_teardown(test_bad_usage, kill_leftover),
+                cmocka_unit_test_teardown(test_event_source_fails, kill_leftover),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
