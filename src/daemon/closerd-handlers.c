@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "basic/macro.h"
 #include "daemon/closerd.h"
 #include "daemon/metrics.h"
 
@@ -76,7 +77,7 @@ static int export_step(void *state, FILE *piece, json_t **ret_answer) {
 
 static int totals_step(void *state, FILE *piece, json_t **ret_answer) {
         ledger_work *w = state;
-        closer_ledger_total *tot = NULL;
+        _cleanup_free_ closer_ledger_total *tot = NULL;
         (void) piece;
         int r = closer_ledger_totals_step(w->rd, LEDGER_TOTALS_ROWS_PER_STEP);
         if (r != 0)
@@ -93,7 +94,6 @@ static int totals_step(void *state, FILE *piece, json_t **ret_answer) {
                                                       (json_int_t) tot[i].dom0_cpu_ns, "mem_kib_s",
                                                       (json_int_t) tot[i].mem_kib_s, "io_ops",
                                                       (json_int_t) tot[i].io_ops));
-        free(tot);
         *ret_answer = json_pack("{s:b, s:s, s:o}", "ok", 1, "scope", "ledger", "rows", rows);
         return 0;
 }
@@ -102,21 +102,17 @@ static json_t *accounting_ledger(closerd_ctx *d, const json_t *req, closer_contr
         json_t *since = json_object_get(req, "since_wall_ns");
         int64_t since_ns = json_is_integer(since) ? (int64_t) json_integer_value(since) : INT64_MIN;
         const char *fmt = json_string_value(json_object_get(req, "format"));
-        ledger_work *w = calloc(1, sizeof(*w));
+        _cleanup_free_ ledger_work *w = calloc(1, sizeof(*w));
 
         if (!w)
                 return json_pack("{s:b, s:s}", "ok", 0, "error", "out of memory");
-        if (fmt && closer_ledger_format_from_string(fmt, &w->fmt) < 0) {
-                free(w);
+        if (fmt && closer_ledger_format_from_string(fmt, &w->fmt) < 0)
                 return json_pack("{s:b, s:s}", "ok", 0, "error", "format: expected csv or json");
-        }
         int r = closer_ledger_reader_open(d->meter->ledger, since_ns, &w->rd);
-        if (r < 0) {
-                free(w);
+        if (r < 0)
                 return json_pack("{s:b, s:s}", "ok", 0, "error", strerror(-r));
-        }
         *ret_work = (closer_control_work) {.step = fmt ? export_step : totals_step, .free = ledger_work_free,
-                                           .state = w, .stream_key = fmt ? "export" : NULL};
+                                           .state = TAKE_PTR(w), .stream_key = fmt ? "export" : NULL};
         return NULL;
 }
 
@@ -200,7 +196,7 @@ json_t *closerd_handle(void *userdata, const json_t *req, closer_control_work *r
 int closerd_render_metrics(void *userdata, char **ret_text) {
         closerd_ctx *d = userdata;
         const closer_manager *m = d->m;
-        closer_metrics_domain *doms = calloc(m->n_dom ? m->n_dom : 1, sizeof(*doms));
+        _cleanup_free_ closer_metrics_domain *doms = calloc(m->n_dom ? m->n_dom : 1, sizeof(*doms));
         if (!doms)
                 return -ENOMEM;
         size_t n = 0;
@@ -226,11 +222,9 @@ int closerd_render_metrics(void *userdata, char **ret_text) {
                 tick_cpu[i] = (closer_metrics_count) {closer_tick_phase_name(i), m->stats.phase_cpu_ns[i]};
         closer_metrics mx = {.domains = doms, .n_domains = n, .main_load = m->stats.main_load,
                              .main_cpus = m->plan ? closer_cpuset_count(&m->plan->main.dom0_cpus) : 0,
-                             .actions = actions, .n_actions = 5, .errors = errors,
-                             .n_errors = sizeof(errors) / sizeof(errors[0]),
+                             .actions = actions, .n_actions = ELEMENTSOF(actions), .errors = errors,
+                             .n_errors = ELEMENTSOF(errors),
                              .tick_cpu_ns = tick_cpu, .n_tick_cpu = m->cpu_ns ? _CLOSER_PHASE_MAX : 0};
-        int r = closer_metrics_render(&mx, ret_text);
-        free(doms);
-        return r;
+        return closer_metrics_render(&mx, ret_text);
 }
 

@@ -22,6 +22,8 @@
 #include <systemd/sd-event.h>
 
 #include "basic/config-file.h"
+#include "basic/fd-util.h"
+#include "basic/macro.h"
 #include "basic/rlimit.h"
 #include "closer/policy.h"
 #include "closer/rules.h"
@@ -276,7 +278,7 @@ static int on_metrics_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-/* ---- main --------------------------------------------------------------------- */
+/* ---- the files the options name ------------------------------------------ */
 
 static int make_parent_dir(const char *path) {
         char dir[4096];
@@ -299,7 +301,7 @@ static int take_lock(const char *path, int *ret_fd, long *ret_holder) {
         char lp[4096], buf[32];
         if ((size_t) snprintf(lp, sizeof(lp), "%s.lock", path) >= sizeof(lp))
                 return -ENAMETOOLONG;
-        int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        _cleanup_close_ int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
         if (fd < 0)
                 return -errno;
         if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -307,14 +309,13 @@ static int take_lock(const char *path, int *ret_fd, long *ret_holder) {
                 ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
                 buf[n > 0 ? n : 0] = '\0';
                 *ret_holder = strtol(buf, NULL, 10);
-                close(fd);
                 return r;
         }
         int n = snprintf(buf, sizeof(buf), "%ld\n", (long) getpid());
         if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t) n, 0) != n) {
                 /* the pid is only for the message: the lock is what counts */
         }
-        *ret_fd = fd;
+        *ret_fd = TAKE_FD(fd);
         return 0;
 }
 
@@ -446,12 +447,9 @@ static int open_manager(closerd_ctx *d, const closer_config *cfg) {
         }
 
         char boot_id[64] = "";
-        FILE *bf = fopen("/proc/sys/kernel/random/boot_id", "re");
-        if (bf) {
-                if (!fgets(boot_id, sizeof(boot_id), bf))
-                        boot_id[0] = '\0';
-                fclose(bf);
-        }
+        _cleanup_fclose_ FILE *bf = fopen("/proc/sys/kernel/random/boot_id", "re");
+        if (bf && !fgets(boot_id, sizeof(boot_id), bf))
+                boot_id[0] = '\0';
         boot_id[strcspn(boot_id, "\n")] = '\0';
         r = closer_meter_open(a->ledger_path, boot_id, a->ledger_interval_s * 1000000000ull, &d->meter, &err);
         if (r < 0) {
@@ -476,13 +474,13 @@ static int add_signals(closerd_ctx *d) {
         sigset_t mask;
 
         sigemptyset(&mask);
-        for (unsigned i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        for (unsigned i = 0; i < ELEMENTSOF(sigs); i++)
                 sigaddset(&mask, sigs[i].sig);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0) {
                 log_error("cannot block SIGTERM, SIGINT and SIGHUP: %s", strerror(errno));
                 return 1;
         }
-        for (unsigned i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        for (unsigned i = 0; i < ELEMENTSOF(sigs); i++) {
                 int r = sd_event_add_signal(d->ev, NULL, sigs[i].sig, sigs[i].handler, d);
                 if (r < 0) {
                         log_error("cannot watch for %s: %s", sigs[i].name, strerror(-r));
@@ -614,7 +612,7 @@ static int set_up(closerd_ctx *d) {
         return add_event_sources(d);
 }
 
-/* ---- run and stop ---------------------------------------------------------- */
+/* ---- run and stop -------------------------------------------------------- */
 
 /* The loop, until SIGTERM/SIGINT, --ticks or a fatal error; then the ledger
  * interval in progress and the host as found. */
@@ -643,7 +641,7 @@ static int run(closerd_ctx *d) {
         return r < 0 ? 1 : 0;
 }
 
-/* Whatever set_up() and run() left open, in any state. */
+/* Whatever set_up() and run() left open, however far set-up got. */
 static void closerd_ctx_done(closerd_ctx *d) {
         d->control = closer_control_server_free(d->control);
         if (d->control_fd >= 0) {
@@ -675,12 +673,10 @@ int main(int argc, char **argv) {
         closer_log_open("closerd", args.verbosity);
         closerd_args_resolve(&args, access("/proc/xen/capabilities", F_OK) == 0);
 
-        closerd_ctx d = {.args = &args, .ticks_left = args.ticks, .control_fd = -1, .locks = {-1, -1, -1},
-                         .ledger_log = CLOSER_RATELIMIT_INIT(60 * 1000000, 3),
-                         .tick_log = CLOSER_RATELIMIT_INIT(60 * 1000000, 3)};
+        _cleanup_(closerd_ctx_done) closerd_ctx d = {
+                .args = &args, .ticks_left = args.ticks, .control_fd = -1, .locks = {-1, -1, -1},
+                .ledger_log = CLOSER_RATELIMIT_INIT(60 * 1000000, 3),
+                .tick_log = CLOSER_RATELIMIT_INIT(60 * 1000000, 3)};
         r = set_up(&d);
-        if (r == 0)
-                r = run(&d);
-        closerd_ctx_done(&d);
-        return r;
+        return r ? r : run(&d);
 }
