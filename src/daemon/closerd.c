@@ -660,7 +660,7 @@ static void closerd_ctx_done(closerd_ctx *d) {
         closer_hypervisor_free(d->hv);
         closer_hostos_free(d->host);
         closer_simhost_free(d->sim);
-        for (unsigned i = 0; i < 3; i++)
+        for (unsigned i = 0; i < ELEMENTSOF(d->locks); i++)
                 if (d->locks[i] >= 0)
                         close(d->locks[i]);
 }
