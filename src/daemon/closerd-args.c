@@ -3,9 +3,10 @@
  * closerd's command line: options, their checks and defaults, --help.
  */
 #include <errno.h>
-#include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 
+#include "basic/parse-util.h"
 #include "daemon/closerd-args.h"
 #include "daemon/ledger.h"
 #include "daemon/log.h"
@@ -59,14 +60,9 @@ void closerd_help(FILE *f) {
  * Whether the address is loopback is for the server to say. */
 static int parse_metrics(const char *s, closerd_args *a) {
         const char *colon = strrchr(s, ':');
-        unsigned long port = 0;
-        char *end = NULL;
+        uint64_t port;
 
-        if (colon) {
-                errno = 0;
-                port = strtoul(colon + 1, &end, 10);
-        }
-        if (!colon || errno || *end || colon[1] == '\0' || port > 65535 ||
+        if (!colon || closer_parse_uint(colon + 1, UINT16_MAX, 0, &port) < 0 ||
             (size_t) (colon - s) >= sizeof(a->metrics_addr))
                 return -EINVAL;
         snprintf(a->metrics_addr, sizeof(a->metrics_addr), "%.*s", (int) (colon - s), s);
@@ -86,9 +82,7 @@ int closerd_args_parse(int argc, char **argv, FILE *out, FILE *err, closerd_args
                 .state_path = CLOSERD_DEFAULT_STATE, .socket_path = CLOSERD_DEFAULT_SOCKET,
                 .ledger_interval_s = 60, .verbosity = LOG_INFO,
         };
-        unsigned long v;
-        long n;
-        char *end;
+        uint64_t v;
         int o;
 
         opterr = 0;
@@ -113,22 +107,18 @@ int closerd_args_parse(int argc, char **argv, FILE *out, FILE *err, closerd_args
                         a.dry_run = true;
                         break;
                 case 't':
-                        errno = 0;
-                        v = strtoul(optarg, &end, 10);
-                        if (errno || *end || v < 10 || v > 3600000 || optarg[0] == '-') {
+                        if (closer_parse_uint(optarg, 3600000, 0, &v) < 0 || v < 10) {
                                 fprintf(err, "closerd: --tick-ms: expected 10..3600000, got '%s'\n", optarg);
                                 return -EINVAL;
                         }
                         a.tick_usec = v * 1000;
                         break;
                 case 'T':
-                        errno = 0;
-                        n = strtol(optarg, &end, 10);
-                        if (errno || *end || n < 1) {
+                        if (closer_parse_uint(optarg, LONG_MAX, 0, &v) < 0 || v < 1) {
                                 fprintf(err, "closerd: --ticks: expected a positive number, got '%s'\n", optarg);
                                 return -EINVAL;
                         }
-                        a.ticks = n;
+                        a.ticks = (long) v;
                         break;
                 case 's':
                         a.state_path = optarg;
@@ -150,14 +140,12 @@ int closerd_args_parse(int argc, char **argv, FILE *out, FILE *err, closerd_args
                         }
                         break;
                 case 'I':
-                        errno = 0;
-                        v = strtoul(optarg, &end, 10);
-                        if (errno || *end || optarg[0] == '-' || v > 86400) {
+                        if (closer_parse_uint(optarg, 86400, 0, &v) < 0) {
                                 fprintf(err, "closerd: --ledger-interval: expected 0..86400 seconds, got '%s'\n",
                                         optarg);
                                 return -EINVAL;
                         }
-                        a.ledger_interval_s = v;
+                        a.ledger_interval_s = (unsigned long) v;
                         break;
                 case 'v':
                         a.verbosity = LOG_DEBUG;

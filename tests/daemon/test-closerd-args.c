@@ -93,6 +93,8 @@ static void test_bad_input(void **state) {
         expect_bad("'-100'", "--tick-ms", "-100", NULL);
         expect_bad("'100ms'", "--tick-ms", "100ms", NULL);
         expect_bad("''", "--tick-ms", "", NULL);
+        expect_bad("'+100'", "--tick-ms", "+100", NULL);       /* digits only, as everywhere in closer */
+        expect_bad("' 100'", "--tick-ms", " 100", NULL);
         expect_bad("'99999999999999999999999'", "--tick-ms", "99999999999999999999999", NULL);
         expect_bad("'0'", "--ticks", "0", NULL);
         expect_bad("'-1'", "--ticks", "-1", NULL);
@@ -105,6 +107,8 @@ static void test_bad_input(void **state) {
         expect_bad("'127.0.0.1:'", "--metrics", "127.0.0.1:", NULL);
         expect_bad("'127.0.0.1:65536'", "--metrics", "127.0.0.1:65536", NULL);
         expect_bad("'127.0.0.1:http'", "--metrics", "127.0.0.1:http", NULL);
+        expect_bad("'127.0.0.1:-1'", "--metrics", "127.0.0.1:-1", NULL);
+        expect_bad("'127.0.0.1: 80'", "--metrics", "127.0.0.1: 80", NULL);
         expect_bad(long_addr, "--metrics", long_addr, NULL);
         expect_bad("'--bogus'", "--bogus", NULL);
         expect_bad("'-x'", "-x", NULL);
