@@ -404,12 +404,3 @@ int closer_linux_hostos_new(const char *root, const char *cgroup_base, closer_ho
         *ret = ho;
         return 0;
 }
-
-closer_hostos *closer_hostos_free(closer_hostos *h) {
-        if (h) {
-                if (h->ops && h->ops->free)
-                        h->ops->free(h->data);
-                free(h);
-        }
-        return NULL;
-}

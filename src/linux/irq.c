@@ -69,12 +69,6 @@ static int parse_header(const char *p, const char *end, unsigned **ret_cols, uns
         return 0;
 }
 
-void closer_hostos_irqs_free(closer_irq *irqs, unsigned n) {
-        for (unsigned i = 0; irqs && i < n; i++)
-                free(irqs[i].per_cpu_counts);
-        free(irqs);
-}
-
 int closer_irq_parse_interrupts(const char *text, closer_irq **ret, unsigned *ret_n, unsigned *ret_line,
                                 closer_error *err) {
         const char *p = text, *end = text + strlen(text);

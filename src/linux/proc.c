@@ -491,14 +491,6 @@ int closer_proc_read_process(const closer_root *root, int pid, closer_thread **r
         return 0;
 }
 
-void closer_hostos_threads_free(closer_thread *t, unsigned n) {
-        for (unsigned i = 0; t && i < n; i++) {
-                closer_proc_free_argv(t[i].cmdline, t[i].n_cmdline);
-                free(t[i].stdout_path);
-        }
-        free(t);
-}
-
 int closer_proc_start_time(const closer_root *root, int tid, uint64_t *ret) {
         char path[64], buf[1024];
         closer_proc_stat st;
