@@ -86,8 +86,10 @@ typedef struct closer_hostos_ops {
          * CLOSER_EXECS_UNTRACKED: no more reports (read every time). */
         void (*exec_seen)(void *data, int pid);
 
-        /* Backend I/O counters per domain, sorted by domid (optional).
-         * *ret is malloc'd (free()). */
+        /* dom0's kernel backends' I/O counters (blkback, netback) per
+         * domain, sorted by domid (optional: NULL when the host has no such
+         * backends). The Xen adapter reads them through this op, from the
+         * host-OS adapter closerd attaches to it. *ret is malloc'd (free()). */
         int (*read_backend_io)(void *data, closer_backend_io **ret, unsigned *ret_n);
 
         /* Put back every remembered value: thread and IRQ affinities,

@@ -70,11 +70,13 @@ typedef struct closer_hypervisor_ops {
 
         void (*free)(void *data);
 
-        /* Added by the Xen adapter. Lend the adapter the host-OS adapter
-         * (borrowed: it must outlive the hypervisor), which map_irqs uses to
-         * move an IRQ between dom0 vCPUs and see which event channel follows
-         * (optional: NULL when map_irqs needs nothing from the host OS;
-         * without it the Xen adapter uses /proc/irq itself). */
+        /* Lend the adapter the host-OS adapter (borrowed: it must outlive
+         * the hypervisor), the one way an adapter reaches dom0's OS files:
+         * the Xen adapter moves IRQs through it in map_irqs (to see which
+         * event channel follows) and reads the kernel backends' counters
+         * through it in read_io; both are -ENXIO until it is attached.
+         * Optional: NULL when the adapter needs nothing from the host OS
+         * (sim). */
         int (*attach_hostos)(void *data, struct closer_hostos *os);
 } closer_hypervisor_ops;
 

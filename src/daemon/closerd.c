@@ -412,6 +412,13 @@ static int open_host(closerd_ctx *d) {
                 fprintf(stderr, "closerd: %s\n", err.msg);
                 return 1;
         }
+        /* the Xen adapter reaches dom0's OS (IRQ affinity, backend
+         * counters) through this one, on its one root; it outlives d->hv */
+        r = d->hv->ops->attach_hostos ? d->hv->ops->attach_hostos(d->hv->data, d->host) : 0;
+        if (r < 0) {
+                fprintf(stderr, "closerd: attaching the host OS to the hypervisor: %s\n", strerror(-r));
+                return 1;
+        }
         /* a kept stat file per dom0 thread (linux/proc-cache.c) */
         long nofile = closer_rlimit_nofile_raise();
         if (nofile < 0)

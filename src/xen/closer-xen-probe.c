@@ -157,6 +157,20 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "closer-xen-probe: %s\n", err.msg[0] ? err.msg : strerror(-r));
                 return 1;
         }
+        /* as closerd does: dom0's OS files (kernel backends' counters for
+         * read_io, IRQ affinity for map_irqs) through the Linux adapter */
+        r = closer_linux_hostos_new("/", NULL, &os, &err);
+        if (r < 0) {
+                fprintf(stderr, "closer-xen-probe: %s\n", err.msg[0] ? err.msg : strerror(-r));
+                return 1;
+        }
+        if (hv->ops->attach_hostos) {
+                r = hv->ops->attach_hostos(hv->data, os);
+                if (r < 0) {
+                        fprintf(stderr, "closer-xen-probe: attach_hostos: %s\n", strerror(-r));
+                        return 1;
+                }
+        }
         s = closer_snapshot_new();
         if (!s) {
                 fprintf(stderr, "closer-xen-probe: out of memory\n");
@@ -184,11 +198,6 @@ int main(int argc, char **argv) {
                 }
         }
         if (irqs) {
-                r = closer_linux_hostos_new("/", NULL, &os, &err);
-                if (r < 0) {
-                        fprintf(stderr, "closer-xen-probe: %s\n", err.msg[0] ? err.msg : strerror(-r));
-                        return 1;
-                }
                 unsigned vanished = 0;
                 r = os->ops->read_threads(os->data, &s->threads, &s->n_threads, &vanished);
                 if (r >= 0)
@@ -197,11 +206,9 @@ int main(int argc, char **argv) {
                         fprintf(stderr, "closer-xen-probe: reading dom0's threads and IRQs: %s\n", strerror(-r));
                         return 1;
                 }
-                if (hv->ops->attach_hostos && hv->ops->map_irqs) {
-                        r = hv->ops->attach_hostos(hv->data, os);
+                if (hv->ops->map_irqs) {
                         t0 = now_ns();
-                        if (r >= 0)
-                                r = hv->ops->map_irqs(hv->data, s->irqs, s->n_irqs);
+                        r = hv->ops->map_irqs(hv->data, s->irqs, s->n_irqs);
                         if (r < 0) {
                                 fprintf(stderr, "closer-xen-probe: map_irqs: %s\n", strerror(-r));
                                 return 1;

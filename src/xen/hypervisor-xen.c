@@ -27,7 +27,6 @@
 #include "basic/root.h"
 #include "closer/hostos.h"
 #include "closer/hypervisor.h"
-#include "linux/linux.h"
 #include "xen/hypervisor-xen.h"
 #include "xen/xen.h"
 
@@ -45,13 +44,14 @@ typedef struct xen_host {
         xc_interface *xch;
         struct xs_handle *xsh;
         xenstat_handle *xst;            /* opened on first read_io: qdisk only */
-        closer_root *sysroot;           /* opened on first read_io: kernel backends' counters */
         closer_hv_io *qdisk_last;       /* each domain's last qdisk counters read */
         unsigned n_qdisk_last;
         uint64_t qdisk_poll_ns;         /* how often QMP is asked (closer_xen_set_qdisk_poll_ns) */
         uint64_t qdisk_polled_ns;       /* CLOCK_MONOTONIC of the last ask, 0: never */
-        struct closer_hostos *os;       /* borrowed, for map_irqs */
-        char root[256];                 /* "" = the real "/"; tests use a tree */
+        /* Borrowed (attach_hostos): every host file the adapter needs (IRQ
+         * affinity for map_irqs, kernel backends' counters for read_io) is
+         * read and written through it, so through its one root. */
+        struct closer_hostos *os;
         closer_xen_irq_cache irq_cache;
         closer_xen_numa_cache numa;     /* the last 'u' dump's split per domain */
         bool watching;
@@ -410,7 +410,8 @@ static int poll_qdisk(xen_host *h, uint64_t now_ns) {
 }
 
 /* Each domU's backend I/O counters. Kernel backends (blkback, netback) are
- * read from sysfs by closer_backend_read_io, NOT through libxenstat: Xen
+ * read from sysfs by the host-OS adapter (read_backend_io), NOT through
+ * libxenstat: Xen
  * 4.17's libxenstat parses /proc/net/dev (XENSTAT_NETWORK) into a realloc'd
  * buffer it never NUL-terminates and then strcpy()s the interface name from
  * it into a 16-byte stack array, which crashed closerd on the lab's dom0
@@ -424,16 +425,15 @@ static int op_read_io(void *data, closer_hv_io **ret, unsigned *ret_n) {
         unsigned n = 0, cap = 0;
         int r;
 
-        if (!h->sysroot) {
-                r = closer_root_open(h->root[0] ? h->root : "/", &h->sysroot);
+        if (!h->os)
+                return -ENXIO;          /* half of the counters are the host OS's to read */
+        closer_backend_io *kb = NULL;
+        unsigned n_kb = 0;
+        if (h->os->ops->read_backend_io) {
+                r = h->os->ops->read_backend_io(h->os->data, &kb, &n_kb);
                 if (r < 0)
                         return r;
         }
-        closer_backend_io *kb = NULL;
-        unsigned n_kb = 0;
-        r = closer_backend_read_io(h->sysroot, &kb, &n_kb);
-        if (r < 0)
-                return r;
         for (unsigned i = 0; i < n_kb; i++) {
                 closer_hv_io *o = io_row(&io, &n, &cap, kb[i].domid);
                 if (!o) {
@@ -519,56 +519,15 @@ static int probe_port_status(void *data, unsigned port, closer_xen_port *ret) {
         return 0;
 }
 
-/* Without a host-OS adapter (attach_hostos), the probe reads and writes
- * /proc/irq itself: the Xen adapter only ever runs on the real dom0, and
- * every move is undone before map_irqs returns. */
-static void proc_irq_path(const xen_host *h, unsigned irq, char *buf, size_t size) {
-        snprintf(buf, size, "%s/proc/irq/%u/smp_affinity_list", h->root, irq);
-}
-
-static int proc_get_irq_affinity(const xen_host *h, unsigned irq, closer_cpuset *ret) {
-        char path[384], buf[CLOSER_CPULIST_MAX];
-        proc_irq_path(h, irq, path, sizeof(path));
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        int r = n < 0 ? -errno : 0;
-        close(fd);
-        if (r < 0)
-                return r;
-        buf[n] = '\0';
-        buf[strcspn(buf, "\n")] = '\0';
-        return closer_cpuset_parse(buf, ret);
-}
-
-static int proc_set_irq_affinity(const xen_host *h, unsigned irq, const closer_cpuset *cpus) {
-        char path[384], buf[CLOSER_CPULIST_MAX];
-        int r = closer_cpuset_format(cpus, buf, sizeof(buf));
-        if (r < 0)
-                return r;
-        proc_irq_path(h, irq, path, sizeof(path));
-        int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        size_t len = strlen(buf);
-        ssize_t n = write(fd, buf, len);
-        r = n < 0 ? -errno : (size_t) n == len ? 0 : -EIO;
-        close(fd);
-        return r;
-}
-
+/* An IRQ is moved through the attached host-OS adapter; the probe puts it
+ * back before map_irqs returns (evtchn.c). */
 static int probe_get_irq_affinity(void *data, unsigned irq, closer_cpuset *ret) {
         xen_host *h = data;
-        if (!h->os)
-                return proc_get_irq_affinity(h, irq, ret);
         return h->os->ops->get_irq_affinity(h->os->data, irq, ret);
 }
 
 static int probe_set_irq_affinity(void *data, unsigned irq, const closer_cpuset *cpus) {
         xen_host *h = data;
-        if (!h->os)
-                return proc_set_irq_affinity(h, irq, cpus);
         return h->os->ops->set_irq_affinity(h->os->data, irq, cpus);
 }
 
@@ -648,6 +607,8 @@ static int op_map_irqs(void *data, closer_irq *irqs, unsigned n) {
         xc_domaininfo_t d0;
         int r;
 
+        if (!h->os)
+                return -ENXIO;          /* nothing to move the IRQs with */
         r = domain_info(h, 0, &d0);
         if (r < 0)
                 return r;
@@ -914,7 +875,6 @@ static void op_free(void *data) {
         closer_xen_numa_cache_free(&h->numa);
         if (h->xst)
                 xenstat_uninit(h->xst);
-        closer_root_free(h->sysroot);
         free(h->qdisk_last);
         if (h->xsh)
                 xs_close(h->xsh);
@@ -942,20 +902,32 @@ static const closer_hypervisor_ops xen_ops = {
         .attach_hostos = op_attach_hostos,
 };
 
-int closer_xen_hypervisor_new_at(const char *root, closer_hypervisor **ret, closer_error *err) {
-        char caps[256] = "", caps_path[384];
+/* Xen's own word on where we run (xenfs), read once through a root before
+ * any host-OS adapter exists: the one host file the adapter reads itself. */
+static int check_control_domain(const char *root, closer_error *err) {
+        closer_root *rt = NULL;
+        char caps[256], caps_path[384];
         if (!root || strcmp(root, "/") == 0)
                 root = "";
-        if (strlen(root) >= sizeof(((xen_host *) NULL)->root))
-                return -ENAMETOOLONG;
         snprintf(caps_path, sizeof(caps_path), "%s/proc/xen/capabilities", root);
-        int fd = open(caps_path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
+        int r = closer_root_open(root, &rt);
+        if (r == -ENOMEM)
+                return r;
+        if (r >= 0) {
+                r = closer_read_small_at(rt->fd, "proc/xen/capabilities", caps, sizeof(caps));
+                closer_root_free(rt);
+        }
+        if (r == -ENOENT || r == -ENOTDIR)
                 return closer_error_set(err, -ENOENT, "no Xen here: %s missing", caps_path);
-        ssize_t k = read(fd, caps, sizeof(caps) - 1);
-        close(fd);
-        if (k < 0 || !strstr(caps, "control_d"))
+        if (r < 0 || !strstr(caps, "control_d"))
                 return closer_error_set(err, -EPERM, "not Xen's control domain (dom0): %s lacks control_d", caps_path);
+        return 0;
+}
+
+int closer_xen_hypervisor_new_at(const char *root, closer_hypervisor **ret, closer_error *err) {
+        int r = check_control_domain(root, err);
+        if (r < 0)
+                return r;
 
         closer_hypervisor *hv = calloc(1, sizeof(*hv));
         xen_host *h = calloc(1, sizeof(*h));
@@ -966,17 +938,16 @@ int closer_xen_hypervisor_new_at(const char *root, closer_hypervisor **ret, clos
         }
         h->epfd = -1;
         h->qdisk_poll_ns = CLOSER_XEN_QDISK_POLL_NS_DEFAULT;
-        snprintf(h->root, sizeof(h->root), "%s", root);
         h->xch = xc_interface_open(&null_logger, &null_logger, 0);
         if (!h->xch) {
-                int r = neg_errno();
+                r = neg_errno();
                 op_free(h);
                 free(hv);
                 return closer_error_set(err, r, "cannot open Xen's control interface (privcmd): %s", strerror(-r));
         }
         h->xsh = xs_open(0);
         if (!h->xsh) {
-                int r = neg_errno();
+                r = neg_errno();
                 op_free(h);
                 free(hv);
                 return closer_error_set(err, r, "cannot reach xenstored: %s", strerror(-r));

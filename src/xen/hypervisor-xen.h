@@ -3,10 +3,11 @@
 
 #include "closer/hypervisor.h"
 
-/* closer_xen_hypervisor_new() with the files it reads itself
- * (proc/xen/capabilities, proc/irq/N/smp_affinity_list) under `root` ("/"
- * or NULL: the real ones). Tests run the adapter against a fake
- * libxenctrl/libxenstore and a fixture tree on a machine without Xen. */
+/* closer_xen_hypervisor_new() with the one file it reads itself
+ * (proc/xen/capabilities) under `root` ("/" or NULL: the real one). Tests
+ * run the adapter against a fake libxenctrl/libxenstore and a fixture tree
+ * on a machine without Xen; every other host file comes through the
+ * attached host-OS adapter, on its own root. */
 int closer_xen_hypervisor_new_at(const char *root, closer_hypervisor **ret, closer_error *err);
 
 /* How often libxenstat is asked for the qdisk QEMUs' block counters (a QMP

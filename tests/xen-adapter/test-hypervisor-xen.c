@@ -3,7 +3,9 @@
  * The real Xen adapter (hypervisor-xen.c, unchanged) against a fake
  * libxenctrl/libxenstore/libxenstat modelling the lab host: what read_host
  * builds, what the act ops write, how events and a xenstored restart are
- * handled, and map_irqs end to end with a fake host OS.
+ * handled, and map_irqs end to end with a fake host OS. dom0's OS files
+ * (IRQ affinity, kernel backends' counters) are reached only through the
+ * attached host-OS adapter: here the real Linux one on its own fixture root.
  */
 #include <errno.h>
 #include <poll.h>
@@ -28,8 +30,11 @@
 #include "fake-libxen.h"
 #include "xen/hypervisor-xen.h"
 
-/* A fixture root: proc/xen/capabilities and the IRQs' affinity files. */
+/* A fixture root: proc/xen/capabilities, the one file the Xen adapter reads
+ * itself; under it, dom0/ is the root of the Linux host-OS adapter attached
+ * to it (IRQ affinity files, backend counters). */
 static char root[64];
+static closer_hostos *linux_os;
 
 static void put(const char *rel, const char *text) {
         char path[256];
@@ -78,8 +83,22 @@ static int setup(void **state) {
         return 0;
 }
 
+/* As closerd sets it up: the Linux host-OS adapter lent to the Xen one. */
+static int setup_attached(void **state) {
+        char os_root[128];
+        if (setup(state) < 0)
+                return -1;
+        closer_hypervisor *hv = *state;
+        snprintf(os_root, sizeof(os_root), "%s/dom0", root);
+        (void) mkdir(os_root, 0755);
+        if (closer_linux_hostos_new(os_root, NULL, &linux_os, NULL) < 0)
+                return -1;
+        return hv->ops->attach_hostos(hv->data, linux_os);
+}
+
 static int teardown(void **state) {
         closer_hypervisor_free(*state);
+        linux_os = closer_hostos_free(linux_os);        /* after the hypervisor that borrowed it */
         rm_root();
         fake_done();
         return 0;
@@ -205,21 +224,38 @@ static void test_read_host_exact_numa(void **state) {
         closer_snapshot_free(s);
 }
 
-/* Kernel backends' counters come from sysfs, qdisk's from libxenstat's QMP
- * rows; libxenstat's /proc/net/dev parser (XENSTAT_NETWORK) is never asked
- * for, and its kernel-vbd rows are not counted twice. */
+/* Without a host-OS adapter the Xen adapter reads and moves nothing of
+ * dom0's OS itself: read_io and map_irqs say so (-ENXIO), and no IRQ file,
+ * even one under its own root, is touched. */
+static void test_not_attached(void **state) {
+        closer_hypervisor *hv = *state;
+        put("proc/irq/61/smp_affinity_list", "2\n");
+        closer_irq irq = {.irq = 61, .name = "blkif-backend", .domid = -1, .queue = -1};
+        assert_int_equal(hv->ops->map_irqs(hv->data, &irq, 1), -ENXIO);
+        assert_int_equal(irq.domid, -1);
+        assert_string_equal(get("proc/irq/61/smp_affinity_list"), "2\n");
+        closer_hv_io *io = NULL;
+        unsigned n = 0;
+        assert_int_equal(hv->ops->read_io(hv->data, &io, &n), -ENXIO);
+        assert_null(io);
+}
+
+/* Kernel backends' counters come from sysfs through the host-OS adapter
+ * (on its root, dom0/), qdisk's from libxenstat's QMP rows; libxenstat's
+ * /proc/net/dev parser (XENSTAT_NETWORK) is never asked for, and its
+ * kernel-vbd rows are not counted twice. */
 static void test_read_io(void **state) {
         closer_hypervisor *hv = *state;
         closer_xen_set_qdisk_poll_ns(hv, 0);    /* ask QMP at every read */
-        put("sys/bus/xen-backend/devices/vbd-1-51712/statistics/rd_req", "7\n");
-        put("sys/bus/xen-backend/devices/vbd-1-51712/statistics/wr_req", "3\n");
-        put("sys/bus/xen-backend/devices/vbd-1-51712/statistics/rd_sect", "8\n");
-        put("sys/bus/xen-backend/devices/vbd-1-51712/statistics/wr_sect", "16\n");
-        put("sys/bus/xen-backend/devices/vif-1-0/state", "4\n");
-        put("sys/class/net/vif1.0/statistics/rx_packets", "10\n");
-        put("sys/class/net/vif1.0/statistics/tx_packets", "5\n");
-        put("sys/class/net/vif1.0/statistics/rx_bytes", "1000\n");
-        put("sys/class/net/vif1.0/statistics/tx_bytes", "500\n");
+        put("dom0/sys/bus/xen-backend/devices/vbd-1-51712/statistics/rd_req", "7\n");
+        put("dom0/sys/bus/xen-backend/devices/vbd-1-51712/statistics/wr_req", "3\n");
+        put("dom0/sys/bus/xen-backend/devices/vbd-1-51712/statistics/rd_sect", "8\n");
+        put("dom0/sys/bus/xen-backend/devices/vbd-1-51712/statistics/wr_sect", "16\n");
+        put("dom0/sys/bus/xen-backend/devices/vif-1-0/state", "4\n");
+        put("dom0/sys/class/net/vif1.0/statistics/rx_packets", "10\n");
+        put("dom0/sys/class/net/vif1.0/statistics/tx_packets", "5\n");
+        put("dom0/sys/class/net/vif1.0/statistics/rx_bytes", "1000\n");
+        put("dom0/sys/class/net/vif1.0/statistics/tx_bytes", "500\n");
         /* libxenstat's own row for the same kernel vbd: ignored */
         fake.doms[1].vbd_type = 1, fake.doms[1].rd_reqs = 700, fake.doms[1].wr_reqs = 300;
         fake.doms[1].rpk = 1000;        /* libxenstat's network row: never read */
@@ -463,16 +499,26 @@ static void test_map_irqs(void **state) {
                 irqs[i].domid = irqs[i].queue = -1;
         }
 
-        /* Without a host OS the adapter moves the IRQs through proc/irq
-         * itself. Those files move no port of the fake: nothing is matched,
-         * and each file is put back as it was. */
-        put("proc/irq/61/smp_affinity_list", "2\n");
-        put("proc/irq/62/smp_affinity_list", "0-3\n");
+        /* Through the attached Linux adapter, on its root (dom0/): the
+         * IRQs are moved in its proc/irq files, never in any under the Xen
+         * adapter's own root. Those files move no port of the fake: nothing
+         * is matched, and each file is put back as it was. */
+        put("dom0/proc/irq/61/smp_affinity_list", "2\n");
+        put("dom0/proc/irq/62/smp_affinity_list", "0-3\n");
+        put("dom0/proc/irq/69/smp_affinity_list", "1,3\n");
+        put("proc/irq/61/smp_affinity_list", "untouched\n");
         assert_int_equal(hv->ops->map_irqs(hv->data, irqs, 3), 0);
         for (int i = 0; i < 3; i++)
                 assert_int_equal(irqs[i].domid, -1);
-        assert_string_equal(get("proc/irq/61/smp_affinity_list"), "2");
-        assert_string_equal(get("proc/irq/62/smp_affinity_list"), "0-3");
+        assert_string_equal(get("dom0/proc/irq/61/smp_affinity_list"), "2\n");
+        assert_string_equal(get("dom0/proc/irq/62/smp_affinity_list"), "0-3\n");
+        assert_string_equal(get("dom0/proc/irq/69/smp_affinity_list"), "1,3\n");
+        assert_string_equal(get("proc/irq/61/smp_affinity_list"), "untouched\n");
+        /* an IRQ gone from the host OS is left unknown, not an error */
+        irqs[0].irq = 70;
+        assert_int_equal(hv->ops->map_irqs(hv->data, irqs, 3), 0);
+        assert_int_equal(irqs[0].domid, -1);
+        irqs[0].irq = 61;
 
         assert_int_equal(hv->ops->attach_hostos(hv->data, &os), 0);
         assert_int_equal(hv->ops->map_irqs(hv->data, irqs, 3), 0);
@@ -513,11 +559,12 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_read_host_lab, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_read_host_hostile_and_odd, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_read_host_exact_numa, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_read_io, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_not_attached, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_read_io, setup_attached, teardown),
                 cmocka_unit_test_setup_teardown(test_dom0_target_unset, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_act, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_events, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_map_irqs, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_map_irqs, setup_attached, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
