@@ -11,7 +11,13 @@
  * The privileged-OS adapter behind a small op table (the libvirt cgroup
  * backend way): Linux (src/linux) reads and writes the real host through one
  * root; the modelled host of src/simhost provides another. All ops return 0
- * or -errno; sort failures with closer_err_kind_of().
+ * or -errno; sort failures with closer_err_kind_of(). The helpers below the
+ * table (src/basic/hostos.c) work for any adapter.
+ *
+ * An adapter remembers nothing of what it changed: putting the host back
+ * as found is the caller's, which reads the value (get_*, cgroup_of)
+ * before it changes it. closerd writes it to its state file first, the one
+ * record that survives its own restarts (src/daemon/state.c).
  */
 
 typedef enum closer_err_kind {
@@ -51,16 +57,15 @@ typedef struct closer_hostos_ops {
         int (*get_thread_affinity)(void *data, int tid, closer_cpuset *ret);
         int (*get_irq_affinity)(void *data, unsigned irq, closer_cpuset *ret);
 
-        /* Act (mandatory). The first change to an object remembers what was
-         * there, so restore() can put it back. An empty set is refused
-         * (-EINVAL) before anything is touched. */
+        /* Act (mandatory). An empty set is refused (-EINVAL) before
+         * anything is touched. */
         int (*set_thread_affinity)(void *data, int tid, const closer_cpuset *cpus);
         int (*set_irq_affinity)(void *data, unsigned irq, const closer_cpuset *cpus);
 
         /* Containers (optional: NULL when the host has none). Leaf
          * "node<N>/vm<domid>" (domid < 0: the node's own level) with its
          * cpuset; -EMEDIUMTYPE when only cgroup v1 is mounted. cgroup_move
-         * moves a whole process and remembers where it was. */
+         * moves a whole process (-ESRCH: no such process). */
         int (*cgroup_leaf)(void *data, int node, int domid, const closer_cpuset *cpus, const closer_cpuset *mems);
         int (*cgroup_move)(void *data, int node, int domid, int pid);
         /* Where a process is now, as a cgroup v2 path ("/system.slice/x.service"),
@@ -92,11 +97,6 @@ typedef struct closer_hostos_ops {
          * host-OS adapter closerd attaches to it. *ret is malloc'd (free()). */
         int (*read_backend_io)(void *data, closer_backend_io **ret, unsigned *ret_n);
 
-        /* Put back every remembered value: thread and IRQ affinities,
-         * processes moved between cgroups (skipping any whose pid now names
-         * another process), then remove the cgroups it made. Returns 0 or
-         * the first error (continuing past it). */
-        int (*restore)(void *data);
         void (*free)(void *data);
 } closer_hostos_ops;
 

@@ -1085,8 +1085,8 @@ int closer_manager_restore(closer_manager *m) {
                         }
         }
         m->n_moved = 0;
-        /* Not host->ops->restore(): after a restart its journal holds our own
-         * values as "found"; the state file is the only truth. */
+        /* The state file is the one record of what was found (the adapters
+         * keep none): all of it is back, so it starts empty. */
         closer_state *empty = closer_state_new();
         if (empty) {
                 closer_state_free(m->state);

@@ -4,75 +4,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
-#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include "basic/macro.h"
-#include "basic/alloc-util.h"
 #include "linux/linux.h"
-
-/* A process we moved into one of our cgroups, and where it was before. */
-typedef struct moved_pid {
-        int pid;
-        uint64_t start_time;            /* a reused pid is another process: not ours to move back */
-        char previous[1024];            /* its cgroup v2 path before ("0::PATH") */
-} moved_pid;
 
 typedef struct linux_host {
         closer_root *root;
         char cgroup_base[256];
         char cgroup_mount[4096];        /* "" until first needed */
-        closer_affinity_journal journal;
-        unsigned n_moved, cap_moved;
-        moved_pid *moved;
-        unsigned n_created, cap_created;
-        char (*created)[512];           /* cgroup directories we made, to remove at restore */
         closer_proc_cache *threads;     /* kept open between reads; NULL until the first */
         bool execs_tracked;             /* exec_seen(CLOSER_EXECS_TRACKED) came */
 } linux_host;
-
-static bool dir_exists(const linux_host *h, const char *path) {
-        struct stat st;
-        return fstatat(h->root->fd, closer_root_rel(path), &st, 0) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* The directories a leaf op may create, parents first. Returns how many. */
-static unsigned leaf_dirs(const linux_host *h, int node, int domid, char dirs[][512], unsigned max) {
-        unsigned n = 0;
-        char level[512];
-        snprintf(level, sizeof(level), "%s", h->cgroup_mount);
-        for (const char *p = h->cgroup_base; *p && n < max;) {
-                const char *e = strchr(p, '/');
-                size_t l = e ? (size_t) (e - p) : strlen(p);
-                size_t ll = strlen(level);
-                if (l > 0) {
-                        snprintf(level + ll, sizeof(level) - ll, "/%.*s", (int) l, p);
-                        snprintf(dirs[n++], 512, "%s", level);
-                }
-                p += l;
-                while (*p == '/')
-                        p++;
-        }
-        if (n < max)
-                snprintf(dirs[n++], 512, "%s/node%d", level, node);
-        if (domid >= 0 && n < max)
-                snprintf(dirs[n++], 512, "%s/node%d/vm%d", level, node, domid);
-        return n;
-}
-
-static void note_created(linux_host *h, const char *path) {
-        for (unsigned i = 0; i < h->n_created; i++)
-                if (strcmp(h->created[i], path) == 0)
-                        return;
-        if (!GREEDY_REALLOC(h->created, h->cap_created, h->n_created + 1))
-                return;         /* then it stays behind at restore: harmless */
-        snprintf(h->created[h->n_created++], 512, "%s", path);
-}
 
 static int op_read_threads(void *data, closer_thread **ret, unsigned *ret_n, unsigned *ret_vanished) {
         linux_host *h = data;
@@ -111,12 +57,12 @@ static int op_get_irq_affinity(void *data, unsigned irq, closer_cpuset *ret) {
 
 static int op_set_thread_affinity(void *data, int tid, const closer_cpuset *cpus) {
         linux_host *h = data;
-        return closer_affinity_set_thread(h->root, &h->journal, tid, cpus);
+        return closer_affinity_set_thread(h->root, tid, cpus);
 }
 
 static int op_set_irq_affinity(void *data, unsigned irq, const closer_cpuset *cpus) {
         linux_host *h = data;
-        return closer_affinity_set_irq(h->root, &h->journal, irq, cpus);
+        return closer_affinity_set_irq(h->root, irq, cpus);
 }
 
 static int ensure_mount(linux_host *h) {
@@ -145,17 +91,9 @@ static int op_cgroup_leaf(void *data, int node, int domid, const closer_cpuset *
         int r = ensure_mount(h);
         if (r < 0)
                 return r;
-        char dirs[8][512];
-        bool had[8];
-        unsigned n = leaf_dirs(h, node, domid, dirs, 8);
-        for (unsigned i = 0; i < n; i++)
-                had[i] = dir_exists(h, dirs[i]);
-        r = cgroup_leaf(h, node, domid, cpus, mems);
-        /* even after a failure: what was made must go at restore */
-        for (unsigned i = 0; i < n; i++)
-                if (!had[i] && dir_exists(h, dirs[i]))
-                        note_created(h, dirs[i]);
-        return r;
+        /* what it makes is removed by cgroup_clear (closer's subtree,
+         * whoever made it), not remembered here */
+        return cgroup_leaf(h, node, domid, cpus, mems);
 }
 
 static int op_read_backend_io(void *data, closer_backend_io **ret, unsigned *ret_n) {
@@ -163,38 +101,21 @@ static int op_read_backend_io(void *data, closer_backend_io **ret, unsigned *ret
         return closer_backend_read_io(h->root, ret, ret_n);
 }
 
-static moved_pid *find_moved(linux_host *h, int pid) {
-        for (unsigned i = 0; i < h->n_moved; i++)
-                if (h->moved[i].pid == pid)
-                        return &h->moved[i];
-        return NULL;
-}
-
 static int op_cgroup_move(void *data, int node, int domid, int pid) {
         linux_host *h = data;
+        char found[1024];
         int r = ensure_mount(h);
         if (r < 0)
                 return r;
-        bool fresh = false;
-        if (!find_moved(h, pid)) {
-                moved_pid m = {.pid = pid};
-                r = closer_cgroup_of_pid(h->root, pid, m.previous, sizeof(m.previous));
-                if (r == -ENOENT)
-                        return -ESRCH;          /* gone, or on no cgroup v2: nothing to move */
-                if (r < 0)
-                        return r;
-                r = closer_proc_start_time(h->root, pid, &m.start_time);
-                if (r < 0)
-                        return r;
-                if (!GREEDY_REALLOC(h->moved, h->cap_moved, h->n_moved + 1))
-                        return -ENOMEM;
-                h->moved[h->n_moved++] = m;
-                fresh = true;
-        }
-        r = closer_cgroup_move(h->root, h->cgroup_mount, h->cgroup_base, node, domid, pid, false);
-        if (r < 0 && fresh)
-                h->n_moved--;           /* not moved: nothing to put back */
-        return r;
+        /* where it is now is the caller's to record (cgroup_of); asked here
+         * too so that a process gone, or on no cgroup v2, is -ESRCH before
+         * anything is written (a fixture's cgroup.procs takes any pid) */
+        r = closer_cgroup_of_pid(h->root, pid, found, sizeof(found));
+        if (r == -ENOENT)
+                return -ESRCH;
+        if (r < 0)
+                return r;
+        return closer_cgroup_move(h->root, h->cgroup_mount, h->cgroup_base, node, domid, pid, false);
 }
 
 static int op_cgroup_of(void *data, int pid, char *ret, size_t len) {
@@ -303,51 +224,11 @@ static int op_cgroup_clear(void *data) {
         return r;
 }
 
-/* Move every process we moved back where it was, newest first. */
-static int restore_cgroups(linux_host *h) {
-        int first = 0;
-        for (unsigned i = h->n_moved; i-- > 0;) {
-                const moved_pid *m = &h->moved[i];
-                uint64_t start;
-                char path[4096 + 1024 + 32], text[24];
-                int r = closer_proc_start_time(h->root, m->pid, &start);
-                if (r < 0 || start != m->start_time)
-                        continue;       /* gone, or its pid now names another process */
-                snprintf(path, sizeof(path), "%s%s/cgroup.procs", h->cgroup_mount,
-                         strcmp(m->previous, "/") == 0 ? "" : m->previous);
-                snprintf(text, sizeof(text), "%d", m->pid);
-                r = closer_write_file_at(h->root->fd, path, text);
-                if (r == -ESRCH || r == -ENOENT)
-                        continue;       /* exited meanwhile, or its old group was removed */
-                RET_GATHER(first, r);
-        }
-        if (first == 0)
-                h->n_moved = 0;
-        return first;
-}
-
-static int op_restore(void *data) {
-        linux_host *h = data;
-        int r = closer_affinity_restore(h->root, &h->journal);
-        int c = restore_cgroups(h);
-        /* then the groups we made, deepest first; one still in use (EBUSY,
-         * ENOTEMPTY) stays: removing it is not worth failing the restore */
-        if (c == 0) {
-                for (unsigned i = h->n_created; i-- > 0;)
-                        (void) unlinkat(h->root->fd, closer_root_rel(h->created[i]), AT_REMOVEDIR);
-                h->n_created = 0;
-        }
-        return r < 0 ? r : c;
-}
-
 static void op_free(void *data) {
         linux_host *h = data;
         if (!h)
                 return;
-        closer_affinity_journal_done(&h->journal);
         closer_proc_cache_free(h->threads);
-        free(h->moved);
-        free(h->created);
         closer_root_free(h->root);
         free(h);
 }
@@ -368,7 +249,6 @@ static const closer_hostos_ops linux_ops = {
         .cgroup_clear = op_cgroup_clear,
         .cgroup_move = op_cgroup_move,
         .read_backend_io = op_read_backend_io,
-        .restore = op_restore,
         .free = op_free,
 };
 

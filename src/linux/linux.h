@@ -155,30 +155,14 @@ int closer_cgroup_of_pid(const closer_root *root, int pid, char *ret, size_t len
 
 /* ---- affinity.c: thread and IRQ placement ------------------------------- */
 
-typedef struct closer_affinity_saved {
-        bool is_irq;
-        int id;                         /* tid or irq */
-        uint64_t start_time;            /* of the thread: a reused tid is another thread */
-        closer_cpuset previous;
-} closer_affinity_saved;
-
-/* What was there before our first change of each object. */
-typedef struct closer_affinity_journal {
-        unsigned n, cap;
-        closer_affinity_saved *saved;
-} closer_affinity_journal;
-
-void closer_affinity_journal_done(closer_affinity_journal *j);
-
+/* Set and read only: the value found before a change is the caller's to
+ * record (closerd's state file), so there is one "restore as found". */
 int closer_affinity_get_thread(const closer_root *root, int tid, closer_cpuset *ret);
 /* sched_setaffinity: -EOPNOTSUPP unless the root is the real "/" (the
  * syscall cannot go through a root); -EINVAL for an empty set. */
-int closer_affinity_set_thread(const closer_root *root, closer_affinity_journal *j, int tid,
-                               const closer_cpuset *cpus);
+int closer_affinity_set_thread(const closer_root *root, int tid, const closer_cpuset *cpus);
 int closer_affinity_get_irq(const closer_root *root, unsigned irq, closer_cpuset *ret);
-int closer_affinity_set_irq(const closer_root *root, closer_affinity_journal *j, unsigned irq,
-                            const closer_cpuset *cpus);
-/* Put back every saved value, newest first; objects that vanished (or
- * whose tid now names another thread) are skipped. Returns 0 or the first
- * error other than a vanished object. */
-int closer_affinity_restore(const closer_root *root, closer_affinity_journal *j);
+/* /proc/irq/N/smp_affinity_list through the root; -EINVAL for an empty set,
+ * -ENOENT for an IRQ that is not there. */
+int closer_affinity_set_irq(const closer_root *root, unsigned irq, const closer_cpuset *cpus);
+

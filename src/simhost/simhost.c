@@ -854,11 +854,6 @@ static int os_cgroup_clear(void *data) {
         return first;
 }
 
-static int os_restore(void *data) {
-        (void) data;
-        return 0;
-}
-
 static const closer_hostos_ops sim_os_ops = {
         .name = "sim",
         .read_threads = os_read_threads,
@@ -873,7 +868,6 @@ static const closer_hostos_ops sim_os_ops = {
         .cgroup_move_to = os_cgroup_move_to,
         .cgroup_remove = os_cgroup_remove,
         .cgroup_clear = os_cgroup_clear,
-        .restore = os_restore,
         .free = wrapper_free,
 };
 

@@ -133,11 +133,6 @@ static int os_cgroup_move(void *data, int node, int domid, int pid) {
         return k ? faulty_errno(k) : 0;
 }
 
-static int os_restore(void *data) {
-        faulty *f = data;
-        return f->os->ops->restore(f->os->data);
-}
-
 static void nop_free(void *data) {
         (void) data;
 }
@@ -152,7 +147,6 @@ static const closer_hostos_ops faulty_os_ops = {
         .set_irq_affinity = os_set_irq_affinity,
         .cgroup_leaf = os_cgroup_leaf,
         .cgroup_move = os_cgroup_move,
-        .restore = os_restore,
         .free = nop_free,
 };
 
