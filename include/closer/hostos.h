@@ -12,7 +12,7 @@
  * backend way): Linux (src/linux) reads and writes the real host through one
  * root; the modelled host of src/simhost provides another. All ops return 0
  * or -errno; sort failures with closer_err_kind_of(). The helpers below the
- * table (src/basic/hostos.c) work for any adapter.
+ * table (src/basic/adapter.c) work for any adapter.
  *
  * An adapter remembers nothing of what it changed: putting the host back
  * as found is the caller's, which reads the value (get_*, cgroup_of)
