@@ -67,7 +67,6 @@ struct closer_simhost {
         unsigned nodes, cpus_per_node, n_cpus;
         uint64_t mem_kib_per_node;
         double dom0_target_kib;
-        int dom0_pin[CLOSER_CPUSET_MAX];
         unsigned n_dom;
         sh_dom *dom;
         unsigned n_thr;
@@ -190,8 +189,6 @@ closer_simhost *closer_simhost_new(unsigned nodes, unsigned cpus_per_node, unsig
         h->n_cpus = nodes * cpus_per_node;
         h->mem_kib_per_node = (uint64_t) mem_gib_per_node << 20;
         h->dom0_target_kib = (double) dom0_mem_mib * 1024;
-        for (unsigned c = 0; c < h->n_cpus; c++)
-                h->dom0_pin[c] = (int) c;
         h->next_tid = 1;
         h->next_irq = 24;
         h->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -518,7 +515,7 @@ static int hv_read_host(void *data, bool exact_numa, closer_snapshot *s, closer_
         for (unsigned c = 0; c < h->n_cpus; c++) {
                 closer_vcpu *v = &s->dom0.vcpus[c];
                 v->id = c;
-                v->pcpu = h->dom0_pin[c];
+                v->pcpu = (int) c;     /* dom0_vcpus_pin: vCPU c on pCPU c */
                 v->has_affinity = true;
                 closer_cpuset_zero(&v->affinity);
                 (void) closer_cpuset_set(&v->affinity, (unsigned) v->pcpu);
@@ -572,14 +569,6 @@ static int hv_map_irqs(void *data, closer_irq *irqs, unsigned n) {
                 irqs[i].queue = q->queue;
                 irqs[i].kind = q->kind;
         }
-        return 0;
-}
-
-static int hv_pin_dom0_vcpu(void *data, unsigned vcpu, int pcpu) {
-        closer_simhost *h = data;
-        if (vcpu >= h->n_cpus || pcpu < 0 || (unsigned) pcpu >= h->n_cpus)
-                return -EINVAL;
-        h->dom0_pin[vcpu] = pcpu;
         return 0;
 }
 
@@ -645,7 +634,6 @@ static const closer_hypervisor_ops sim_hv_ops = {
         .read_host = hv_read_host,
         .read_io = hv_read_io,
         .map_irqs = hv_map_irqs,
-        .pin_dom0_vcpu = hv_pin_dom0_vcpu,
         .set_mem_target = hv_set_mem_target,
         .get_mem_target = hv_get_mem_target,
         .get_mem_actual = hv_get_mem_actual,

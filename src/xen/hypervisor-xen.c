@@ -624,23 +624,6 @@ static int op_attach_hostos(void *data, struct closer_hostos *os) {
 /* ------------------------------------------------------------------ */
 /* Act */
 
-static int op_pin_dom0_vcpu(void *data, unsigned vcpu, int pcpu) {
-        xen_host *h = data;
-        int max = xc_get_max_cpus(h->xch);
-
-        if (max <= 0)
-                return neg_errno();
-        if (pcpu < 0 || pcpu >= max || vcpu >= CLOSER_CPUSET_MAX)
-                return -EINVAL;
-        _cleanup_free_ xc_cpumap_t hard = xc_cpumap_alloc(h->xch), soft = xc_cpumap_alloc(h->xch);
-        if (!hard || !soft)
-                return -ENOMEM;
-        xc_cpumap_setcpu(pcpu, hard);
-        if (xc_vcpu_setaffinity(h->xch, 0, (int) vcpu, hard, soft, XEN_VCPUAFFINITY_HARD) < 0)
-                return neg_errno();
-        return 0;
-}
-
 static int op_set_mem_target(void *data, int domid, uint64_t target_kib) {
         xen_host *h = data;
         char path[64], value[32];
@@ -890,7 +873,6 @@ static const closer_hypervisor_ops xen_ops = {
         .read_host = op_read_host,
         .read_io = op_read_io,
         .map_irqs = op_map_irqs,
-        .pin_dom0_vcpu = op_pin_dom0_vcpu,
         .set_mem_target = op_set_mem_target,
         .get_mem_target = op_get_mem_target,
         .get_mem_actual = op_get_mem_actual,

@@ -164,11 +164,6 @@ static int hv_map_irqs(void *data, closer_irq *irqs, unsigned n) {
         faulty *f = data;
         return f->hv->ops->map_irqs ? f->hv->ops->map_irqs(f->hv->data, irqs, n) : 0;
 }
-static int hv_pin(void *data, unsigned vcpu, int pcpu) {
-        faulty *f = data;
-        int k = draw(f, -4);
-        return k && k != FAULT_SHORT ? faulty_errno(k) : f->hv->ops->pin_dom0_vcpu(f->hv->data, vcpu, pcpu);
-}
 static int hv_set_mem_target(void *data, int domid, uint64_t kib) {
         faulty *f = data;
         int k = draw(f, -5);
@@ -206,7 +201,6 @@ static const closer_hypervisor_ops faulty_hv_ops = {
         .read_host = hv_read_host,
         .read_io = hv_read_io,
         .map_irqs = hv_map_irqs,
-        .pin_dom0_vcpu = hv_pin,
         .set_mem_target = hv_set_mem_target,
         .get_mem_target = hv_get_mem_target,
         .get_mem_actual = hv_get_mem_actual,

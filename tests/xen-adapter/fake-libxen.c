@@ -174,20 +174,12 @@ int xc_numainfo(xc_interface *xch, unsigned *max_nodes, xc_meminfo_t *meminfo, u
         return 0;
 }
 
-int xc_get_max_cpus(xc_interface *xch) {
-        return FAKE_CPUS_MAX;
-}
-
 int xc_get_cpumap_size(xc_interface *xch) {
         return (FAKE_CPUS_MAX + 7) / 8;
 }
 
 xc_cpumap_t xc_cpumap_alloc(xc_interface *xch) {
         return calloc(1, (FAKE_CPUS_MAX + 7) / 8);
-}
-
-void xc_cpumap_setcpu(int cpu, xc_cpumap_t map) {
-        map[cpu / 8] |= (uint8_t) (1u << (cpu % 8));
 }
 
 int xc_get_nodemap_size(xc_interface *xch) {
@@ -242,18 +234,6 @@ int xc_vcpu_getaffinity(xc_interface *xch, uint32_t domid, int vcpu, xc_cpumap_t
         }
         if (flags & XEN_VCPUAFFINITY_HARD)
                 cpumap_hard[0] = d->hard[vcpu];
-        return 0;
-}
-
-int xc_vcpu_setaffinity(xc_interface *xch, uint32_t domid, int vcpu, xc_cpumap_t cpumap_hard_inout,
-                        xc_cpumap_t cpumap_soft_inout, uint32_t flags) {
-        fake_dom *d = dom(domid);
-        if (!d || vcpu < 0 || (unsigned) vcpu >= d->n_vcpus || !cpumap_hard_inout || !cpumap_soft_inout) {
-                errno = EINVAL;
-                return -1;
-        }
-        if (flags & XEN_VCPUAFFINITY_HARD)
-                d->hard[vcpu] = cpumap_hard_inout[0];
         return 0;
 }
 

@@ -369,12 +369,6 @@ static void test_act(void **state) {
         assert_int_equal(hv->ops->set_cap(hv->data, 2, 70000), -ERANGE);
         fake.sched_id = XEN_SCHEDULER_RTDS;
         assert_int_equal(hv->ops->set_cap(hv->data, 2, 10), -EOPNOTSUPP);
-
-        assert_int_equal(hv->ops->pin_dom0_vcpu(hv->data, 1, 3), 0);
-        assert_int_equal(fake.doms[0].hard[1], 1u << 3);
-        assert_int_equal(hv->ops->pin_dom0_vcpu(hv->data, 1, 8), -EINVAL);
-        assert_int_equal(hv->ops->pin_dom0_vcpu(hv->data, 1, -1), -EINVAL);
-        assert_int_equal(fake.doms[0].hard[1], 1u << 3);
 }
 
 static void test_events(void **state) {
