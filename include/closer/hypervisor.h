@@ -46,8 +46,8 @@ typedef struct closer_hypervisor_ops {
          * event-channel table (optional: NULL when unsupported). */
         int (*map_irqs)(void *data, closer_irq *irqs, unsigned n);
 
-        /* Act (mandatory). (dom0's vCPUs are pinned at boot,
-         * dom0_vcpus_pin: closer moves dom0's work, never its vCPUs.) */
+        /* Act (mandatory). dom0's own vCPUs are pinned at boot
+         * (dom0_vcpus_pin): closer moves dom0's work, never its vCPUs. */
         /* Balloon target of a domain (domid 0: dom0), through memory/target. */
         int (*set_mem_target)(void *data, int domid, uint64_t target_kib);
         /* The balloon target in force now (memory/target), to put it back as

@@ -411,8 +411,7 @@ static int poll_qdisk(xen_host *h, uint64_t now_ns) {
 
 /* Each domU's backend I/O counters. Kernel backends (blkback, netback) are
  * read from sysfs by the host-OS adapter (read_backend_io), NOT through
- * libxenstat: Xen
- * 4.17's libxenstat parses /proc/net/dev (XENSTAT_NETWORK) into a realloc'd
+ * libxenstat: Xen 4.17's libxenstat parses /proc/net/dev (XENSTAT_NETWORK) into a realloc'd
  * buffer it never NUL-terminates and then strcpy()s the interface name from
  * it into a 16-byte stack array, which crashed closerd on the lab's dom0
  * (docs/xen-lab.md), and it reads blkback's rd_sect into wr_sects, leaving
@@ -899,9 +898,9 @@ static int check_control_domain(const char *root, closer_error *err) {
                 r = closer_read_small_at(rt->fd, "proc/xen/capabilities", caps, sizeof(caps));
                 closer_root_free(rt);
         }
-        if (r == -ENOENT || r == -ENOTDIR)
+        if (r < 0)      /* no xenfs (or no reading it): not a Xen host for us */
                 return closer_error_set(err, -ENOENT, "no Xen here: %s missing", caps_path);
-        if (r < 0 || !strstr(caps, "control_d"))
+        if (!strstr(caps, "control_d"))
                 return closer_error_set(err, -EPERM, "not Xen's control domain (dom0): %s lacks control_d", caps_path);
         return 0;
 }
