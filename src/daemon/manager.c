@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,9 +229,8 @@ static int sense(closer_manager *m, uint64_t now_ns, closer_snapshot **ret, clos
                         goto fail;
                 }
                 t->seen = true;
-                /* M of Algorithm 1 is the VM's memory as the toolstack set it,
-                 * its balloon target as found: Xen's max_pages is that plus
-                 * libxl's slack (1 MiB), and the current target is ours. */
+                /* M of Algorithm 1: the VM's balloon target as found, read
+                 * once (the current target is ours). */
                 if (!t->mem_m_kib) {
                         const closer_saved_mem *sm = closer_state_find_mem(m->state, d->domid);
                         uint64_t found;
@@ -242,33 +240,16 @@ static int sense(closer_manager *m, uint64_t now_ns, closer_snapshot **ret, clos
                                  m->hv->ops->get_mem_target(m->hv->data, d->domid, &found) == 0)
                                 t->mem_m_kib = found;
                 }
-                if (t->mem_m_kib && t->mem_m_kib < d->mem_kib)
-                        d->mem_kib = t->mem_m_kib;
+                d->mem_kib = closer_vm_mem_m(t->mem_m_kib, d->mem_kib);
                 for (unsigned j = 0; j < n_io; j++) {
                         unsigned k = (i + j) % n_io;   /* same order as the domains, usually */
                         if (io[k].domid != d->domid)
                                 continue;
-                        /* A counter that went backwards was reset (backend
-                         * reconnected): count from zero. */
-                        uint64_t dops = io[k].ops >= t->io_ops ? io[k].ops - t->io_ops : io[k].ops;
-                        uint64_t dbytes = io[k].bytes >= t->io_bytes ? io[k].bytes - t->io_bytes : io[k].bytes;
-                        /* Guests do I/O in bursts: a rate per tick would move a
-                         * VM's memory a level up and down every tick. The level
-                         * follows a moving average over about io_tau_ns. */
-                        if (dt_s > 0 && (t->io_ops || t->io_bytes)) {
-                                double ops = (double) dops / dt_s, bytes = (double) dbytes / dt_s;
-                                double tau_s = (double) m->io_tau_ns / 1e9;
-                                double a = t->io_rate_primed && tau_s > 0 ? 1.0 - exp(-dt_s / tau_s) : 1.0;
-                                t->io_ops_per_s += a * (ops - t->io_ops_per_s);
-                                t->io_bytes_per_s += a * (bytes - t->io_bytes_per_s);
-                                t->io_rate_primed = true;
-                        }
-                        t->io_ops = io[k].ops;
-                        t->io_bytes = io[k].bytes;
+                        closer_io_rate_sample(&t->io, io[k].ops, io[k].bytes, dt_s, (double) m->io_tau_ns / 1e9);
                         break;
                 }
-                d->io_ops_per_s = t->io_ops_per_s;
-                d->io_bytes_per_s = t->io_bytes_per_s;
+                d->io_ops_per_s = t->io.ops_per_s;
+                d->io_bytes_per_s = t->io.bytes_per_s;
                 d->io_level = t->io_level;
         }
         free(io);

@@ -9,6 +9,7 @@
 #include "closer/hostos.h"
 #include "closer/hypervisor.h"
 #include "closer/plan.h"
+#include "closer/sense.h"
 #include "closer/snapshot.h"
 #include "daemon/log.h"
 #include "daemon/state.h"
@@ -23,9 +24,7 @@
 typedef struct closer_dom_track {
         int domid;
         char uuid[40];
-        uint64_t io_ops, io_bytes;      /* cumulative, last sample */
-        double io_ops_per_s, io_bytes_per_s;   /* smoothed (io_tau_ns) */
-        bool io_rate_primed;
+        closer_io_rate io;              /* its I/O rates, smoothed over io_tau_ns */
         unsigned io_level;
         uint64_t mem_m_kib;             /* M, the memory the toolstack gave it: its balloon
                                          * target as found (state file, else read at first

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* What the daemon derives from what it reads before planning: I/O rates
+ * from counters, M of Algorithm 1. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "closer/sense.h"
+
+static void test_io_rate(void **state) {
+        closer_io_rate r = {0};
+
+        /* the first sample only primes the counters */
+        closer_io_rate_sample(&r, 1000, 4096000, 1.0, 10.0);
+        assert_true(r.ops_per_s == 0 && !r.primed);
+        /* the first rate is taken as it is */
+        closer_io_rate_sample(&r, 3000, 12288000, 1.0, 10.0);
+        assert_true(r.primed);
+        assert_true(r.ops_per_s == 2000.0);
+        assert_true(r.bytes_per_s == 8192000.0);
+        /* then a moving average: a burst moves it by 1 - e^-(dt/tau) */
+        closer_io_rate_sample(&r, 3000 + 2 * 12000, 12288000, 2.0, 10.0);
+        double a = 1.0 - exp(-2.0 / 10.0);
+        assert_true(fabs(r.ops_per_s - (2000.0 + a * (12000.0 - 2000.0))) < 1e-9);
+        assert_true(fabs(r.bytes_per_s - (1.0 - a) * 8192000.0) < 1e-6);
+        /* a counter that went backwards was reset: counts from zero */
+        double before = r.ops_per_s;
+        closer_io_rate_sample(&r, 500, 12288000, 1.0, 0);       /* tau 0: the last rate */
+        assert_true(r.ops_per_s == 500.0);
+        assert_true(before != 500.0);
+        assert_int_equal(r.ops, 500);
+        /* no time passed: counters taken, rates kept */
+        closer_io_rate_sample(&r, 900, 12288000, 0, 10.0);
+        assert_true(r.ops_per_s == 500.0);
+        assert_int_equal(r.ops, 900);
+}
+
+static void test_vm_mem_m(void **state) {
+        assert_int_equal(closer_vm_mem_m(0, 1049600), 1049600);               /* unknown: max_pages */
+        assert_int_equal(closer_vm_mem_m(1048576, 1049600), 1048576);          /* the target as found */
+        assert_int_equal(closer_vm_mem_m(2097152, 1049600), 1049600);          /* never above Xen's max */
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_io_rate),
+                cmocka_unit_test(test_vm_mem_m),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
