@@ -61,6 +61,8 @@ closer_manager *closer_manager_free(closer_manager *m) {
         free(m->skip);
         free(m->moved);
         free(m->leaves);
+        free(m->found);
+        closer_actions_done(&m->actions);
         closer_state_free(m->state);
         free(m->state_path);
         free(m);
@@ -112,13 +114,6 @@ static closer_dom_track *track_of(closer_manager *m, int domid, const char *uuid
         snprintf(t->uuid, sizeof(t->uuid), "%s", uuid);
         log_info("domain %d (%s) appeared", domid, uuid[0] ? uuid : "no uuid");
         return t;
-}
-
-static bool skipped(const closer_manager *m, bool is_irq, int id, uint64_t start_time) {
-        for (unsigned i = 0; i < m->n_skip; i++)
-                if (m->skip[i].is_irq == is_irq && m->skip[i].id == id && m->skip[i].start_time == start_time)
-                        return true;
-        return false;
 }
 
 static void skip_add(closer_manager *m, bool is_irq, int id, uint64_t start_time) {
@@ -301,16 +296,6 @@ fail:
         return r;
 }
 
-/* Only threads that closer has a reason to move: everything that works for a
- * domain, the datacenter agents and the toolstack, and T0 user processes
- * (confined to main). Kernel T0 threads are left to the kernel: most are
- * bound per CPU and the rest are the kernel's business. */
-static bool manage_thread(const closer_thread *t, const closer_plan_thread *pt) {
-        if (pt->domain_index >= 0)
-                return true;
-        return !(t->kernel && pt->cls == CLOSER_T0);
-}
-
 /* Write-ahead: what is about to change is on disk, with the value found,
  * before it changes. A crash between the two leaves a record of something
  * not yet changed (restoring it is harmless); the other order would lose
@@ -338,255 +323,164 @@ static int persist(closer_manager *m) {
         return save_state(m, "changing nothing until it can be saved");
 }
 
-static void reconcile_threads(closer_manager *m) {
-        const closer_snapshot *s = m->snap;
-        unsigned *todo = malloc((m->plan->n_threads ? m->plan->n_threads : 1) * sizeof(unsigned)), n = 0;
-        char what[96];
-
-        if (!todo)
-                return;
-        for (unsigned i = 0; i < m->plan->n_threads; i++) {
-                const closer_thread *t = &s->threads[i];
-                const closer_plan_thread *pt = &m->plan->threads[i];
-                closer_cpuset cur;
-
-                if (!manage_thread(t, pt) || skipped(m, false, t->tid, t->start_time))
-                        continue;
-                int r = m->host->ops->get_thread_affinity(m->host->data, t->tid, &cur);
-                if (r < 0)
-                        continue;       /* gone since the scan: normal */
-                if (closer_cpuset_equal(&cur, pt->dom0_cpus))
-                        continue;
-                if (m->dry_run) {
-                        char buf[64];
-                        (void) closer_cpuset_format(pt->dom0_cpus, buf, sizeof(buf));
-                        log_info("dry run: would move thread %d (%s) to dom0 CPUs %s", t->tid, t->comm, buf);
-                        continue;
-                }
-                if (closer_state_add_thread(m->state, t->tid, t->start_time, &cur) < 0)
-                        continue;       /* cannot remember the original: do not touch */
-                todo[n++] = i;
-        }
-        if (persist(m) < 0)
-                n = 0;
-        for (unsigned k = 0; k < n; k++) {
-                const closer_thread *t = &s->threads[todo[k]];
-                const closer_plan_thread *pt = &m->plan->threads[todo[k]];
-                int r = m->host->ops->set_thread_affinity(m->host->data, t->tid, pt->dom0_cpus);
-                if (r < 0) {
-                        snprintf(what, sizeof(what), "thread %d (%s)", t->tid, t->comm);
-                        act_failed(m, r, false, t->tid, t->start_time, what);
-                } else
-                        m->stats.actions[CLOSER_ACT_THREAD]++;
-        }
-        free(todo);
-}
-
-static void reconcile_irqs(closer_manager *m) {
-        unsigned *todo = malloc((m->plan->n_irqs ? m->plan->n_irqs : 1) * sizeof(unsigned)), n = 0;
-        char what[64];
-
-        if (!todo)
-                return;
-        for (unsigned i = 0; i < m->plan->n_irqs; i++) {
-                const closer_plan_irq *pi = &m->plan->irqs[i];
-                closer_cpuset want, cur;
-
-                if (skipped(m, true, (int) pi->irq, 0))
-                        continue;
-                closer_cpuset_zero(&want);
-                if (closer_cpuset_set(&want, (unsigned) pi->dom0_cpu) < 0)
-                        continue;
-                int r = m->host->ops->get_irq_affinity(m->host->data, pi->irq, &cur);
-                if (r < 0 || closer_cpuset_equal(&cur, &want))
-                        continue;
-                if (m->dry_run) {
-                        log_info("dry run: would bind IRQ %u of domain %d to dom0 CPU %d", pi->irq, pi->domid,
-                                 pi->dom0_cpu);
-                        continue;
-                }
-                if (closer_state_add_irq(m->state, pi->irq, &cur) < 0)
-                        continue;
-                todo[n++] = i;
-        }
-        if (persist(m) < 0)
-                n = 0;
-        for (unsigned k = 0; k < n; k++) {
-                const closer_plan_irq *pi = &m->plan->irqs[todo[k]];
-                closer_cpuset want;
-                closer_cpuset_zero(&want);
-                (void) closer_cpuset_set(&want, (unsigned) pi->dom0_cpu);
-                int r = m->host->ops->set_irq_affinity(m->host->data, pi->irq, &want);
-                if (r < 0) {
-                        snprintf(what, sizeof(what), "IRQ %u of domain %d", pi->irq, pi->domid);
-                        act_failed(m, r, true, (int) pi->irq, 0, what);
-                } else
-                        m->stats.actions[CLOSER_ACT_IRQ]++;
-        }
-        free(todo);
-}
-
-/* A process moved into a domain's leaf by this run (not moved again while
- * it stays there). */
-static bool moved_already(const closer_manager *m, int pid, uint64_t start_time, int node, int domid) {
-        for (unsigned i = 0; i < m->n_moved; i++)
-                if (m->moved[i].pid == pid)
-                        return m->moved[i].start_time == start_time && m->moved[i].node == node &&
-                               m->moved[i].domid == domid;
-        return false;
+/* What this run did and refuses to touch again, as the pure part reads it. */
+static closer_applied applied_of(const closer_manager *m) {
+        return (closer_applied) {
+                .skip = m->skip,
+                .n_skip = m->n_skip,
+                .node_cpus = m->node_leaf_cpus,
+                .leaves = m->leaves,
+                .n_leaves = m->n_leaves,
+                .moved = m->moved,
+                .n_moved = m->n_moved,
+        };
 }
 
 static void note_moved(closer_manager *m, int pid, uint64_t start_time, int node, int domid) {
         for (unsigned i = 0; i < m->n_moved; i++)
                 if (m->moved[i].pid == pid) {
-                        m->moved[i] = (struct closer_moved) {pid, start_time, node, domid};
+                        m->moved[i] = (closer_moved) {pid, start_time, node, domid};
                         return;
                 }
         if (!GREEDY_REALLOC(m->moved, m->cap_moved, m->n_moved + 1))
                 return;
-        m->moved[m->n_moved++] = (struct closer_moved) {pid, start_time, node, domid};
+        m->moved[m->n_moved++] = (closer_moved) {pid, start_time, node, domid};
 }
 
-static struct closer_leaf_made *leaf_made(closer_manager *m, int node, int domid) {
+static closer_leaf_made *leaf_find(closer_manager *m, int node, int domid) {
         for (unsigned i = 0; i < m->n_leaves; i++)
                 if (m->leaves[i].node == node && m->leaves[i].domid == domid)
                         return &m->leaves[i];
         return NULL;
 }
 
-static struct closer_leaf_made *leaf_add(closer_manager *m, int node, int domid) {
+static closer_leaf_made *leaf_add(closer_manager *m, int node, int domid) {
         if (!GREEDY_REALLOC_MIN(m->leaves, m->cap_leaves, m->n_leaves + 1, 32))
                 return NULL;    /* written again next tick: harmless */
-        struct closer_leaf_made *l = &m->leaves[m->n_leaves++];
+        closer_leaf_made *l = &m->leaves[m->n_leaves++];
         l->node = node;
         l->domid = domid;
         closer_cpuset_zero(&l->cpus);
         return l;
 }
 
-/* The secondary containers as cgroup v2 leaves, node<N>/vm<domid>, and what
- * works for a domain moved into its leaf: its kernel backend threads
- * (blkback, netback: each its own process; they accept it, as the Xen lab's
- * placement check shows, docs/xen-lab.md), QEMU device models, xl and libxl
- * helpers acting on it. A process is moved only once its cgroup as found is
- * on disk (write-ahead).
- *
- * cpuset.mems is left as inherited: the node numbers in the plan are Xen's,
- * and a PV dom0 has no NUMA view of its own (its Linux sees node 0 only),
- * so which node dom0's memory comes from is not ours to set from here. */
-static void reconcile_cgroups(closer_manager *m) {
-        const closer_plan *p = m->plan;
-        const closer_hostos_ops *os = m->host->ops;
+/* An action in words, for the logs ("move thread 12 (qemu) to dom0 CPUs
+ * 3-4"); false when there is nothing worth saying. */
+static bool describe(const closer_manager *m, const closer_action *a, char *buf, size_t len) {
+        char cpus[64] = "";
 
-        if (!os->cgroup_leaf || !os->cgroup_move || !os->cgroup_of || !os->cgroup_move_to || m->dry_run)
-                return;
-        for (unsigned i = 0; i < p->n_secondary; i++) {
-                const closer_plan_secondary *sec = &p->secondary[i];
-                if (closer_cpuset_is_empty(&sec->dom0_cpus) || sec->node < 0 || sec->node >= (int) CLOSER_NODES_MAX ||
-                    closer_cpuset_equal(&m->node_leaf_cpus[sec->node], &sec->dom0_cpus))
-                        continue;
-                int r = os->cgroup_leaf(m->host->data, sec->node, -1, &sec->dom0_cpus, NULL);
-                if (r < 0)
-                        act_failed(m, r, false, -1, 0, "secondary container");
-                else
-                        m->node_leaf_cpus[sec->node] = sec->dom0_cpus;
-        }
-        for (unsigned i = 0; i < p->n_leaves; i++) {
-                const closer_plan_leaf *pl = &p->leaves[i];
-                struct closer_leaf_made *made = leaf_made(m, pl->node, pl->domid);
-                if (made && closer_cpuset_equal(&made->cpus, &pl->dom0_cpus))
-                        continue;
-                int r = os->cgroup_leaf(m->host->data, pl->node, pl->domid, &pl->dom0_cpus, NULL);
-                if (r < 0) {
-                        act_failed(m, r, false, -1, 0, "domain container");
-                        continue;
-                }
-                if (!made)
-                        made = leaf_add(m, pl->node, pl->domid);
-                if (made)
-                        made->cpus = pl->dom0_cpus;
-                m->stats.actions[CLOSER_ACT_CGROUP]++;
-        }
-
-        unsigned *todo = malloc((p->n_threads ? p->n_threads : 1) * sizeof(unsigned)), n = 0;
-        int last_pid = -1;
-        if (!todo)
-                return;
-        for (unsigned i = 0; i < p->n_threads; i++) {
-                const closer_plan_thread *pt = &p->threads[i];
-                const closer_thread *t = &m->snap->threads[i];
-                char found[512];
-                if (pt->domain_index < 0 || t->pid == last_pid || t->tid != t->pid)
-                        continue;       /* one entry per process: its main thread */
-                last_pid = t->pid;
-                if (moved_already(m, t->pid, t->start_time, pt->node, pt->domid) ||
-                    skipped(m, false, t->pid, t->start_time))
-                        continue;
-                const closer_saved_cgroup *sc = closer_state_find_cgroup(m->state, t->pid);
-                if (!sc || sc->start_time != t->start_time) {
-                        if (os->cgroup_of(m->host->data, t->pid, found, sizeof(found)) < 0)
-                                continue;
-                        if (closer_state_add_cgroup(m->state, t->pid, t->start_time, found) < 0)
-                                continue;
-                }
-                todo[n++] = i;
-        }
-        if (persist(m) < 0)
-                n = 0;
-        for (unsigned k = 0; k < n; k++) {
-                const closer_plan_thread *pt = &p->threads[todo[k]];
-                const closer_thread *t = &m->snap->threads[todo[k]];
-                int r = os->cgroup_move(m->host->data, pt->node, pt->domid, t->pid);
-                if (r < 0)
-                        act_failed(m, r, false, t->pid, t->start_time, "moving a backend process");
-                else {
-                        note_moved(m, t->pid, t->start_time, pt->node, pt->domid);
-                        m->stats.actions[CLOSER_ACT_CGROUP]++;
-                }
-        }
-        free(todo);
-
-        /* A running domain's leaf on a node it left (its vCPUs were
-         * re-pinned): empty now that its processes moved, so away with it;
-         * still busy (a process that refused), next tick. Leaves of domains
-         * that left go in forget_gone(). */
-        for (unsigned i = m->n_leaves; i-- > 0;) {
-                const struct closer_leaf_made *l = &m->leaves[i];
-                bool live = false, planned = false;
-                for (unsigned k = 0; k < p->n_domains && !live; k++)
-                        live = p->domains[k].domid == l->domid;
-                for (unsigned k = 0; k < p->n_leaves && !planned; k++)
-                        planned = p->leaves[k].domid == l->domid && p->leaves[k].node == l->node;
-                if (!live || planned || !os->cgroup_remove)
-                        continue;
-                int r = os->cgroup_remove(m->host->data, l->node, l->domid);
-                if (r < 0)
-                        log_debug("container node%d/vm%d, no longer planned, stays for now: %s", l->node, l->domid,
-                                  strerror(-r));
-                else
-                        m->leaves[i] = m->leaves[--m->n_leaves];
+        switch (a->op) {
+        case CLOSER_OP_THREAD:
+                (void) closer_cpuset_format(a->thread.cpus, cpus, sizeof(cpus));
+                snprintf(buf, len, "move thread %d (%s) to dom0 CPUs %s", a->thread.tid,
+                         m->snap->threads[a->thread.index].comm, cpus);
+                return true;
+        case CLOSER_OP_IRQ:
+                snprintf(buf, len, "bind IRQ %u of domain %d to dom0 CPU %d", a->irq.irq, a->irq.domid, a->irq.cpu);
+                return true;
+        case CLOSER_OP_NODE_CPUS:
+                (void) closer_cpuset_format(a->leaf.cpus, cpus, sizeof(cpus));
+                snprintf(buf, len, "give the secondary container node%d dom0 CPUs %s", a->leaf.node, cpus);
+                return true;
+        case CLOSER_OP_LEAF:
+                (void) closer_cpuset_format(a->leaf.cpus, cpus, sizeof(cpus));
+                snprintf(buf, len, "make the container node%d/vm%d on dom0 CPUs %s", a->leaf.node, a->leaf.domid,
+                         cpus);
+                return true;
+        case CLOSER_OP_LEAF_REMOVE:
+                snprintf(buf, len, "remove the container node%d/vm%d, no longer planned", a->leaf.node, a->leaf.domid);
+                return true;
+        case CLOSER_OP_PROCESS:
+                snprintf(buf, len, "move process %d (%s) into the container node%d/vm%d", a->process.pid,
+                         m->snap->threads[a->process.index].comm, a->process.node, a->process.domid);
+                return true;
+        case CLOSER_OP_VM_MEM:
+                snprintf(buf, len, "set the balloon target of domain %d to %llu KiB", a->vm_mem.domid,
+                         (unsigned long long) a->vm_mem.target_kib);
+                return true;
+        case CLOSER_OP_VM_MEM_PUT_BACK:
+                snprintf(buf, len, "put the balloon target of domain %d back as found", a->vm_mem.domid);
+                return true;
+        case CLOSER_OP_VM_MEM_LEVEL:
+                return false;   /* bookkeeping: said by the target it gives */
+        case CLOSER_OP_DOM0_MEM:
+                /* the shrink before the VMs grow is only ever what they
+                 * gave: said once, by the step that gives it to dom0 */
+                if (a->dom0_mem.shrink_only)
+                        return false;
+                snprintf(buf, len, "set dom0's balloon target to %llu KiB (%llu KiB as found, plus what the VMs give)",
+                         (unsigned long long) a->dom0_mem.planned_kib, (unsigned long long) a->dom0_mem.found_kib);
+                return true;
+        case CLOSER_OP_CAP:
+                snprintf(buf, len, "cap domain %d at %u %% of a pCPU (%u %% as found)", a->cap.domid, a->cap.cap_pct,
+                         a->cap.found_pct);
+                return true;
+        case CLOSER_OP_CAP_PUT_BACK:
+                snprintf(buf, len, "put the cap of domain %d back to %u %% as found", a->cap.domid, a->cap.cap_pct);
+                return true;
+        default:
+                return false;
         }
 }
 
-static int set_target(closer_manager *m, int domid, const char *uuid, uint64_t kib) {
-        if (!closer_state_find_mem(m->state, domid)) {
-                uint64_t found = 0;
-                if (!m->hv->ops->get_mem_target || m->hv->ops->get_mem_target(m->hv->data, domid, &found) < 0)
-                        return -EIO;    /* cannot know what to put back: do not move it */
-                if (closer_state_add_mem(m->state, domid, uuid, found) < 0)
-                        return -ENOMEM;
-                if (persist(m) < 0)
-                        return -EIO;
+/* The actions made only once the save worked: the changes a restore must
+ * put back (the value found goes on disk before them), and the I/O level
+ * that is in force only when memory moves. closer's own containers are
+ * removed whole at stop, and a put-back puts back what is recorded already. */
+static bool needs_record(closer_action_op op) {
+        return op == CLOSER_OP_THREAD || op == CLOSER_OP_IRQ || op == CLOSER_OP_PROCESS || op == CLOSER_OP_VM_MEM ||
+               op == CLOSER_OP_VM_MEM_LEVEL || op == CLOSER_OP_DOM0_MEM || op == CLOSER_OP_CAP;
+}
+
+/* Record the value found of what a changes, in memory (persist() writes
+ * it). 0, or -errno: a is not made (we could not put it back). */
+static int record(closer_manager *m, const closer_action *a) {
+        const closer_hypervisor_ops *hv = m->hv->ops;
+        char found[512];
+        uint64_t kib = 0;
+        int r;
+
+        switch (a->op) {
+        case CLOSER_OP_THREAD:
+                return closer_state_add_thread(m->state, a->thread.tid, a->thread.start_time, a->thread.found);
+        case CLOSER_OP_IRQ:
+                return closer_state_add_irq(m->state, a->irq.irq, a->irq.found);
+        case CLOSER_OP_PROCESS: {
+                const closer_saved_cgroup *sc = closer_state_find_cgroup(m->state, a->process.pid);
+                if (sc && sc->start_time == a->process.start_time)
+                        return 0;
+                r = m->host->ops->cgroup_of(m->host->data, a->process.pid, found, sizeof(found));
+                if (r < 0)
+                        return r;
+                return closer_state_add_cgroup(m->state, a->process.pid, a->process.start_time, found);
         }
-        int r = m->hv->ops->set_mem_target(m->hv->data, domid, kib);
-        if (r >= 0)
-                m->stats.actions[CLOSER_ACT_MEMORY]++;
-        return r;
+        case CLOSER_OP_VM_MEM:
+                if (closer_state_find_mem(m->state, a->vm_mem.domid))
+                        return 0;
+                if (!hv->get_mem_target || hv->get_mem_target(m->hv->data, a->vm_mem.domid, &kib) < 0)
+                        return -EIO;
+                r = closer_state_add_mem(m->state, a->vm_mem.domid, m->snap->domains[a->vm_mem.index].uuid, kib);
+                return r < 0 ? -ENOMEM : r;
+        case CLOSER_OP_DOM0_MEM:
+                if (!m->state->have_dom0_target) {
+                        m->state->have_dom0_target = true;
+                        m->state->dom0_target_kib = a->dom0_mem.found_kib;
+                        m->state->dirty = true;
+                }
+                m->dom0_base_kib = m->state->dom0_target_kib;
+                return 0;
+        case CLOSER_OP_CAP:
+                return closer_state_add_cap(m->state, a->cap.domid, m->snap->domains[a->cap.index].uuid,
+                                            a->cap.found_pct);
+        default:
+                return 0;
+        }
 }
 
 /* dom0's share: its target as found plus what each VM gave, i.e. the
  * difference between the VM's target as found and the target it has (or,
- * with planned, will have) from us. Only_shrink: set it only if smaller. */
+ * with planned, will have) from us. Evaluated when its step comes, after
+ * the VM steps before it. Shrink_only: set it only if smaller. */
 static int set_dom0_target(closer_manager *m, const closer_plan *p, bool planned_shrink_only) {
         uint64_t reserve_kib = 0;
 
@@ -598,8 +492,8 @@ static int set_dom0_target(closer_manager *m, const closer_plan *p, bool planned
                 /* what the VM has now: what we set, or what it had */
                 uint64_t target = t->applied_target_kib ? t->applied_target_kib : sm->target_kib;
                 if (planned_shrink_only) {
-                        /* ... and after pass 1, which only grows: a VM whose
-                         * shrink failed in pass 0 still holds its pages */
+                        /* ... and after the grow steps: a VM whose shrink
+                         * failed still holds its pages */
                         unsigned k = i < p->n_domains && p->domains[i].domid == t->domid ? i : 0;
                         for (; k < p->n_domains; k++)
                                 if (p->domains[k].domid == t->domid) {
@@ -624,96 +518,334 @@ static int set_dom0_target(closer_manager *m, const closer_plan *p, bool planned
         return 0;
 }
 
+static void set_vm_target(closer_manager *m, const closer_action *a, uint64_t now_ns) {
+        const closer_domain *d = &m->snap->domains[a->vm_mem.index];
+        closer_dom_track *t = track_of(m, d->domid, d->uuid, a->vm_mem.index);
+        uint64_t actual = 0;
+
+        if (!t)
+                return;
+        /* where it starts from, to tell later whether its balloon followed */
+        if (m->hv->ops->get_mem_actual)
+                (void) m->hv->ops->get_mem_actual(m->hv->data, d->domid, &actual);
+        int r = m->hv->ops->set_mem_target(m->hv->data, d->domid, a->vm_mem.target_kib);
+        if (r < 0) {
+                act_failed(m, r, false, -1, 0, "balloon target");
+                return;
+        }
+        m->stats.actions[CLOSER_ACT_MEMORY]++;
+        t->applied_target_kib = a->vm_mem.target_kib;
+        t->target_set_ns = now_ns;
+        t->actual_at_set_kib = actual;
+}
+
+/* The level the next snapshot says is in force (the plan's hysteresis):
+ * only once memory moves by it, so never in a dry run. */
+static void set_io_level(closer_manager *m, const closer_action *a) {
+        const closer_domain *d = &m->snap->domains[a->vm_mem.index];
+        closer_dom_track *t = track_of(m, d->domid, d->uuid, a->vm_mem.index);
+
+        if (t)
+                t->io_level = a->vm_mem.io_level;
+}
+
+/* A guest whose balloon does not follow is left alone and its share is not
+ * counted in dom0's. */
+static void put_back_stuck(closer_manager *m, const closer_action *a, uint64_t now_ns) {
+        const closer_domain *d = &m->snap->domains[a->vm_mem.index];
+        closer_dom_track *t = track_of(m, d->domid, d->uuid, a->vm_mem.index);
+
+        if (!t)
+                return;
+        t->balloon_stuck = true;
+        log_warning("domain %d: its balloon does not follow the target (%llu KiB asked, %llu KiB still to go after "
+                    "%llus): no longer moving its memory",
+                    d->domid, (unsigned long long) a->vm_mem.asked_kib, (unsigned long long) a->vm_mem.left_kib,
+                    (unsigned long long) ((now_ns - t->target_set_ns) / NSEC_PER_SEC));
+        const closer_saved_mem *sm = closer_state_find_mem(m->state, d->domid);
+        if (sm)
+                (void) m->hv->ops->set_mem_target(m->hv->data, d->domid, sm->target_kib);
+}
+
+static void leaf_remove(closer_manager *m, const closer_action *a) {
+        const closer_hostos_ops *os = m->host->ops;
+        int r;
+
+        if (!os->cgroup_remove)
+                return;
+        r = os->cgroup_remove(m->host->data, a->leaf.node, a->leaf.domid);
+        if (r < 0) {
+                log_debug("container node%d/vm%d, no longer planned, stays for now: %s", a->leaf.node, a->leaf.domid,
+                          strerror(-r));
+                return;
+        }
+        closer_leaf_made *l = leaf_find(m, a->leaf.node, a->leaf.domid);
+        if (l)
+                *l = m->leaves[--m->n_leaves];
+}
+
+static void set_cap(closer_manager *m, const closer_action *a) {
+        const closer_domain *d = &m->snap->domains[a->cap.index];
+        int r = m->hv->ops->set_cap(m->hv->data, a->cap.domid, a->cap.cap_pct);
+
+        if (r < 0) {
+                act_failed(m, r, false, -1, 0, "scheduler cap");
+                return;
+        }
+        closer_dom_track *t = track_of(m, d->domid, d->uuid, a->cap.index);
+        if (t)
+                t->applied_cap_pct = a->cap.cap_pct;
+        m->stats.actions[CLOSER_ACT_CAP]++;
+}
+
+static void cap_put_back(closer_manager *m, const closer_action *a) {
+        if (m->hv->ops->set_cap)
+                (void) m->hv->ops->set_cap(m->hv->data, a->cap.domid, a->cap.cap_pct);
+        for (unsigned k = 0; k < m->n_dom; k++)
+                if (m->dom[k].domid == a->cap.domid)
+                        m->dom[k].applied_cap_pct = 0;
+        closer_state_drop_cap(m->state, a->cap.domid);
+}
+
+/* Make one change; failures are counted and logged (act_failed). dom0_failed:
+ * dom0 could not shrink, so no VM grows in this list: growing one would
+ * promise the pages dom0 still holds a second time. */
+static void apply(closer_manager *m, const closer_action *a, uint64_t now_ns, bool *dom0_failed) {
+        const closer_hostos_ops *os = m->host->ops;
+        closer_leaf_made *made;
+        closer_cpuset want;
+        char what[96];
+        int r;
+
+        switch (a->op) {
+        case CLOSER_OP_THREAD:
+                r = os->set_thread_affinity(m->host->data, a->thread.tid, a->thread.cpus);
+                if (r < 0) {
+                        snprintf(what, sizeof(what), "thread %d (%s)", a->thread.tid,
+                                 m->snap->threads[a->thread.index].comm);
+                        act_failed(m, r, false, a->thread.tid, a->thread.start_time, what);
+                } else
+                        m->stats.actions[CLOSER_ACT_THREAD]++;
+                break;
+        case CLOSER_OP_IRQ:
+                closer_cpuset_zero(&want);
+                (void) closer_cpuset_set(&want, (unsigned) a->irq.cpu);
+                r = os->set_irq_affinity(m->host->data, a->irq.irq, &want);
+                if (r < 0) {
+                        snprintf(what, sizeof(what), "IRQ %u of domain %d", a->irq.irq, a->irq.domid);
+                        act_failed(m, r, true, (int) a->irq.irq, 0, what);
+                } else
+                        m->stats.actions[CLOSER_ACT_IRQ]++;
+                break;
+        case CLOSER_OP_NODE_CPUS:
+                r = os->cgroup_leaf(m->host->data, a->leaf.node, -1, a->leaf.cpus, NULL);
+                if (r < 0)
+                        act_failed(m, r, false, -1, 0, "secondary container");
+                else
+                        m->node_leaf_cpus[a->leaf.node] = *a->leaf.cpus;
+                break;
+        case CLOSER_OP_LEAF:
+                made = leaf_find(m, a->leaf.node, a->leaf.domid);
+                r = os->cgroup_leaf(m->host->data, a->leaf.node, a->leaf.domid, a->leaf.cpus, NULL);
+                if (r < 0) {
+                        act_failed(m, r, false, -1, 0, "domain container");
+                        break;
+                }
+                if (!made)
+                        made = leaf_add(m, a->leaf.node, a->leaf.domid);
+                if (made)
+                        made->cpus = *a->leaf.cpus;
+                m->stats.actions[CLOSER_ACT_CGROUP]++;
+                break;
+        case CLOSER_OP_LEAF_REMOVE:
+                leaf_remove(m, a);
+                break;
+        case CLOSER_OP_PROCESS:
+                r = os->cgroup_move(m->host->data, a->process.node, a->process.domid, a->process.pid);
+                if (r < 0)
+                        act_failed(m, r, false, a->process.pid, a->process.start_time, "moving a backend process");
+                else {
+                        note_moved(m, a->process.pid, a->process.start_time, a->process.node, a->process.domid);
+                        m->stats.actions[CLOSER_ACT_CGROUP]++;
+                }
+                break;
+        case CLOSER_OP_VM_MEM:
+                if (!(a->vm_mem.grow && *dom0_failed))
+                        set_vm_target(m, a, now_ns);
+                break;
+        case CLOSER_OP_VM_MEM_PUT_BACK:
+                put_back_stuck(m, a, now_ns);
+                break;
+        case CLOSER_OP_VM_MEM_LEVEL:
+                set_io_level(m, a);
+                break;
+        case CLOSER_OP_DOM0_MEM:
+                if (set_dom0_target(m, m->plan, a->dom0_mem.shrink_only) < 0 && a->dom0_mem.shrink_only)
+                        *dom0_failed = true;
+                break;
+        case CLOSER_OP_CAP:
+                set_cap(m, a);
+                break;
+        case CLOSER_OP_CAP_PUT_BACK:
+                cap_put_back(m, a);
+                break;
+        default:
+                break;
+        }
+}
+
+/* One phase's list, empty. */
+static closer_actions *phase_actions(closer_manager *m) {
+        closer_actions_clear(&m->actions);
+        return &m->actions;
+}
+
+/* The one place that acts on the host, on the phase's list (m->actions)
+ * the pure part made, returning r (-ENOMEM: a part only; nothing is done).
+ * A dry run says what it would do and changes nothing. Otherwise,
+ * write-ahead: the values found of every change in the list are recorded
+ * and on disk, in one save, before the first change; a change whose value
+ * cannot be recorded is not made, and when the save fails none that needs a
+ * record is. Then the changes, in order. */
+static void execute(closer_manager *m, int r, uint64_t now_ns) {
+        closer_actions *l = &m->actions;
+        bool dom0_failed = false;
+        char what[160];
+        unsigned n = 0;
+
+        if (r < 0)
+                return;
+        if (m->dry_run) {
+                for (unsigned i = 0; i < l->n; i++)
+                        if (describe(m, &l->a[i], what, sizeof(what)))
+                                log_info("dry run: would %s", what);
+                return;
+        }
+        for (unsigned i = 0; i < l->n; i++) {
+                r = needs_record(l->a[i].op) ? record(m, &l->a[i]) : 0;
+                if (r < 0) {
+                        /* what cannot be recorded is left as it is, and
+                         * only a balloon target counts that as a failure */
+                        if (l->a[i].op == CLOSER_OP_VM_MEM)
+                                act_failed(m, r, false, -1, 0, "balloon target");
+                        continue;
+                }
+                l->a[n++] = l->a[i];
+        }
+        l->n = n;
+        if (persist(m) < 0) {
+                n = 0;
+                for (unsigned i = 0; i < l->n; i++)
+                        if (!needs_record(l->a[i].op))
+                                l->a[n++] = l->a[i];
+                l->n = n;
+        }
+        for (unsigned i = 0; i < l->n; i++)
+                apply(m, &l->a[i], now_ns, &dom0_failed);
+}
+
+/* The affinities found (m->found) of n objects; NULL without memory. */
+static closer_found_cpus *found_room(closer_manager *m, unsigned n) {
+        return GREEDY_REALLOC(m->found, m->cap_found, n);
+}
+
+static void reconcile_threads(closer_manager *m) {
+        const closer_applied ap = applied_of(m);
+        unsigned n = 0;
+
+        if (!found_room(m, m->plan->n_threads))
+                return;
+        for (unsigned i = 0; i < m->plan->n_threads; i++) {
+                const closer_thread *t = &m->snap->threads[i];
+                /* only those closer moves: reading every kernel thread's
+                 * affinity would cost more than the plan */
+                if (!closer_reconcile_manages_thread(t, &m->plan->threads[i]) ||
+                    closer_reconcile_skipped(&ap, false, t->tid, t->start_time))
+                        continue;
+                if (m->host->ops->get_thread_affinity(m->host->data, t->tid, &m->found[n].cpus) < 0)
+                        continue;       /* gone since the scan: normal */
+                m->found[n++].index = i;
+        }
+        execute(m, closer_reconcile_threads(m->plan, m->snap, m->found, n, phase_actions(m)), 0);
+}
+
+/* Only the IRQs the plan places: reading every IRQ's affinity each tick
+ * would cost more than the whole plan. */
+static void reconcile_irqs(closer_manager *m) {
+        const closer_plan *p = m->plan;
+        const closer_applied ap = applied_of(m);
+        unsigned n = 0;
+
+        for (unsigned i = 0; i < p->n_irqs && found_room(m, n + 1); i++) {
+                unsigned irq = p->irqs[i].irq;
+                if (closer_reconcile_skipped(&ap, true, (int) irq, 0) ||
+                    m->host->ops->get_irq_affinity(m->host->data, irq, &m->found[n].cpus) < 0)
+                        continue;
+                m->found[n++].index = i;
+        }
+        execute(m, closer_reconcile_irqs(p, m->found, n, phase_actions(m)), 0);
+}
+
+/* The secondary containers as cgroup v2 leaves, node<N>/vm<domid>, and what
+ * works for a domain moved into its leaf: its kernel backend threads
+ * (blkback, netback: each its own process; they accept it, as the Xen lab's
+ * placement check shows, docs/xen-lab.md), QEMU device models, xl and libxl
+ * helpers acting on it. A process is moved only once its cgroup as found is
+ * on disk (write-ahead).
+ *
+ * cpuset.mems is left as inherited: the node numbers in the plan are Xen's,
+ * and a PV dom0 has no NUMA view of its own (its Linux sees node 0 only),
+ * so which node dom0's memory comes from is not ours to set from here. */
+static void reconcile_cgroups(closer_manager *m) {
+        const closer_hostos_ops *os = m->host->ops;
+        const closer_applied ap = applied_of(m);
+
+        /* without a way to put processes back, none is moved */
+        if (!os->cgroup_leaf || !os->cgroup_move || !os->cgroup_of || !os->cgroup_move_to)
+                return;
+        execute(m, closer_reconcile_cgroups(m->plan, m->snap, &ap, phase_actions(m)), 0);
+}
+
 /* Algorithm 1 through the balloons. What dom0 is given is exactly what the
  * VMs gave; memory leaves one side before it arrives on the other, so the
- * host never promises the same page twice. A guest whose balloon does not
- * follow is left alone and its share is not counted in dom0's. */
+ * host never promises the same page twice (the order is the pure part's;
+ * dom0's target is evaluated at its step, from what the VMs did). */
 static void reconcile_memory(closer_manager *m, uint64_t now_ns) {
+        const closer_hypervisor_ops *hv = m->hv->ops;
         const closer_plan *p = m->plan;
+        uint64_t dom0_found;
 
-        if (m->dry_run)
+        if (m->state->have_dom0_target)
+                dom0_found = m->state->dom0_target_kib;
+        else if (!hv->get_mem_target || hv->get_mem_target(m->hv->data, 0, &dom0_found) < 0)
+                return;         /* could not put dom0 back: move no memory */
+        _cleanup_free_ closer_mem_now *now = calloc(p->n_domains ? p->n_domains : 1, sizeof(*now));
+        if (!now)
                 return;
-        if (!m->state->have_dom0_target) {
-                uint64_t found;
-                if (!m->hv->ops->get_mem_target || m->hv->ops->get_mem_target(m->hv->data, 0, &found) < 0)
-                        return;
-                m->state->have_dom0_target = true;
-                m->state->dom0_target_kib = found;
-                m->state->dirty = true;
-        }
-        m->dom0_base_kib = m->state->dom0_target_kib;
-
-        /* Write-ahead: every VM target we may move is recorded first, in one
-         * save (set_target() below then finds it recorded). */
-        for (unsigned i = 0; i < p->n_domains && m->hv->ops->get_mem_target; i++) {
+        for (unsigned i = 0; i < p->n_domains; i++) {
                 const closer_domain *d = &m->snap->domains[i];
-                uint64_t found;
-                if (closer_state_find_mem(m->state, d->domid) || p->domains[i].mem_target_kib == d->mem_kib)
+                closer_dom_track *t = track_of(m, d->domid, d->uuid, i);
+                if (!t || t->balloon_stuck) {
+                        now[i] = (closer_mem_now) {.tracked = t != NULL, .stuck = t != NULL};
                         continue;
-                if (m->hv->ops->get_mem_target(m->hv->data, d->domid, &found) == 0)
-                        (void) closer_state_add_mem(m->state, d->domid, d->uuid, found);
-        }
-        if (persist(m) < 0)
-                return;
-
-        for (int pass = 0; pass < 2; pass++) {
-                for (unsigned i = 0; i < p->n_domains; i++) {
-                        const closer_plan_domain *pd = &p->domains[i];
-                        const closer_domain *d = &m->snap->domains[i];
-                        closer_dom_track *t = track_of(m, d->domid, d->uuid, i);
-                        if (!t || t->balloon_stuck)
-                                continue;
-                        t->io_level = pd->io_level;
-                        if (pass == 0 && t->applied_target_kib && m->hv->ops->get_mem_actual &&
-                            t->applied_target_kib != t->actual_at_set_kib &&
-                            now_ns - t->target_set_ns > m->balloon_grace_ns) {
-                                uint64_t actual;
-                                if (m->hv->ops->get_mem_actual(m->hv->data, d->domid, &actual) == 0) {
-                                        uint64_t want = t->applied_target_kib, was = t->actual_at_set_kib;
-                                        uint64_t asked = want > was ? want - was : was - want;
-                                        uint64_t left = want > actual ? want - actual : actual - want;
-                                        if (left * 2 > asked && left > 8192) {
-                                                t->balloon_stuck = true;
-                                                log_warning("domain %d: its balloon does not follow the target "
-                                                            "(%llu KiB asked, %llu KiB still to go after %llus): "
-                                                            "no longer moving its memory",
-                                                            d->domid, (unsigned long long) asked,
-                                                            (unsigned long long) left,
-                                                            (unsigned long long) ((now_ns - t->target_set_ns) /
-                                                                                  NSEC_PER_SEC));
-                                                const closer_saved_mem *sm = closer_state_find_mem(m->state, d->domid);
-                                                if (sm)
-                                                        (void) m->hv->ops->set_mem_target(m->hv->data, d->domid,
-                                                                                          sm->target_kib);
-                                                continue;
-                                        }
-                                        t->actual_at_set_kib = want;  /* followed: stop checking */
-                                }
-                        }
-                        uint64_t want = pd->mem_target_kib;
-                        bool shrink = t->applied_target_kib == 0 || want < t->applied_target_kib;
-                        if (want == t->applied_target_kib || (pass == 0) != shrink)
-                                continue;
-                        uint64_t actual = 0;
-                        if (m->hv->ops->get_mem_actual)
-                                (void) m->hv->ops->get_mem_actual(m->hv->data, d->domid, &actual);
-                        int r = set_target(m, d->domid, d->uuid, want);
-                        if (r < 0) {
-                                act_failed(m, r, false, -1, 0, "balloon target");
-                                continue;
-                        }
-                        t->applied_target_kib = want;
-                        t->target_set_ns = now_ns;
-                        t->actual_at_set_kib = actual;
                 }
-                /* dom0 shrinks before the VMs grow back (pass 1); if it
-                 * could not, they do not grow this tick: growing them now
-                 * would promise the pages dom0 still holds a second time. */
-                if (pass == 0 && set_dom0_target(m, p, true) < 0)
-                        break;
+                now[i] = (closer_mem_now) {
+                        .tracked = true,
+                        .applied_kib = t->applied_target_kib,
+                        .actual_at_set_kib = t->actual_at_set_kib,
+                };
+                /* Has its balloon followed our last target? Asked once its
+                 * grace is over; once it has, no more. */
+                if (t->applied_target_kib && hv->get_mem_actual && t->applied_target_kib != t->actual_at_set_kib &&
+                    now_ns - t->target_set_ns > m->balloon_grace_ns &&
+                    hv->get_mem_actual(m->hv->data, d->domid, &now[i].actual_kib) == 0) {
+                        now[i].checked = true;
+                        if (!closer_reconcile_balloon_stuck(t->applied_target_kib, t->actual_at_set_kib,
+                                                            now[i].actual_kib))
+                                t->actual_at_set_kib = t->applied_target_kib;
+                }
         }
-        /* ... and grows only after the VMs gave (pass 0) */
-        (void) set_dom0_target(m, p, false);
+        execute(m, closer_reconcile_memory(p, m->snap, now, dom0_found, phase_actions(m)), now_ns);
 }
 
 /* What was saved for objects that no longer exist is dropped: a thread that
@@ -783,81 +915,53 @@ static void prune_state(closer_manager *m) {
         }
 }
 
-/* charge = cap: "the resources consumed by the secondary containers are
- * taken from the resource quota of the domU" (§3.3), enforced. A VM's quota
- * is its cap as found (or all its vCPUs when uncapped); it is capped at that
- * quota minus the dom0 CPU spent for it in the last interval, never below
- * 10 % of a pCPU, and only moved by 5 points or more (no churn). With
+/* charge = cap: a VM's quota is its cap as found (or all its vCPUs when
+ * uncapped), less the dom0 CPU spent for it (closer_reconcile_caps). With
  * charge = meter (also after a SIGHUP to it) the caps go back as found. */
 static void reconcile_caps(closer_manager *m) {
         const closer_hypervisor_ops *hv = m->hv->ops;
+        closer_actions *l = phase_actions(m);
+        int r;
 
-        if (m->dry_run)
-                return;
         if (m->cfg.charge != CLOSER_CHARGE_CAP) {
-                for (unsigned i = m->state->n_caps; i-- > 0;) {
-                        const closer_saved_cap *sc = &m->state->caps[i];
-                        if (hv->set_cap)
-                                (void) hv->set_cap(m->hv->data, sc->domid, sc->cap_pct);
-                        for (unsigned k = 0; k < m->n_dom; k++)
-                                if (m->dom[k].domid == sc->domid)
-                                        m->dom[k].applied_cap_pct = 0;
-                        closer_state_drop_cap(m->state, sc->domid);
-                }
-                return;
-        }
-        if (!hv->set_cap || !hv->get_cap) {
+                if (!m->state->n_caps)
+                        return;
+                _cleanup_free_ closer_cap_found *found = malloc(m->state->n_caps * sizeof(*found));
+                if (!found)
+                        return;
+                for (unsigned i = 0; i < m->state->n_caps; i++)
+                        found[i] = (closer_cap_found) {m->state->caps[i].domid, m->state->caps[i].cap_pct};
+                r = closer_reconcile_caps_put_back(found, m->state->n_caps, l);
+        } else if (!hv->set_cap || !hv->get_cap) {
                 if (!m->warned_no_caps)
                         log_warning("charge = cap: the %s hypervisor adapter cannot read and set caps; metering only",
                                     hv->name);
                 m->warned_no_caps = true;
                 return;
-        }
-        struct cap_change {
-                int domid;
-                unsigned cap;
-                closer_dom_track *t;
-        } *todo = malloc((m->n_rows > 0 ? (size_t) m->n_rows : 1) * sizeof(*todo));
-        unsigned n = 0;
-        if (!todo)
-                return;
-        for (int i = 0; i < m->n_rows; i++) {
-                const closer_acct_row *row = &m->rows[i];
-                const closer_domain *d = (unsigned) i < m->snap->n_domains && m->snap->domains[i].domid == row->domid
-                                                 ? &m->snap->domains[i]
-                                                 : closer_snapshot_find_domain(m->snap, row->domid);
-                closer_dom_track *t = d ? track_of(m, d->domid, d->uuid, (unsigned) i) : NULL;
-                if (!t || row->interval_ns == 0)
-                        continue;
-                const closer_saved_cap *sc = closer_state_find_cap(m->state, d->domid);
-                unsigned found;
-                if (!sc) {
-                        if (hv->get_cap(m->hv->data, d->domid, &found) < 0)
+        } else {
+                _cleanup_free_ closer_cap_now *now = calloc(m->n_rows > 0 ? (size_t) m->n_rows : 1, sizeof(*now));
+                if (!now)
+                        return;
+                for (int i = 0; i < m->n_rows; i++) {
+                        const closer_acct_row *row = &m->rows[i];
+                        const closer_domain *d = (unsigned) i < m->snap->n_domains &&
+                                                                 m->snap->domains[i].domid == row->domid
+                                                         ? &m->snap->domains[i]
+                                                         : closer_snapshot_find_domain(m->snap, row->domid);
+                        closer_dom_track *t = d ? track_of(m, d->domid, d->uuid, (unsigned) i) : NULL;
+                        const closer_saved_cap *sc = d ? closer_state_find_cap(m->state, d->domid) : NULL;
+                        unsigned found;
+                        if (!t || row->interval_ns == 0)
                                 continue;
-                } else
-                        found = sc->cap_pct;
-                unsigned quota = found ? found : d->n_vcpus * 100u;
-                unsigned dom0_pct = (unsigned) ((row->dom0_cpu_ns * 100 + row->interval_ns - 1) / row->interval_ns);
-                unsigned cap = quota > dom0_pct + 10 ? quota - dom0_pct : 10;
-                if (t->applied_cap_pct && (cap > t->applied_cap_pct ? cap - t->applied_cap_pct
-                                                                    : t->applied_cap_pct - cap) < 5)
-                        continue;
-                if (!sc && closer_state_add_cap(m->state, d->domid, d->uuid, found) < 0)
-                        continue;
-                todo[n++] = (struct cap_change) {.domid = d->domid, .cap = cap, .t = t};
-        }
-        if (persist(m) < 0)
-                n = 0;
-        for (unsigned k = 0; k < n; k++) {
-                int r = hv->set_cap(m->hv->data, todo[k].domid, todo[k].cap);
-                if (r < 0) {
-                        act_failed(m, r, false, -1, 0, "scheduler cap");
-                        continue;
+                        if (sc)
+                                found = sc->cap_pct;
+                        else if (hv->get_cap(m->hv->data, d->domid, &found) < 0)
+                                continue;
+                        now[i] = (closer_cap_now) {.known = true, .found_pct = found, .applied_pct = t->applied_cap_pct};
                 }
-                todo[k].t->applied_cap_pct = todo[k].cap;
-                m->stats.actions[CLOSER_ACT_CAP]++;
+                r = closer_reconcile_caps(m->snap, m->rows, (unsigned) m->n_rows, now, l);
         }
-        free(todo);
+        execute(m, r, 0);
 }
 
 /* Domains that left: nothing to put back for them; forget them. */

@@ -9,6 +9,7 @@
 #include "closer/hostos.h"
 #include "closer/hypervisor.h"
 #include "closer/plan.h"
+#include "closer/reconcile.h"
 #include "closer/sense.h"
 #include "closer/snapshot.h"
 #include "daemon/log.h"
@@ -98,15 +99,21 @@ typedef struct closer_manager {
         /* Objects that refused a change for good (ESRCH/EINVAL...), not
          * touched again: tids (with start time) and IRQs. */
         unsigned n_skip, cap_skip;
-        struct closer_skip { bool is_irq; int id; uint64_t start_time; } *skip;
+        closer_skip *skip;
 
         closer_cpuset node_leaf_cpus[CLOSER_NODES_MAX]; /* node<N> cpuset written, empty: none */
         /* The node<N>/vm<D> leaves this run made, with the cpuset written:
          * a domain has one in each node it runs on. */
         unsigned n_leaves, cap_leaves;
-        struct closer_leaf_made { int node, domid; closer_cpuset cpus; } *leaves;
+        closer_leaf_made *leaves;
         unsigned n_moved, cap_moved;
-        struct closer_moved { int pid; uint64_t start_time; int node, domid; } *moved;
+        closer_moved *moved;
+        /* Each phase's actions and the affinities found (one per managed
+         * thread: the largest arrays of a tick), kept between ticks rather
+         * than allocated again every tick. */
+        closer_actions actions;
+        unsigned cap_found;
+        closer_found_cpus *found;
         uint64_t cpu_total_ns;          /* sum of all dom0 threads' CPU at the last tick */
         uint64_t numa_exact_ns;         /* when Xen's per-node count was last asked for, 0: never */
         uint64_t dom0_base_kib;         /* dom0's target as found */
