@@ -442,16 +442,36 @@ static void test_state_unwritable(void **state) {
         aff_eq(f->sim, closer_simhost_find_thread(f->sim, "3.xvda-0"), "5-6");
 }
 
+/* ... also no container, no process moved, no dom0 target, no cap (every
+ * kind of change goes through the one executor, which only says them). */
 static void test_dry_run(void **state) {
         fixture *f = *state;
+        unsigned cap = 1;
         closer_manager_free(f->m);
         closer_error err = {{0}};
+        f->cfg.charge = CLOSER_CHARGE_CAP;
         assert_int_equal(closer_manager_new(&f->cfg, f->hv, f->os, true, NULL, &f->m, &err), 0);
-        assert_int_equal(closer_simhost_add_domain(f->sim, 3, "vm3", 1u << 20, 1, 1, (int[]) {5}, 100, 1), 0);
-        tick(f);
+        assert_int_equal(closer_simhost_add_domain(f->sim, 3, "vm3", 1u << 20, 1, 1, (int[]) {5}, 20000, 1), 0);
+        int qemu3 = closer_simhost_add_qemu(f->sim, 3);
+        assert_true(qemu3 > 0);
+        for (int i = 0; i < 4; i++)
+                tick(f);
         aff_eq(f->sim, closer_simhost_find_thread(f->sim, "3.xvda-0"), "0-7");
         assert_int_equal(target_of(f->sim, 3), 1u << 20);
+        assert_int_equal(target_of(f->sim, 0), 1024u * 1024);
         assert_int_equal(f->m->plan->n_domains, 1);
+        assert_int_equal(closer_simhost_n_leaves(f->sim), 0);
+        cgroup_eq(f->sim, qemu3, "/system.slice");
+        assert_int_equal(closer_simhost_cap(f->sim, 3, &cap), 0);
+        assert_int_equal(cap, 0);
+        for (unsigned k = 0; k < _CLOSER_ACT_MAX; k++)
+                assert_int_equal(f->m->stats.actions[k], 0);
+        /* no memory level is in force: none was applied */
+        for (unsigned k = 0; k < f->m->n_dom; k++)
+                assert_int_equal(f->m->dom[k].io_level, 0);
+        assert_int_equal(f->m->state->n_threads + f->m->state->n_irqs + f->m->state->n_mem + f->m->state->n_caps +
+                                 f->m->state->n_cgroups,
+                         0);
 }
 
 int main(void) {
