@@ -105,6 +105,18 @@ targets_are() {
         shift 2
     done
 }
+# targets_traced TRACE DOMID KIB [DOMID KIB...]: targets_are, and each poll's
+# targets appended to TRACE as "UPTIME T1 T2 ..." (a failed wait then shows
+# what the targets were over the window, not only at its end).
+targets_traced() {
+    local trace=$1 line d; shift
+    line=$(up)
+    for d in $(printf '%s\n' "$@" | awk 'NR % 2'); do line="$line $(xs_target "$d")"; done
+    echo "$line" >> "$trace"
+    targets_are "$@"
+}
+# trace_changes TRACE: the polls at which the targets changed.
+trace_changes() { awk '{ k = $0; sub(/^[^ ]* /, "", k) } k != last { print "  uptime " $0; last = k }' "$1"; }
 # sizes_near TOL_KIB DOMID KIB [DOMID KIB...]: each domain's size within TOL.
 sizes_near() {
     local tol=$1 a; shift
@@ -181,10 +193,14 @@ wait_memory() {
     h1=$(hold_kib "$l1"); h2=$(hold_kib "$l2")
     w1=$((M1 - h1)); w2=$((M2 - h2)); w0=$((D0 + h1 + h2))
     t0=$(now)
-    if wait_for "$limit" targets_are "$du1" "$w1" "$du2" "$w2" 0 "$w0"; then
+    local trace="$OUT/targets-$label"
+    : > "$trace"
+    if wait_for "$limit" targets_traced "$trace" "$du1" "$w1" "$du2" "$w2" 0 "$w0"; then
         pass "closerd-memory-targets-$label (du1 $w1, du2 $w2, dom0 $w0 KiB after $(since "$t0") s)"
     else
         fail "closerd-memory-targets-$label: want du1 $w1 du2 $w2 dom0 $w0 KiB, have du1 $(xs_target "$du1") du2 $(xs_target "$du2") dom0 $(xs_target 0)"
+        echo "targets (du1 du2 dom0) over the wait, $(wc -l < "$trace") polls, where they changed:"
+        trace_changes "$trace"
         io_levels
         return 1
     fi
