@@ -37,6 +37,9 @@
 /* Console ring read for the 'u' dump. */
 #define CONRING_READ_MAX (1u << 20)
 #define FE_PORTS_MAX 1024u
+/* read_io's sources of a domain's I/O counters (closer_xen_io_sum) */
+#define IO_SOURCE_KERNEL 0u
+#define IO_SOURCE_QDISK 1u
 #define TOKEN_INTRO "closer:introduce"
 #define TOKEN_RELEASE "closer:release"
 
@@ -44,8 +47,9 @@ typedef struct xen_host {
         xc_interface *xch;
         struct xs_handle *xsh;
         xenstat_handle *xst;            /* opened on first read_io: qdisk only */
-        closer_hv_io *qdisk_last;       /* each domain's last qdisk counters read */
+        closer_xen_io_reading *qdisk_last;      /* each live domU's last qdisk answer (valid: one came) */
         unsigned n_qdisk_last;
+        closer_xen_io_sum io_sum;       /* kernel + qdisk counters, followed per source */
         uint64_t qdisk_poll_ns;         /* how often QMP is asked (closer_xen_set_qdisk_poll_ns) */
         uint64_t qdisk_polled_ns;       /* CLOCK_MONOTONIC of the last ask, 0: never */
         /* Borrowed (attach_hostos): every host file the adapter needs (IRQ
@@ -347,16 +351,6 @@ fail:
         return r;
 }
 
-static closer_hv_io *io_row(closer_hv_io **rows, unsigned *n, unsigned *cap, int domid) {
-        for (unsigned i = 0; i < *n; i++)
-                if ((*rows)[i].domid == domid)
-                        return &(*rows)[i];
-        if (!GREEDY_REALLOC(*rows, *cap, *n + 1))
-                return NULL;
-        (*rows)[*n] = (closer_hv_io) {.domid = domid};
-        return &(*rows)[(*n)++];
-}
-
 /* Ask libxenstat for the qdisk QEMUs' block counters (QMP) and keep them in
  * h->qdisk_last, one entry per live domU (zero without a qdisk).
  * libxenstat gives a qdisk's counters only when its QEMU answered
@@ -374,7 +368,7 @@ static int poll_qdisk(xen_host *h, uint64_t now_ns) {
         if (!node)
                 return neg_errno();
         unsigned nd = xenstat_node_num_domains(node);
-        closer_hv_io *qd = calloc(nd ? nd : 1, sizeof(*qd));
+        closer_xen_io_reading *qd = calloc(nd ? nd : 1, sizeof(*qd));
         unsigned n_qd = 0;
         if (!qd) {
                 xenstat_free_node(node);
@@ -384,7 +378,7 @@ static int poll_qdisk(xen_host *h, uint64_t now_ns) {
                 xenstat_domain *d = xenstat_node_domain_by_index(node, i);
                 if (!d || xenstat_domain_id(d) == 0)
                         continue;
-                closer_hv_io q = {.domid = (int) xenstat_domain_id(d)};
+                closer_xen_io_reading q = {.domid = (int) xenstat_domain_id(d), .source = IO_SOURCE_QDISK};
                 bool answered = false;
                 for (unsigned j = 0; j < xenstat_domain_num_vbds(d); j++) {
                         xenstat_vbd *vbd = xenstat_domain_vbd(d, j);
@@ -392,14 +386,15 @@ static int poll_qdisk(xen_host *h, uint64_t now_ns) {
                                 continue;       /* kernel vbd: counted from sysfs */
                         q.ops += xenstat_vbd_rd_reqs(vbd) + xenstat_vbd_wr_reqs(vbd);
                         q.bytes += (xenstat_vbd_rd_sects(vbd) + xenstat_vbd_wr_sects(vbd)) * 512;
-                        answered = true;
+                        q.valid = answered = true;
                 }
                 for (unsigned j = 0; !answered && j < h->n_qdisk_last; j++)
                         if (h->qdisk_last[j].domid == q.domid) {
                                 q = h->qdisk_last[j];
                                 answered = true;
                         }
-                /* Every live domU gets a row, with or without I/O. */
+                /* Every live domU gets a row, with or without I/O (one
+                 * that never answered is live, its counters unknown). */
                 qd[n_qd++] = q;
         }
         xenstat_free_node(node);
@@ -420,30 +415,17 @@ static int poll_qdisk(xen_host *h, uint64_t now_ns) {
  * type 0 — its kernel-vbd rows of type 1/2 are ignored). */
 static int op_read_io(void *data, closer_hv_io **ret, unsigned *ret_n) {
         xen_host *h = data;
-        closer_hv_io *io = NULL;
-        unsigned n = 0, cap = 0;
         int r;
 
         if (!h->os)
                 return -ENXIO;          /* half of the counters are the host OS's to read */
-        closer_backend_io *kb = NULL;
+        _cleanup_free_ closer_backend_io *kb = NULL;
         unsigned n_kb = 0;
         if (h->os->ops->read_backend_io) {
                 r = h->os->ops->read_backend_io(h->os->data, &kb, &n_kb);
                 if (r < 0)
                         return r;
         }
-        for (unsigned i = 0; i < n_kb; i++) {
-                closer_hv_io *o = io_row(&io, &n, &cap, kb[i].domid);
-                if (!o) {
-                        free(kb);
-                        free(io);
-                        return -ENOMEM;
-                }
-                o->ops += kb[i].block_ops + kb[i].net_packets;
-                o->bytes += kb[i].block_bytes + kb[i].net_bytes;
-        }
-        free(kb);
 
         /* Each ask wakes every qdisk QEMU (work billed to its VM): between
          * polls, the last answers stand. */
@@ -452,23 +434,20 @@ static int op_read_io(void *data, closer_hv_io **ret, unsigned *ret_n) {
         uint64_t now_ns = (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
         if (!h->qdisk_polled_ns || now_ns - h->qdisk_polled_ns >= h->qdisk_poll_ns) {
                 r = poll_qdisk(h, now_ns);
-                if (r < 0) {
-                        free(io);
+                if (r < 0)
                         return r;
-                }
         }
-        for (unsigned j = 0; j < h->n_qdisk_last; j++) {
-                closer_hv_io *o = io_row(&io, &n, &cap, h->qdisk_last[j].domid);
-                if (!o) {
-                        free(io);
-                        return -ENOMEM;
-                }
-                o->ops += h->qdisk_last[j].ops;
-                o->bytes += h->qdisk_last[j].bytes;
-        }
-        *ret = io;
-        *ret_n = n;
-        return 0;
+        _cleanup_free_ closer_xen_io_reading *rd = calloc(n_kb + h->n_qdisk_last + 1, sizeof(*rd));
+        if (!rd)
+                return -ENOMEM;
+        unsigned n = 0;
+        for (unsigned i = 0; i < n_kb; i++)
+                rd[n++] = (closer_xen_io_reading) {
+                        .domid = kb[i].domid, .source = IO_SOURCE_KERNEL, .valid = true,
+                        .ops = kb[i].block_ops + kb[i].net_packets, .bytes = kb[i].block_bytes + kb[i].net_bytes};
+        for (unsigned j = 0; j < h->n_qdisk_last; j++)
+                rd[n++] = h->qdisk_last[j];
+        return closer_xen_io_sum_update(&h->io_sum, rd, n, ret, ret_n);
 }
 
 /* ------------------------------------------------------------------ */
@@ -858,6 +837,7 @@ static void op_free(void *data) {
         if (h->xst)
                 xenstat_uninit(h->xst);
         free(h->qdisk_last);
+        closer_xen_io_sum_free(&h->io_sum);
         if (h->xsh)
                 xs_close(h->xsh);
         if (h->xch)

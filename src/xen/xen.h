@@ -13,6 +13,7 @@
 
 #include "closer/cpuset.h"
 #include "closer/error.h"
+#include "closer/hypervisor.h"
 #include "closer/snapshot.h"
 
 /* ------------------------------------------------------------------ */
@@ -196,3 +197,52 @@ bool closer_xen_irq_needs_map(const closer_irq *irq);
  */
 int closer_xen_map_irqs(const closer_xen_probe_ops *ops, void *data, unsigned n_dom0_vcpus,
                         closer_xen_irq_cache *cache, closer_irq *irqs, unsigned n, unsigned *ret_probed);
+
+/* ------------------------------------------------------------------ */
+/* iosum.c: one I/O counter per domain from counters of several sources.
+ *
+ * A domain's backend I/O is counted by more than one source (its kernel
+ * backends in sysfs, its qdisk QEMU over QMP), and a source can be missing
+ * from a read (a QEMU that did not answer in time, a device whose counters
+ * are not there yet) and turn up later. Adding the raw counters would turn a
+ * source that turns up late into a burst of everything it counted since the
+ * domain booted (seen on the lab's dom0: an idle domU's whole qdisk history
+ * at once, 30 s of memory moved for nothing). So each (domain, source) is
+ * followed on its own and the domain's counter grows only by what each
+ * source did between two of its reads:
+ * - a source first read together with its domain's first read counts from
+ *   its raw value (the caller's first sample of a domain is its baseline);
+ * - a source first read later starts from its raw value (what it counted
+ *   before is history, not new I/O);
+ * - a source missing from a read keeps its place; when it is back, what it
+ *   did meanwhile counts;
+ * - a source whose counters went backwards (a backend that reconnected)
+ *   starts again from its new value: what it did since the reset is lost,
+ *   at most one read's worth, rather than counted twice.
+ * A domain with no reading at all (not even a source without counters) is
+ * gone: its sources are forgotten. */
+typedef struct closer_xen_io_reading {
+        int domid;
+        unsigned source;                /* the caller's numbering, per domain */
+        bool valid;                     /* false: the domain is live, this source said nothing */
+        uint64_t ops, bytes;
+} closer_xen_io_reading;
+
+typedef struct closer_xen_io_source {
+        int domid;
+        unsigned source;
+        uint64_t last_ops, last_bytes;  /* its raw counters at its last read */
+        uint64_t ops, bytes;            /* what it adds to its domain's counter */
+} closer_xen_io_source;
+
+typedef struct closer_xen_io_sum {
+        closer_xen_io_source *v;
+        unsigned n, cap;
+} closer_xen_io_sum;
+
+/* Take one read's readings (any order, a domain's sources together or not)
+ * and give one row per domain read, sorted by domid, in *ret (malloc'd,
+ * NULL when none). 0 or -ENOMEM (the sum is then as before). */
+int closer_xen_io_sum_update(closer_xen_io_sum *s, const closer_xen_io_reading *r, unsigned n_r,
+                             closer_hv_io **ret, unsigned *ret_n);
+void closer_xen_io_sum_free(closer_xen_io_sum *s);

@@ -291,6 +291,27 @@ static void test_read_io(void **state) {
         assert_true(d2->ops == 12);
         free(io);
 
+        /* a QEMU that answers for the first time after its domain was
+         * read brings its history, not new I/O (domain 3: kernel-backed
+         * disk, a qdisk that did not answer the first reads) */
+        fake.doms[3].domid = 3, fake.n_doms = 4;
+        put("dom0/sys/bus/xen-backend/devices/vbd-3-51712/statistics/rd_req", "40\n");
+        assert_int_equal(hv->ops->read_io(hv->data, &io, &n), 0);
+        const closer_hv_io *d3 = NULL;
+        for (unsigned i = 0; i < n; i++)
+                if (io[i].domid == 3)
+                        d3 = &io[i];
+        assert_non_null(d3);
+        assert_true(d3->ops == 40);
+        free(io);
+        fake.doms[3].vbd_type = 0, fake.doms[3].rd_reqs = 380;
+        assert_int_equal(hv->ops->read_io(hv->data, &io, &n), 0);
+        for (unsigned i = 0; i < n; i++)
+                if (io[i].domid == 3)
+                        d3 = &io[i];
+        assert_true(d3->ops == 40);     /* the raw sum would be 420 */
+        free(io);
+
         /* polled every 10 s: within that, QMP is not asked again (the
          * QEMU is not woken) and the last answer stands */
         closer_xen_set_qdisk_poll_ns(hv, CLOSER_XEN_QDISK_POLL_NS_DEFAULT);
