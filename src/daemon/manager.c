@@ -457,8 +457,11 @@ static int record(closer_manager *m, const closer_action *a) {
         case CLOSER_OP_VM_MEM:
                 if (closer_state_find_mem(m->state, a->vm_mem.domid))
                         return 0;
-                if (!hv->get_mem_target || hv->get_mem_target(m->hv->data, a->vm_mem.domid, &kib) < 0)
+                if (!hv->get_mem_target)
                         return -EIO;
+                r = hv->get_mem_target(m->hv->data, a->vm_mem.domid, &kib);
+                if (r < 0)
+                        return r == -ESRCH ? r : -EIO;
                 r = closer_state_add_mem(m->state, a->vm_mem.domid, m->snap->domains[a->vm_mem.index].uuid, kib);
                 return r < 0 ? -ENOMEM : r;
         case CLOSER_OP_DOM0_MEM:
@@ -725,8 +728,14 @@ static void execute(closer_manager *m, int r, uint64_t now_ns) {
                 r = needs_record(l->a[i].op) ? record(m, &l->a[i]) : 0;
                 if (r < 0) {
                         /* what cannot be recorded is left as it is, and
-                         * only a balloon target counts that as a failure */
-                        if (l->a[i].op == CLOSER_OP_VM_MEM)
+                         * only a balloon target counts that as a failure;
+                         * a domain whose target is not written yet is
+                         * being built (or restored) by the toolstack: its
+                         * turn comes when it is */
+                        if (l->a[i].op == CLOSER_OP_VM_MEM && r == -ESRCH)
+                                log_debug("domain %d: no balloon target yet (being built?), later",
+                                          l->a[i].vm_mem.domid);
+                        else if (l->a[i].op == CLOSER_OP_VM_MEM)
                                 act_failed(m, r, false, -1, 0, "balloon target");
                         continue;
                 }

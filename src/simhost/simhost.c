@@ -34,6 +34,7 @@ typedef struct sh_dom {
         unsigned queues;
         double target_kib, actual_kib;
         bool broken;
+        bool unwritten;                 /* no balloon target yet: a domain the toolstack is still building */
         unsigned cap_pct;
 } sh_dom;
 
@@ -372,6 +373,14 @@ int closer_simhost_set_balloon_broken(closer_simhost *h, int domid, bool broken)
         return 0;
 }
 
+int closer_simhost_set_target_unwritten(closer_simhost *h, int domid, bool unwritten) {
+        sh_dom *d = find_dom(h, domid);
+        if (!d)
+                return -ENOENT;
+        d->unwritten = unwritten;
+        return 0;
+}
+
 int closer_simhost_spread_memory(closer_simhost *h, int domid, int node, unsigned pct) {
         sh_dom *d = find_dom(h, domid);
         if (!d)
@@ -588,7 +597,10 @@ static int hv_set_mem_target(void *data, int domid, uint64_t target_kib) {
 }
 
 static int hv_get_mem_target(void *data, int domid, uint64_t *ret_kib) {
+        const sh_dom *d = domid ? find_dom(data, domid) : NULL;
         uint64_t actual;
+        if (d && d->unwritten)
+                return -ESRCH;  /* as the Xen adapter says for a missing memory/target */
         return closer_simhost_mem(data, domid, ret_kib, &actual);
 }
 

@@ -51,6 +51,9 @@ int closer_simhost_set_io(closer_simhost *h, int domid, double io_ops_per_s);
 int closer_simhost_set_target(closer_simhost *h, int domid, uint64_t target_kib);
 /* A guest whose balloon driver ignores its target. */
 int closer_simhost_set_balloon_broken(closer_simhost *h, int domid, bool broken);
+/* Its balloon target not written yet (get_mem_target: -ESRCH), as for a
+ * domain the toolstack is still building or restoring. */
+int closer_simhost_set_target_unwritten(closer_simhost *h, int domid, bool unwritten);
 /* Put pct % of the domain's memory on node (another node than its own):
  * a VM whose memory spans nodes. 0, -ENOENT or -EINVAL. */
 int closer_simhost_spread_memory(closer_simhost *h, int domid, int node, unsigned pct);

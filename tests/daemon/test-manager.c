@@ -206,6 +206,26 @@ static void test_broken_balloon(void **state) {
         assert_int_equal(target_of(f->sim, 0), 1024u * 1024);   /* dom0 holds nothing for it */
 }
 
+/* A domain the toolstack is still building has no balloon target yet:
+ * closer records nothing, moves nothing and counts no failure, and gives
+ * it its target once the toolstack wrote one. */
+static void test_target_not_written_yet(void **state) {
+        fixture *f = *state;
+        assert_int_equal(closer_simhost_add_domain(f->sim, 6, "vm6", 2u << 20, 0, 1, (int[]) {3}, 0, 1), 0);
+        closer_simhost_set_target_unwritten(f->sim, 6, true);
+        uint64_t permanent = f->m->stats.errors_permanent, fatal = f->m->stats.errors_fatal;
+        tick(f);
+        tick(f);
+        assert_int_equal(target_of(f->sim, 6), 2u << 20);
+        assert_null(closer_state_find_mem(f->m->state, 6));
+        assert_int_equal(f->m->stats.errors_permanent, permanent);
+        assert_int_equal(f->m->stats.errors_fatal, fatal);
+        closer_simhost_set_target_unwritten(f->sim, 6, false);
+        tick(f);
+        assert_true(target_of(f->sim, 6) < (2u << 20));
+        assert_non_null(closer_state_find_mem(f->m->state, 6));
+}
+
 /* SIGTERM path: everything back as found. */
 static void test_restore(void **state) {
         fixture *f = *state;
@@ -481,6 +501,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_memory_m_is_target_found, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_memory_bursty_io_steady, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_broken_balloon, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_target_not_written_yet, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restore, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_crash_resume, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_charge_cap, setup, teardown),
