@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "closer/accounting.h"
+#include "basic/sort-util.h"
 
 #define NS_PER_S UINT64_C(1000000000)
 
@@ -51,7 +52,7 @@ static closer_acct_thread *take_threads(const closer_snapshot *s) {
                         .start_time = s->threads[i].start_time,
                         .cpu_ns = s->threads[i].cpu_ns,
                 };
-        qsort(a, s->n_threads, sizeof(*a), cmp_acct);
+        closer_qsort_safe(a, s->n_threads, sizeof(*a), cmp_acct);
         return a;
 }
 
@@ -121,7 +122,7 @@ int closer_acct_step(closer_acct_state *st, const closer_snapshot *s, const clos
                 dix[d][0] = p->domains[d].domid;
                 dix[d][1] = (int) d;
         }
-        qsort(dix, p->n_domains, sizeof(*dix), cmp_first);
+        closer_qsort_safe(dix, p->n_domains, sizeof(*dix), cmp_first);
 
         unsigned n_owner = 0;
         for (unsigned i = 0; i < p->n_threads; i++) {
@@ -134,7 +135,7 @@ int closer_acct_step(closer_acct_state *st, const closer_snapshot *s, const clos
                 owner[n_owner][1] = hit[1];
                 n_owner++;
         }
-        qsort(owner, n_owner, sizeof(*owner), cmp_first);
+        closer_qsort_safe(owner, n_owner, sizeof(*owner), cmp_first);
 
         for (unsigned i = 0; i < s->n_threads; i++) {
                 int key[2] = {cur[i].tid, 0};

@@ -8,6 +8,7 @@
 #include "basic/alloc-util.h"
 #include "closer/utf8.h"
 #include "jsontape.h"
+#include "basic/sort-util.h"
 
 #define JT_MAX_DEPTH 2048       /* jansson's JSON_PARSER_MAX_DEPTH */
 #define JT_SMALL_OBJECT 16      /* up to this many keys, duplicates are found pairwise */
@@ -366,7 +367,7 @@ static int check_duplicates(parser *p, size_t obj, uint32_t n) {
                 keys[i] = k;
                 k = jt_next(k + 1);
         }
-        qsort(keys, n, sizeof(*keys), key_cmp);
+        closer_qsort_safe(keys, n, sizeof(*keys), key_cmp);
         int r = 0;
         for (uint32_t i = 1; i < n && r == 0; i++)
                 if (key_cmp(&keys[i - 1], &keys[i]) == 0)

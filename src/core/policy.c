@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "closer/policy.h"
+#include "basic/sort-util.h"
 
 /* §3.2: the main container is static, sized per cloud framework (table 3.2),
  * and lives on one configured node. We take the lowest-numbered dom0 vCPUs
@@ -640,7 +641,7 @@ int closer_plan_compute(const closer_snapshot *s, const closer_config *c,
 
         for (unsigned i = 0; i < s->n_domains; i++)
                 ix[i] = (domid_slot) {.domid = s->domains[i].domid, .idx = i};
-        qsort(ix, s->n_domains, sizeof(*ix), cmp_domid_slot);
+        closer_qsort_safe(ix, s->n_domains, sizeof(*ix), cmp_domid_slot);
 
         plan_threads(p, v, ix);
         plan_irqs(p, v, ix);

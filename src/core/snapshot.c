@@ -14,6 +14,7 @@
 #include "closer/snapshot.h"
 #include "closer/utf8.h"
 #include "jsontape.h"
+#include "basic/sort-util.h"
 
 #define SNAPSHOT_FORMAT "closer-snapshot/1"
 
@@ -680,7 +681,7 @@ static long find_duplicate(const int64_t *keys, size_t n, long *ret_first) {
         }
         for (size_t i = 0; i < n; i++)
                 packed[i] = (int64_t) ((uint64_t) keys[i] << 32 | i);
-        qsort(packed, n, sizeof(*packed), cmp_int_idx);
+        closer_qsort_safe(packed, n, sizeof(*packed), cmp_int_idx);
         long dup = -1;
         for (size_t i = 1; i < n; i++)
                 if (packed[i] >> 32 == packed[i - 1] >> 32) {

@@ -28,6 +28,7 @@
 
 #include "basic/alloc-util.h"
 #include "linux/linux.h"
+#include "basic/sort-util.h"
 
 #define CMDLINE_MAX (64u * 1024u)
 #define CMDLINE_ARGS_MAX 256u
@@ -251,7 +252,7 @@ static int read_tasks(closer_proc_cache *c, cached_proc *p, int dfd, const close
                 return r;
         }
         if (p->n_threads > 1)
-                qsort(p->threads, p->n_threads, sizeof(*p->threads), cmp_thread);
+                closer_qsort_safe(p->threads, p->n_threads, sizeof(*p->threads), cmp_thread);
         cached_thread *nt = NULL;
         unsigned n = 0, cap = 0;
         struct dirent *de;
@@ -412,7 +413,7 @@ int closer_proc_cache_read_threads(closer_proc_cache *c, closer_thread **ret, un
                 pids[n_pids++] = pid;
         }
         if (n_pids > 1)
-                qsort(pids, n_pids, sizeof(*pids), cmp_int);
+                closer_qsort_safe(pids, n_pids, sizeof(*pids), cmp_int);
         cached_proc *np = calloc(n_pids ? n_pids : 1, sizeof(*np));
         if (!np) {
                 free(pids);

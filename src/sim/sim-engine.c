@@ -30,6 +30,7 @@
 #include "basic/alloc-util.h"
 #include "closer/snapshot.h"
 #include "sim/sim-engine.h"
+#include "basic/sort-util.h"
 
 #define NS_PER_S 1e9
 #define PAGE_BYTES 4096.0
@@ -117,7 +118,7 @@ static void waterfill(unsigned n, const double *demand, const double *weight, do
                 return;
         }
         if (m > 1)
-                qsort(order, m, sizeof(*order), wf_cmp);
+                closer_qsort_safe(order, m, sizeof(*order), wf_cmp);
         double left = capacity;
         for (unsigned k = 0; k < m; k++) {
                 unsigned i = order[k].i;
