@@ -20,10 +20,13 @@ typedef struct closer_io_rate {
  * Take the sample (ops, bytes) dt_s after the last one. Guests do I/O in
  * bursts: a rate per tick would move a VM's memory a level up and down every
  * tick, so the rates follow an exponential moving average with time constant
- * tau_s (0: none, the last rate). The first rate is taken as it is; a counter
- * that went backwards was reset (backend reconnected) and counts from zero.
- * Nothing is averaged when dt_s is 0 or there is no earlier sample (both
- * counters 0).
+ * tau_s (0: none, the last rate). The first rate is taken as it is.
+ * Counters that went backwards (either of them: a backend that reconnected)
+ * are a new baseline and the interval counts 0, not their new values: the
+ * rule src/xen/iosum.c applies to each source of a domain's counter
+ * (src/xen/xen.h), so that a reset is read the same way at both depths and
+ * never becomes a burst. Nothing is averaged when dt_s is 0 or there is no
+ * earlier sample (both counters 0).
  */
 void closer_io_rate_sample(closer_io_rate *r, uint64_t ops, uint64_t bytes, double dt_s, double tau_s);
 

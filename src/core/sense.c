@@ -4,8 +4,10 @@
 #include "closer/sense.h"
 
 void closer_io_rate_sample(closer_io_rate *r, uint64_t ops, uint64_t bytes, double dt_s, double tau_s) {
-        uint64_t dops = ops >= r->ops ? ops - r->ops : ops;
-        uint64_t dbytes = bytes >= r->bytes ? bytes - r->bytes : bytes;
+        /* backwards (either counter): a new baseline, the interval counts 0 */
+        bool reset = ops < r->ops || bytes < r->bytes;
+        uint64_t dops = reset ? 0 : ops - r->ops;
+        uint64_t dbytes = reset ? 0 : bytes - r->bytes;
 
         if (dt_s > 0 && (r->ops || r->bytes)) {
                 double ops_s = (double) dops / dt_s, bytes_s = (double) dbytes / dt_s;

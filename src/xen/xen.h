@@ -216,9 +216,12 @@ int closer_xen_map_irqs(const closer_xen_probe_ops *ops, void *data, unsigned n_
  *   before is history, not new I/O);
  * - a source missing from a read keeps its place; when it is back, what it
  *   did meanwhile counts;
- * - a source whose counters went backwards (a backend that reconnected)
- *   starts again from its new value: what it did since the reset is lost,
- *   at most one read's worth, rather than counted twice.
+ * - a source whose counters went backwards (either of them: a backend that
+ *   reconnected) starts again from its new value and adds 0 for that read:
+ *   what it did since the reset is lost, at most one read's worth, rather
+ *   than counted twice. closer_io_rate_sample (closer/sense.h) reads a
+ *   domain's counter that goes backwards by the same rule (a new baseline,
+ *   the interval counts 0): one rule at both depths.
  * A domain with no reading at all (not even a source without counters) is
  * gone: its sources are forgotten. */
 typedef struct closer_xen_io_reading {
