@@ -31,10 +31,25 @@ typedef enum closer_err_kind {
 closer_err_kind closer_err_kind_of(int r);
 const char *closer_err_kind_to_string(closer_err_kind k);
 
-/* dom0's backend I/O counters of one domain, cumulative since its backends
- * connected (the caller takes differences). */
+typedef enum closer_backend_kind {
+        CLOSER_BACKEND_VBD,             /* blkback: /sys/bus/xen-backend/devices/vbd-D-N */
+        CLOSER_BACKEND_VIF,             /* netback: vif-D-N, net device vifD.N */
+} closer_backend_kind;
+
+/* dom0's backend I/O counters of one device of a domain (kind, devid: the
+ * N of vbd-D-N / vif-D-N), cumulative since it connected (the caller takes
+ * differences, per device: a sum over a domain's devices drops when one of
+ * them cannot be read and jumps back up when it can, a burst of I/O that
+ * never happened). A vbd has block counters, a vif net counters, the other
+ * two are 0. valid is false when a counter of the device could not be read
+ * or parsed (it went away, or is not there yet, while being read): the
+ * counters read are there, the others 0, and they are not the device's
+ * totals. */
 typedef struct closer_backend_io {
         int domid;
+        closer_backend_kind kind;
+        int devid;
+        bool valid;
         uint64_t block_ops;             /* blkback rd_req + wr_req */
         uint64_t block_bytes;           /* blkback (rd_sect + wr_sect) x 512 */
         uint64_t net_packets;           /* netback vif rx + tx packets */
@@ -91,10 +106,12 @@ typedef struct closer_hostos_ops {
          * CLOSER_EXECS_UNTRACKED: no more reports (read every time). */
         void (*exec_seen)(void *data, int pid);
 
-        /* dom0's kernel backends' I/O counters (blkback, netback) per
-         * domain, sorted by domid (optional: NULL when the host has no such
-         * backends). The Xen adapter reads them through this op, from the
-         * host-OS adapter closerd attaches to it. *ret is malloc'd (free()). */
+        /* dom0's kernel backends' I/O counters (blkback, netback), one row
+         * per device, sorted by domid, kind, devid (optional: NULL when the
+         * host has no such backends). The Xen adapter reads them through
+         * this op, from the host-OS adapter closerd attaches to it, and
+         * follows each device's counters on its own. *ret is malloc'd
+         * (free()). */
         int (*read_backend_io)(void *data, closer_backend_io **ret, unsigned *ret_n);
 
         void (*free)(void *data);

@@ -121,6 +121,7 @@ static int scan_run(scan *s, const char *root, closer_error *err) {
         r = closer_backend_read_io(s->root, &s->io, &s->n_io);
         if (r < 0)
                 return closer_error_set(err, r, "%s/sys/bus/xen-backend/devices: %s", root, strerror(-r));
+        closer_backend_io_by_domain(s->io, &s->n_io);   /* shown per domain */
         closer_qsort_safe(s->snap.threads, s->snap.n_threads, sizeof(*s->snap.threads), cmp_thread);
         closer_qsort_safe(s->snap.irqs, s->snap.n_irqs, sizeof(*s->snap.irqs), cmp_irq);
 

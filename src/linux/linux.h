@@ -127,11 +127,19 @@ int closer_irq_read_affinity(const closer_root *root, unsigned irq, bool effecti
 #define CLOSER_BACKEND_TYPE_MAX 16u     /* "vbd", "vif", "qdisk", "console"...: room for one */
 int closer_backend_parse_name(const char *name, char *type, size_t type_len, int *ret_domid, int *ret_devid);
 
-/* Per-domain sums of /sys/bus/xen-backend/devices/vbd-D-N/statistics and of
- * the vifD.N net devices' statistics, sorted by domid. A device without
- * counters (qdisk, console, one that just went away) adds nothing. Returns 0
- * or -errno (ENOMEM; no xen-backend directory is an empty result). */
+/* One row per kernel backend device (closer_backend_io): the counters of
+ * /sys/bus/xen-backend/devices/vbd-D-N/statistics, and of vif-D-N's net
+ * device vifD.N's statistics, sorted by domid, kind, devid. Other backends
+ * (qdisk, console) have no row; a device one of whose counters cannot be
+ * read or parsed (it just went away, its net device is not there yet) has
+ * one, not valid. Returns 0 or -errno (ENOMEM; no xen-backend directory is
+ * an empty result). */
 int closer_backend_read_io(const closer_root *root, closer_backend_io **ret, unsigned *ret_n);
+/* Sum such rows (sorted by domid) into one per domain, in place, for a
+ * display (`closerctl scan`): devid -1, valid when all its devices were;
+ * kind is its first device's. Not for taking differences: a sum drops when
+ * one device cannot be read. */
+void closer_backend_io_by_domain(closer_backend_io *v, unsigned *n);
 
 /* ---- cgroup.c: the cgroup v2 tree --------------------------------------- */
 

@@ -37,9 +37,10 @@
 /* Console ring read for the 'u' dump. */
 #define CONRING_READ_MAX (1u << 20)
 #define FE_PORTS_MAX 1024u
-/* read_io's sources of a domain's I/O counters (closer_xen_io_sum) */
-#define IO_SOURCE_KERNEL 0u
-#define IO_SOURCE_QDISK 1u
+/* read_io's sources of a domain's I/O counters (closer_xen_io_sum): its
+ * qdisk QEMU, and each of its kernel backend devices on its own
+ * (io_source_kernel) */
+#define IO_SOURCE_QDISK 0u
 #define TOKEN_INTRO "closer:introduce"
 #define TOKEN_RELEASE "closer:release"
 
@@ -404,6 +405,12 @@ static int poll_qdisk(xen_host *h, uint64_t now_ns) {
         return 0;
 }
 
+/* A kernel backend device's source number: kind and devid, never
+ * IO_SOURCE_QDISK. */
+static uint64_t io_source_kernel(const closer_backend_io *b) {
+        return (uint64_t) (b->kind + 1) << 32 | (uint32_t) b->devid;
+}
+
 /* Each domU's backend I/O counters. Kernel backends (blkback, netback) are
  * read from sysfs by the host-OS adapter (read_backend_io), NOT through
  * libxenstat: Xen 4.17's libxenstat parses /proc/net/dev (XENSTAT_NETWORK) into a realloc'd
@@ -441,9 +448,12 @@ static int op_read_io(void *data, closer_hv_io **ret, unsigned *ret_n) {
         if (!rd)
                 return -ENOMEM;
         unsigned n = 0;
+        /* one source per device: summed here, a device unreadable in one
+         * read (hotplug racing the read) would drop its domain's counter
+         * and the next read would add it back as a burst */
         for (unsigned i = 0; i < n_kb; i++)
                 rd[n++] = (closer_xen_io_reading) {
-                        .domid = kb[i].domid, .source = IO_SOURCE_KERNEL, .valid = true,
+                        .domid = kb[i].domid, .source = io_source_kernel(&kb[i]), .valid = kb[i].valid,
                         .ops = kb[i].block_ops + kb[i].net_packets, .bytes = kb[i].block_bytes + kb[i].net_bytes};
         for (unsigned j = 0; j < h->n_qdisk_last; j++)
                 rd[n++] = h->qdisk_last[j];

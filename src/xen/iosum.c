@@ -7,7 +7,7 @@
 #include "basic/macro.h"
 #include "xen/xen.h"
 
-static closer_xen_io_source *find(closer_xen_io_sum *s, unsigned n, int domid, unsigned source) {
+static closer_xen_io_source *find(closer_xen_io_sum *s, unsigned n, int domid, uint64_t source) {
         for (unsigned i = 0; i < n; i++)
                 if (s->v[i].domid == domid && s->v[i].source == source)
                         return &s->v[i];

@@ -201,13 +201,14 @@ int closer_xen_map_irqs(const closer_xen_probe_ops *ops, void *data, unsigned n_
 /* ------------------------------------------------------------------ */
 /* iosum.c: one I/O counter per domain from counters of several sources.
  *
- * A domain's backend I/O is counted by more than one source (its kernel
- * backends in sysfs, its qdisk QEMU over QMP), and a source can be missing
- * from a read (a QEMU that did not answer in time, a device whose counters
- * are not there yet) and turn up later. Adding the raw counters would turn a
- * source that turns up late into a burst of everything it counted since the
- * domain booted (seen on the lab's dom0: an idle domU's whole qdisk history
- * at once, 30 s of memory moved for nothing). So each (domain, source) is
+ * A domain's backend I/O is counted by more than one source (each of its
+ * kernel backend devices in sysfs, its qdisk QEMU over QMP), and a source
+ * can be missing from a read (a QEMU that did not answer in time, a device
+ * whose counters are not there yet or went away while being read) and turn
+ * up later. Adding the raw counters would turn a source that turns up late
+ * into a burst of everything it counted since the domain booted (seen on
+ * the lab's dom0: an idle domU's whole qdisk history at once, 30 s of
+ * memory moved for nothing). So each (domain, source) is
  * followed on its own and the domain's counter grows only by what each
  * source did between two of its reads:
  * - a source first read together with its domain's first read counts from
@@ -226,14 +227,14 @@ int closer_xen_map_irqs(const closer_xen_probe_ops *ops, void *data, unsigned n_
  * gone: its sources are forgotten. */
 typedef struct closer_xen_io_reading {
         int domid;
-        unsigned source;                /* the caller's numbering, per domain */
+        uint64_t source;                /* the caller's numbering, per domain */
         bool valid;                     /* false: the domain is live, this source said nothing */
         uint64_t ops, bytes;
 } closer_xen_io_reading;
 
 typedef struct closer_xen_io_source {
         int domid;
-        unsigned source;
+        uint64_t source;
         uint64_t last_ops, last_bytes;  /* its raw counters at its last read */
         uint64_t ops, bytes;            /* what it adds to its domain's counter */
 } closer_xen_io_source;

@@ -296,6 +296,9 @@ static void test_read_io(void **state) {
          * disk, a qdisk that did not answer the first reads) */
         fake.doms[3].domid = 3, fake.n_doms = 4;
         put("dom0/sys/bus/xen-backend/devices/vbd-3-51712/statistics/rd_req", "40\n");
+        put("dom0/sys/bus/xen-backend/devices/vbd-3-51712/statistics/wr_req", "0\n");
+        put("dom0/sys/bus/xen-backend/devices/vbd-3-51712/statistics/rd_sect", "0\n");
+        put("dom0/sys/bus/xen-backend/devices/vbd-3-51712/statistics/wr_sect", "0\n");
         assert_int_equal(hv->ops->read_io(hv->data, &io, &n), 0);
         const closer_hv_io *d3 = NULL;
         for (unsigned i = 0; i < n; i++)
@@ -324,6 +327,96 @@ static void test_read_io(void **state) {
         d2 = io[0].domid == 2 ? &io[0] : &io[1];
         assert_true(d2->ops == 12);
         free(io);
+}
+
+static void move(const char *from, const char *to) {
+        char a[256], b[256];
+        snprintf(a, sizeof(a), "%s/%s", root, from);
+        snprintf(b, sizeof(b), "%s/%s", root, to);
+        assert_int_equal(rename(a, b), 0);
+}
+
+static void put_vbd(int domid, int devid, const char *rd_req, const char *wr_req) {
+        char rel[256];
+        const char *f[] = {"rd_req", "wr_req", "rd_sect", "wr_sect"}, *v[] = {rd_req, wr_req, "0\n", "0\n"};
+        for (int i = 0; i < 4; i++) {
+                snprintf(rel, sizeof(rel), "dom0/sys/bus/xen-backend/devices/vbd-%d-%d/statistics/%s", domid, devid, f[i]);
+                put(rel, v[i]);
+        }
+}
+
+static void put_vif_stats(int domid, int devid, const char *rx_packets, const char *tx_packets) {
+        char rel[256];
+        const char *f[] = {"rx_packets", "tx_packets", "rx_bytes", "tx_bytes"}, *v[] = {rx_packets, tx_packets, "0\n", "0\n"};
+        for (int i = 0; i < 4; i++) {
+                snprintf(rel, sizeof(rel), "dom0/sys/class/net/vif%d.%d/statistics/%s", domid, devid, f[i]);
+                put(rel, v[i]);
+        }
+}
+
+/* domid's ops in one read_io */
+static uint64_t read_ops(closer_hypervisor *hv, int domid) {
+        closer_hv_io *io = NULL;
+        unsigned n = 0;
+        uint64_t ops = UINT64_MAX;
+        assert_int_equal(hv->ops->read_io(hv->data, &io, &n), 0);
+        for (unsigned i = 0; i < n; i++)
+                if (io[i].domid == domid)
+                        ops = io[i].ops;
+        free(io);
+        assert_true(ops != UINT64_MAX);
+        return ops;
+}
+
+/* Each kernel backend device is a source of its own: summed before the
+ * adapter took differences, a device unreadable in one read (hotplug racing
+ * the read) dropped its domain's counter and the next read added it back as
+ * a burst of I/O that never happened, and a device hotplugged into a running
+ * domain added its history to one tick. */
+static void test_read_io_per_device(void **state) {
+        closer_hypervisor *hv = *state;
+        closer_xen_set_qdisk_poll_ns(hv, 0);
+        /* domain 1: two vbds and a vif, all three counted */
+        put_vbd(1, 51712, "7\n", "3\n");
+        put_vbd(1, 51728, "100\n", "0\n");
+        put("dom0/sys/bus/xen-backend/devices/vif-1-0/state", "4\n");
+        put_vif_stats(1, 0, "10\n", "5\n");
+        assert_true(read_ops(hv, 1) == 10 + 100 + 15);
+        put_vbd(1, 51728, "110\n", "0\n");
+        put_vbd(1, 51712, "8\n", "3\n");
+        assert_true(read_ops(hv, 1) == 136);            /* both vbds' I/O */
+
+        /* the vif's net device unreadable for one read: when back, only
+         * what it did meanwhile counts (summed: +15 more, all at once) */
+        move("dom0/sys/class/net/vif1.0", "dom0/sys/class/net/gone");
+        assert_true(read_ops(hv, 1) == 136);
+        move("dom0/sys/class/net/gone", "dom0/sys/class/net/vif1.0");
+        put_vif_stats(1, 0, "10\n", "6\n");
+        assert_true(read_ops(hv, 1) == 137);
+
+        /* a vbd missing from the directory for one read: the same */
+        move("dom0/sys/bus/xen-backend/devices/vbd-1-51728", "dom0/vbd-1-51728");
+        assert_true(read_ops(hv, 1) == 137);
+        move("dom0/vbd-1-51728", "dom0/sys/bus/xen-backend/devices/vbd-1-51728");
+        assert_true(read_ops(hv, 1) == 137);
+
+        /* a vbd hotplugged into the running domain: its counters so far
+         * are history, what it does from now on counts */
+        put_vbd(1, 51744, "5000\n", "20\n");
+        assert_true(read_ops(hv, 1) == 137);
+        put_vbd(1, 51744, "5004\n", "20\n");
+        assert_true(read_ops(hv, 1) == 141);
+
+        /* a vif whose net device is not there yet, then is */
+        put("dom0/sys/bus/xen-backend/devices/vif-1-1/state", "2\n");
+        assert_true(read_ops(hv, 1) == 141);
+        put_vif_stats(1, 1, "50\n", "0\n");
+        assert_true(read_ops(hv, 1) == 141);
+        put_vif_stats(1, 1, "52\n", "1\n");
+        assert_true(read_ops(hv, 1) == 144);
+
+        /* domain 2 has no kernel device at all: a row of its own, 0 */
+        assert_true(read_ops(hv, 2) == 0);
 }
 
 /* A dom0 whose memory/target nobody wrote yet (no `xl mem-set 0` since
@@ -576,6 +669,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_read_host_exact_numa, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_not_attached, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_read_io, setup_attached, teardown),
+                cmocka_unit_test_setup_teardown(test_read_io_per_device, setup_attached, teardown),
                 cmocka_unit_test_setup_teardown(test_dom0_target_unset, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_act, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_events, setup, teardown),

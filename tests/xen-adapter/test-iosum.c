@@ -92,6 +92,20 @@ static void test_reset_counts_nothing_twice(void **state) {
         closer_xen_io_sum_free(&s);
 }
 
+/* Source numbers are 64-bit: the Xen adapter numbers each kernel device
+ * by kind << 32 | devid (vbd devids such as 51712, and larger). */
+static void test_source_is_64_bit(void **state) {
+        (void) state;
+        closer_xen_io_sum s = {0};
+        closer_xen_io_reading r[] = {{.domid = 2, .source = 1ull << 32 | 51712, .valid = true, .ops = 10},
+                                     {.domid = 2, .source = 2ull << 32 | 51712, .valid = true, .ops = 1000}};
+        assert_int_equal(read1(&s, r, 2, 2), 1010);
+        assert_int_equal(s.n, 2u);
+        r[0].ops = 11;
+        assert_int_equal(read1(&s, r, 2, 2), 1011);
+        closer_xen_io_sum_free(&s);
+}
+
 /* A domain not read at all is gone: a later domain with its domid starts
  * from its own raw total. A domain with no counters yet still gets a row. */
 static void test_gone_domain_forgotten(void **state) {
@@ -115,6 +129,7 @@ int main(void) {
                 cmocka_unit_test(test_late_source_is_not_a_burst),
                 cmocka_unit_test(test_missing_source_comes_back),
                 cmocka_unit_test(test_reset_counts_nothing_twice),
+                cmocka_unit_test(test_source_is_64_bit),
                 cmocka_unit_test(test_gone_domain_forgotten),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
