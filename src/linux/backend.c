@@ -17,6 +17,7 @@
 #include "basic/fd-util.h"
 #include "basic/macro.h"
 #include "basic/parse-util.h"
+#include "basic/sort-util.h"
 #include "linux/linux.h"
 
 /* A counter file: one decimal number. -errno when it cannot be read or is
@@ -126,8 +127,7 @@ int closer_backend_read_io(const closer_root *root, closer_backend_io **ret, uns
                         row->net_bytes = add_sat(v[2], v[3]);
                 }
         }
-        if (n)
-                qsort(rows, n, sizeof(*rows), cmp_device);
+        closer_qsort_safe(rows, n, sizeof(*rows), cmp_device);
         /* one row per device even for names the kernel does not make
          * ("vbd-3-07" beside "vbd-3-7"): two rows of one source would read
          * as its counter jumping back and forth */
