@@ -77,6 +77,14 @@ typedef struct closer_cap_now {
         unsigned applied_pct;           /* the cap we set, 0: none yet */
 } closer_cap_now;
 
+/* A systemd unit's AllowedCPUs= as the daemon knows it: what this run set,
+ * else as read; or, to put back, as found. */
+typedef struct closer_unit_now {
+        const char *unit;
+        bool known;                     /* false: not loaded or unreadable: leave it alone */
+        closer_cpuset cpus;             /* empty: no AllowedCPUs= (every CPU) */
+} closer_unit_now;
+
 /* A scheduler cap as found, recorded. */
 typedef struct closer_cap_found {
         int domid;
@@ -96,6 +104,8 @@ typedef enum closer_action_op {
         CLOSER_OP_DOM0_MEM,             /* dom0's balloon target */
         CLOSER_OP_CAP,                  /* a VM's scheduler cap (charge = cap) */
         CLOSER_OP_CAP_PUT_BACK,         /* a VM's scheduler cap back as found */
+        CLOSER_OP_UNIT_CPUS,            /* a systemd unit's AllowedCPUs= to the main container's CPUs */
+        CLOSER_OP_UNIT_CPUS_PUT_BACK,   /* a systemd unit's AllowedCPUs= back as found */
         _CLOSER_OP_MAX,
 } closer_action_op;
 
@@ -141,6 +151,11 @@ typedef struct closer_action {
                         uint64_t found_kib;             /* dom0's target as found */
                         uint64_t planned_kib;           /* found + every VM's planned reserve */
                 } dom0_mem;
+                struct {
+                        const char *name;               /* "system.slice" */
+                        const closer_cpuset *cpus;      /* empty: AllowedCPUs= reset (put back only) */
+                        const closer_cpuset *found;     /* as found; put back: == cpus */
+                } unit;
                 struct {
                         unsigned index;                 /* snapshot->domains; put back: unused */
                         int domid;
@@ -211,3 +226,14 @@ int closer_reconcile_caps(const closer_snapshot *s, const closer_acct_row *rows,
                           const closer_cap_now *now, closer_actions *out);
 /* Not charging by cap (any more): every cap recorded goes back as found. */
 int closer_reconcile_caps_put_back(const closer_cap_found *found, unsigned n_found, closer_actions *out);
+/*
+ * Under systemd (closer/units.h): each known unit whose AllowedCPUs= is not
+ * the main container's CPUs gets them (nothing when main is empty). Made in
+ * the cgroup phase, before the threads' affinities are read: the kernel
+ * resets the affinity of every task in a cpuset it changes, so the threads
+ * in those slices then have the main CPUs and need no action of their own.
+ */
+int closer_reconcile_units(const closer_cpuset *main_cpus, const closer_unit_now *now, unsigned n,
+                           closer_actions *out);
+/* Every unit recorded goes back as found (empty: AllowedCPUs= reset). */
+int closer_reconcile_units_put_back(const closer_unit_now *found, unsigned n, closer_actions *out);

@@ -256,3 +256,30 @@ int closer_reconcile_caps_put_back(const closer_cap_found *found, unsigned n_fou
                         return -ENOMEM;
         return 0;
 }
+
+int closer_reconcile_units(const closer_cpuset *main_cpus, const closer_unit_now *now, unsigned n,
+                           closer_actions *out) {
+        if (closer_cpuset_is_empty(main_cpus))
+                return 0;
+        for (unsigned i = 0; i < n; i++) {
+                if (!now[i].known || !now[i].unit || closer_cpuset_equal(&now[i].cpus, main_cpus))
+                        continue;
+                if (push(out, (closer_action) {.op = CLOSER_OP_UNIT_CPUS,
+                                               .unit = {.name = now[i].unit, .cpus = main_cpus,
+                                                        .found = &now[i].cpus}}) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+int closer_reconcile_units_put_back(const closer_unit_now *found, unsigned n, closer_actions *out) {
+        for (unsigned i = 0; i < n; i++) {
+                if (!found[i].known || !found[i].unit)
+                        continue;
+                if (push(out, (closer_action) {.op = CLOSER_OP_UNIT_CPUS_PUT_BACK,
+                                               .unit = {.name = found[i].unit, .cpus = &found[i].cpus,
+                                                        .found = &found[i].cpus}}) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}

@@ -13,6 +13,7 @@
 #include "basic/fd-util.h"
 #include "basic/macro.h"
 #include "closer/snapshot.h"
+#include "closer/units.h"
 #include "daemon/state.h"
 
 closer_state *closer_state_new(void) {
@@ -27,6 +28,7 @@ closer_state *closer_state_free(closer_state *st) {
         free(st->mem);
         free(st->caps);
         free(st->cgroups);
+        free(st->units);
         free(st);
         return NULL;
 }
@@ -199,6 +201,37 @@ void closer_state_drop_cgroup(closer_state *st, int pid) {
                 }
 }
 
+/* The units closerd sets AllowedCPUs= on: a handful. */
+const closer_saved_unit *closer_state_find_unit(const closer_state *st, const char *unit) {
+        for (unsigned i = 0; i < st->n_units; i++)
+                if (strcmp(st->units[i].unit, unit) == 0)
+                        return &st->units[i];
+        return NULL;
+}
+
+int closer_state_add_unit(closer_state *st, const char *unit, const closer_cpuset *cpus) {
+        if (!closer_unit_name_valid(unit))
+                return -EINVAL;
+        if (closer_state_find_unit(st, unit))
+                return 0;
+        if (!GREEDY_REALLOC_MIN(st->units, st->cap_units, st->n_units + 1, 4))
+                return -ENOMEM;
+        closer_saved_unit *u = &st->units[st->n_units++];
+        snprintf(u->unit, sizeof(u->unit), "%s", unit);
+        u->cpus = *cpus;
+        st->dirty = true;
+        return 1;
+}
+
+void closer_state_drop_unit(closer_state *st, const char *unit) {
+        for (unsigned i = 0; i < st->n_units; i++)
+                if (strcmp(st->units[i].unit, unit) == 0) {
+                        st->units[i] = st->units[--st->n_units];
+                        st->dirty = true;
+                        return;
+                }
+}
+
 static json_t *cpus_json(const closer_cpuset *s) {
         char buf[CLOSER_CPULIST_MAX];
         if (closer_cpuset_format(s, buf, sizeof(buf)) < 0)
@@ -243,6 +276,13 @@ int closer_state_save(closer_state *st, const char *path) {
                                                      (json_int_t) st->cgroups[i].start_time, "path",
                                                      st->cgroups[i].path));
         json_object_set_new(root, "cgroups", arr);
+        if (st->n_units) {
+                arr = json_array();
+                for (unsigned i = 0; i < st->n_units; i++)
+                        json_array_append_new(arr, json_pack("{s:s, s:o}", "unit", st->units[i].unit, "allowed_cpus",
+                                                             cpus_json(&st->units[i].cpus)));
+                json_object_set_new(root, "units", arr);
+        }
 
         _cleanup_free_ char *text = json_dumps(root, JSON_COMPACT);
         json_decref(root);
@@ -369,6 +409,19 @@ int closer_state_load(const char *path, closer_state **ret, closer_error *err) {
                         return bad(err, path, "$.cgroups[]");
                 if (closer_state_add_cgroup(st, (int) pid, (uint64_t) start, cpath) < 0)
                         return bad(err, path, "$.cgroups[]");
+        }
+        /* optional (closerd under systemd): older files have none */
+        json_t *units = json_object_get(root, "units");
+        if (units && !json_is_array(units))
+                return bad(err, path, "$.units");
+        json_array_foreach(units, i, v) {
+                const char *unit, *cpus;
+                closer_cpuset set;
+                if (json_unpack(v, "{s:s, s:s}", "unit", &unit, "allowed_cpus", &cpus) < 0 ||
+                    !closer_unit_name_valid(unit) || closer_cpuset_parse(cpus, &set) < 0)
+                        return bad(err, path, "$.units[]");
+                if (closer_state_add_unit(st, unit, &set) < 0)
+                        return nomem(err, path);
         }
         st->dirty = false;
         *ret = TAKE_PTR(st);

@@ -44,6 +44,12 @@ typedef struct closer_saved_cgroup {
         char path[512];                 /* its cgroup v2 path as found */
 } closer_saved_cgroup;
 
+/* A systemd unit's AllowedCPUs= as found (closer/units.h). */
+typedef struct closer_saved_unit {
+        char unit[256];                 /* a plain unit name (closer_unit_name_valid) */
+        closer_cpuset cpus;             /* empty: none was set (every CPU) */
+} closer_saved_unit;
+
 typedef struct closer_state {
         bool have_dom0_target;
         uint64_t dom0_target_kib;
@@ -57,6 +63,8 @@ typedef struct closer_state {
         closer_saved_cap *caps;
         unsigned n_cgroups, cap_cgroups;
         closer_saved_cgroup *cgroups;
+        unsigned n_units, cap_units;
+        closer_saved_unit *units;
         bool dirty;                     /* changed since the last save */
 } closer_state;
 
@@ -85,3 +93,7 @@ void closer_state_drop_cap(closer_state *st, int domid);
 const closer_saved_cgroup *closer_state_find_cgroup(const closer_state *st, int pid);
 int closer_state_add_cgroup(closer_state *st, int pid, uint64_t start_time, const char *path);
 void closer_state_drop_cgroup(closer_state *st, int pid);
+/* -EINVAL for a name that is not a plain unit name. */
+const closer_saved_unit *closer_state_find_unit(const closer_state *st, const char *unit);
+int closer_state_add_unit(closer_state *st, const char *unit, const closer_cpuset *cpus);
+void closer_state_drop_unit(closer_state *st, const char *unit);

@@ -393,13 +393,66 @@ static void test_caps(void **state) {
         closer_actions_done(&l);
 }
 
+/* systemd units: AllowedCPUs= to the main CPUs where it differs, for the
+ * units known (loaded); put back as found, also an empty one (reset). */
+static void test_units(void **state) {
+        (void) state;
+        closer_actions l = {0};
+        closer_cpuset main_cpus, empty;
+        closer_unit_now now[3] = {{.unit = "system.slice", .known = true},
+                                  {.unit = "user.slice", .known = false},
+                                  {.unit = "init.scope", .known = true}};
+
+        assert_int_equal(closer_cpuset_parse("0-1", &main_cpus), 0);
+        closer_cpuset_zero(&empty);
+        /* as found: none set (every CPU) on both */
+        assert_int_equal(closer_reconcile_units(&main_cpus, now, 3, &l), 0);
+        assert_int_equal(l.n, 2);
+        assert_int_equal(l.a[0].op, CLOSER_OP_UNIT_CPUS);
+        assert_string_equal(l.a[0].unit.name, "system.slice");
+        assert_true(closer_cpuset_equal(l.a[0].unit.cpus, &main_cpus));
+        assert_ptr_equal(l.a[0].unit.found, &now[0].cpus);
+        assert_string_equal(l.a[1].unit.name, "init.scope");
+
+        /* equal: nothing */
+        now[0].cpus = main_cpus;
+        now[2].cpus = main_cpus;
+        closer_actions_clear(&l);
+        assert_int_equal(closer_reconcile_units(&main_cpus, now, 3, &l), 0);
+        assert_int_equal(l.n, 0);
+
+        /* the main container moved: again */
+        closer_cpuset moved;
+        assert_int_equal(closer_cpuset_parse("0-2", &moved), 0);
+        assert_int_equal(closer_reconcile_units(&moved, now, 3, &l), 0);
+        assert_int_equal(l.n, 2);
+
+        /* no main CPUs (no plan): never an empty AllowedCPUs= */
+        closer_actions_clear(&l);
+        now[0].cpus = empty;
+        assert_int_equal(closer_reconcile_units(&empty, now, 3, &l), 0);
+        assert_int_equal(l.n, 0);
+
+        /* put back as found, an empty one included */
+        closer_unit_now found[2] = {{.unit = "system.slice", .known = true}, {.unit = "init.scope", .known = true}};
+        assert_int_equal(closer_cpuset_parse("0-7", &found[1].cpus), 0);
+        assert_int_equal(closer_reconcile_units_put_back(found, 2, &l), 0);
+        assert_int_equal(l.n, 2);
+        assert_int_equal(l.a[0].op, CLOSER_OP_UNIT_CPUS_PUT_BACK);
+        assert_string_equal(l.a[0].unit.name, "system.slice");
+        assert_true(closer_cpuset_is_empty(l.a[0].unit.cpus));
+        assert_int_equal(l.a[1].op, CLOSER_OP_UNIT_CPUS_PUT_BACK);
+        assert_true(closer_cpuset_equal(l.a[1].unit.cpus, &found[1].cpus));
+        closer_actions_done(&l);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_manages_thread), cmocka_unit_test(test_threads),
                 cmocka_unit_test(test_skipped),        cmocka_unit_test(test_irqs),
                 cmocka_unit_test(test_cgroups),        cmocka_unit_test(test_memory_order),
                 cmocka_unit_test(test_memory_stuck),   cmocka_unit_test(test_cap_arithmetic),
-                cmocka_unit_test(test_caps),
+                cmocka_unit_test(test_caps),           cmocka_unit_test(test_units),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

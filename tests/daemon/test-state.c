@@ -72,9 +72,72 @@ static void test_domid_range(void **state) {
         assert_null(st);
 }
 
+/* The AllowedCPUs= of systemd units as found: saved, loaded back, and only
+ * for plain unit names; a file of an older closerd (no "units") loads. */
+static void test_units(void **state) {
+        (void) state;
+        char path[] = "/tmp/closer-state-units-XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        close(fd);
+        closer_state *st = closer_state_new(), *back = NULL;
+        closer_cpuset cpus, none;
+        closer_error err = {0};
+
+        assert_non_null(st);
+        assert_int_equal(closer_cpuset_parse("0-1,63-64", &cpus), 0);
+        closer_cpuset_zero(&none);
+        assert_int_equal(closer_state_add_unit(st, "system.slice", &cpus), 1);
+        assert_int_equal(closer_state_add_unit(st, "init.scope", &none), 1);
+        assert_int_equal(closer_state_add_unit(st, "system.slice", &none), 0);   /* the first value stays */
+        assert_int_equal(closer_state_add_unit(st, "../etc/passwd", &none), -EINVAL);
+        assert_int_equal(closer_state_add_unit(st, "system", &none), -EINVAL);
+        assert_int_equal(closer_state_save(st, path), 0);
+        assert_int_equal(closer_state_load(path, &back, &err), 0);
+        unlink(path);
+        assert_int_equal(back->n_units, 2);
+        const closer_saved_unit *u = closer_state_find_unit(back, "system.slice");
+        assert_non_null(u);
+        assert_true(closer_cpuset_equal(&u->cpus, &cpus));
+        u = closer_state_find_unit(back, "init.scope");
+        assert_non_null(u);
+        assert_true(closer_cpuset_is_empty(&u->cpus));
+        closer_state_drop_unit(back, "init.scope");
+        assert_null(closer_state_find_unit(back, "init.scope"));
+        closer_state_free(back);
+        closer_state_free(st);
+
+        back = NULL;
+        assert_int_equal(load_text("{\"format\": \"closer-state/1\", \"threads\": [], \"cgroups\": []}", &back), 0);
+        assert_int_equal(back->n_units, 0);
+        closer_state_free(back);
+
+        static const char *const bad_names[] = {
+                "\"../../sys/fs/cgroup\"", "\"/system.slice\"", "\"system.slice;reboot\"", "\"a b.slice\"",
+                "\"\"", "\"system.nothing\"", "\".slice\"", "\"-x.slice\"", "42",
+        };
+        for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+                char text[256];
+                snprintf(text, sizeof(text),
+                         "{\"format\": \"closer-state/1\", \"units\": [{\"unit\": %s, \"allowed_cpus\": \"0\"}]}",
+                         bad_names[i]);
+                back = NULL;
+                assert_int_equal(load_text(text, &back), -EINVAL);
+                assert_null(back);
+        }
+        back = NULL;
+        assert_int_equal(load_text("{\"format\": \"closer-state/1\", \"units\": [{\"unit\": \"user.slice\", "
+                                   "\"allowed_cpus\": \"x\"}]}",
+                                   &back),
+                         -EINVAL);
+        assert_int_equal(load_text("{\"format\": \"closer-state/1\", \"units\": {}}", &back), -EINVAL);
+        assert_null(back);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_domid_range),
+                cmocka_unit_test(test_units),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
