@@ -114,6 +114,18 @@ typedef struct closer_hostos_ops {
          * (free()). */
         int (*read_backend_io)(void *data, closer_backend_io **ret, unsigned *ret_n);
 
+        /* systemd's units (optional: NULL unless closerd uses them, see
+         * closer_linux_hostos_use_systemd). A unit's AllowedCPUs= (empty:
+         * none set, every CPU); -ENOENT when no such unit is loaded. Setting
+         * an empty set resets it (AllowedCPUs= with nothing). err: one line
+         * naming the unit and the call that failed. */
+        int (*unit_get_cpus)(void *data, const char *unit, closer_cpuset *ret, closer_error *err);
+        int (*unit_set_cpus)(void *data, const char *unit, const closer_cpuset *cpus, closer_error *err);
+        /* A failure the adapter worked around by doing what it does
+         * without systemd (a bus call of cgroup_move, cgroup_leaf or
+         * cgroup_clear): 1 with *ret the first time, then 0 (optional). */
+        int (*take_message)(void *data, closer_error *ret);
+
         void (*free)(void *data);
 } closer_hostos_ops;
 
@@ -137,3 +149,16 @@ void closer_hostos_irqs_free(closer_irq *irqs, unsigned n);
  * threads works on a cgroup v1 host. Returns 0 and *ret, or -errno with err.
  */
 int closer_linux_hostos_new(const char *root, const char *cgroup_base, closer_hostos **ret, closer_error *err);
+
+/*
+ * Under systemd: from now on h (a Linux adapter) also uses systemd's units,
+ * over PID 1's private bus (/run/systemd/private, the way systemctl does as
+ * root), else the system bus. unit_get_cpus/unit_set_cpus work; a whole
+ * process cgroup_move moves goes into a transient scope of its own per
+ * container, closer-node<N>-vm<domid>.scope in closer.slice (kernel threads
+ * still go into node<N>/vm<domid> under the cgroup root: systemd assumes
+ * they live in the root cgroup only and cannot stop them); cgroup_leaf also
+ * gives that scope the leaf's CPUs, cgroup_clear stops the empty ones.
+ * 0, or -errno with err (no bus: h stays as it was).
+ */
+int closer_linux_hostos_use_systemd(closer_hostos *h, closer_error *err);

@@ -43,7 +43,7 @@ int closer_manager_new(const closer_config *cfg, closer_hypervisor *hv, closer_h
                 return r;
         }
         if (m->state->n_threads || m->state->n_irqs || m->state->n_mem || m->state->n_caps ||
-            m->state->have_dom0_target)
+            m->state->n_units || m->state->have_dom0_target)
                 log_notice("resuming: %u thread, %u IRQ and %u memory changes of a previous run are recorded in %s",
                            m->state->n_threads, m->state->n_irqs, m->state->n_mem, state_path);
         *ret = m;
@@ -418,6 +418,15 @@ static bool describe(const closer_manager *m, const closer_action *a, char *buf,
         case CLOSER_OP_CAP_PUT_BACK:
                 snprintf(buf, len, "put the cap of domain %d back to %u %% as found", a->cap.domid, a->cap.cap_pct);
                 return true;
+        case CLOSER_OP_UNIT_CPUS:
+                (void) closer_cpuset_format(a->unit.cpus, cpus, sizeof(cpus));
+                snprintf(buf, len, "give %s the main container's dom0 CPUs %s (AllowedCPUs=)", a->unit.name, cpus);
+                return true;
+        case CLOSER_OP_UNIT_CPUS_PUT_BACK:
+                (void) closer_cpuset_format(a->unit.cpus, cpus, sizeof(cpus));
+                snprintf(buf, len, "put AllowedCPUs= of %s back as found (%s)", a->unit.name,
+                         cpus[0] ? cpus : "none: every CPU");
+                return true;
         default:
                 return false;
         }
@@ -429,7 +438,8 @@ static bool describe(const closer_manager *m, const closer_action *a, char *buf,
  * removed whole at stop, and a put-back puts back what is recorded already. */
 static bool needs_record(closer_action_op op) {
         return op == CLOSER_OP_THREAD || op == CLOSER_OP_IRQ || op == CLOSER_OP_PROCESS || op == CLOSER_OP_VM_MEM ||
-               op == CLOSER_OP_VM_MEM_LEVEL || op == CLOSER_OP_DOM0_MEM || op == CLOSER_OP_CAP;
+               op == CLOSER_OP_VM_MEM_LEVEL || op == CLOSER_OP_DOM0_MEM || op == CLOSER_OP_CAP ||
+               op == CLOSER_OP_UNIT_CPUS;
 }
 
 /* Record the value found of what a changes, in memory (persist() writes
@@ -475,6 +485,8 @@ static int record(closer_manager *m, const closer_action *a) {
         case CLOSER_OP_CAP:
                 return closer_state_add_cap(m->state, a->cap.domid, m->snap->domains[a->cap.index].uuid,
                                             a->cap.found_pct);
+        case CLOSER_OP_UNIT_CPUS:
+                return closer_state_add_unit(m->state, a->unit.name, a->unit.found);
         default:
                 return 0;
         }
@@ -610,6 +622,30 @@ static void cap_put_back(closer_manager *m, const closer_action *a) {
         closer_state_drop_cap(m->state, a->cap.domid);
 }
 
+/* A failing bus: closerd goes on as without systemd (each thread's own
+ * affinity, closer's own leaves), and says so once. */
+static void units_off(closer_manager *m, const closer_error *e) {
+        if (!m->units_off)
+                log_warning("%s; falling back to per-thread affinity", e->msg);
+        m->units_off = true;
+}
+
+static void set_unit_cpus(closer_manager *m, const closer_action *a) {
+        closer_error e = {{0}};
+        int r = m->host->ops->unit_set_cpus(m->host->data, a->unit.name, a->unit.cpus, &e);
+        if (r < 0) {
+                m->stats.errors_fatal++;
+                units_off(m, &e);
+                return;
+        }
+        for (unsigned i = 0; i < CLOSER_MAIN_UNITS_N; i++)
+                if (strcmp(closer_main_units[i], a->unit.name) == 0) {
+                        m->units[i].cpus = *a->unit.cpus;
+                        m->units_set[i] = true;
+                }
+        m->stats.actions[CLOSER_ACT_CGROUP]++;
+}
+
 /* Make one change; failures are counted and logged (act_failed). dom0_failed:
  * dom0 could not shrink, so no VM grows in this list: growing one would
  * promise the pages dom0 still holds a second time. */
@@ -691,6 +727,9 @@ static void apply(closer_manager *m, const closer_action *a, uint64_t now_ns, bo
                 break;
         case CLOSER_OP_CAP_PUT_BACK:
                 cap_put_back(m, a);
+                break;
+        case CLOSER_OP_UNIT_CPUS:
+                set_unit_cpus(m, a);
                 break;
         default:
                 break;
@@ -813,6 +852,44 @@ static void reconcile_cgroups(closer_manager *m) {
         if (!os->cgroup_leaf || !os->cgroup_move || !os->cgroup_of || !os->cgroup_move_to)
                 return;
         execute(m, closer_reconcile_cgroups(m->plan, m->snap, &ap, phase_actions(m)), 0);
+}
+
+/* Under systemd: the main container's CPUs on the slices dom0's own work
+ * runs in (AllowedCPUs=), in the cgroup phase, before the threads'
+ * affinities are read. The kernel resets the affinity of the tasks in a
+ * cpuset it changes, so their threads then have the main CPUs already, and
+ * a process started there later starts on them without waiting for a tick.
+ * Per-thread affinity stays for what is in none of those slices: kernel
+ * threads (root cgroup), closer's own leaves; and IRQs, no cgroup thing.
+ * A unit is read until this run set it (then what it set is its value);
+ * one not loaded (no user.slice before a login) is asked again next tick. */
+static void reconcile_units(closer_manager *m) {
+        const closer_hostos_ops *os = m->host->ops;
+
+        if (!os->unit_get_cpus || !os->unit_set_cpus || m->units_off)
+                return;
+        for (unsigned i = 0; i < CLOSER_MAIN_UNITS_N; i++) {
+                closer_error e = {{0}};
+                m->units[i].unit = closer_main_units[i];
+                if (m->units_set[i])
+                        continue;
+                int r = os->unit_get_cpus(m->host->data, closer_main_units[i], &m->units[i].cpus, &e);
+                m->units[i].known = r >= 0;
+                if (r < 0 && r != -ENOENT) {
+                        units_off(m, &e);
+                        return;
+                }
+        }
+        execute(m, closer_reconcile_units(&m->plan->main.dom0_cpus, m->units, CLOSER_MAIN_UNITS_N, phase_actions(m)),
+                0);
+}
+
+/* Said once: a bus call of a cgroup op failed and the adapter did it
+ * without systemd. */
+static void units_message(closer_manager *m) {
+        closer_error e = {{0}};
+        if (m->host->ops->take_message && m->host->ops->take_message(m->host->data, &e) > 0)
+                log_warning("%s; that container is closer's own cgroup now, as without systemd", e.msg);
 }
 
 /* Algorithm 1 through the balloons. What dom0 is given is exactly what the
@@ -1072,7 +1149,9 @@ int closer_manager_tick(closer_manager *m, uint64_t now_ns, closer_error *err) {
                                 m->warned_unpinned = true;
                                 break;
                         }
+        reconcile_units(m);
         reconcile_cgroups(m);
+        units_message(m);
         reconcile_threads(m);
         reconcile_irqs(m);
         reconcile_memory(m, now_ns);
@@ -1179,6 +1258,31 @@ int closer_manager_restore(closer_manager *m) {
                         }
         }
         m->n_moved = 0;
+        units_message(m);
+        /* systemd units' AllowedCPUs= as found (empty: reset) */
+        if (m->state->n_units && (!m->host->ops->unit_set_cpus || m->units_off))
+                log_warning("%u systemd units' AllowedCPUs= as found are recorded, but closerd does not reach "
+                            "systemd now: left as they are",
+                            m->state->n_units);
+        else if (m->state->n_units) {
+                _cleanup_free_ closer_unit_now *found = calloc(m->state->n_units, sizeof(*found));
+                closer_actions l = {0};
+                for (unsigned i = 0; found && i < m->state->n_units; i++)
+                        found[i] = (closer_unit_now) {.unit = m->state->units[i].unit, .known = true,
+                                                      .cpus = m->state->units[i].cpus};
+                r = found ? closer_reconcile_units_put_back(found, m->state->n_units, &l) : -ENOMEM;
+                RET_GATHER(first, r);
+                for (unsigned i = 0; i < l.n; i++) {
+                        closer_error e = {{0}};
+                        r = m->host->ops->unit_set_cpus(m->host->data, l.a[i].unit.name, l.a[i].unit.cpus, &e);
+                        if (r < 0)
+                                log_warning("%s", e.msg);
+                        RET_GATHER(first, r);
+                }
+                closer_actions_done(&l);
+                for (unsigned i = 0; i < CLOSER_MAIN_UNITS_N; i++)
+                        m->units_set[i] = false;
+        }
         /* The state file is the one record of what was found (the adapters
          * keep none): all of it is back, so it starts empty. */
         closer_state *empty = closer_state_new();

@@ -12,6 +12,7 @@
 #include "closer/reconcile.h"
 #include "closer/sense.h"
 #include "closer/snapshot.h"
+#include "closer/units.h"
 #include "daemon/log.h"
 #include "daemon/state.h"
 
@@ -112,6 +113,11 @@ typedef struct closer_manager {
          * thread: the largest arrays of a tick), kept between ticks rather
          * than allocated again every tick. */
         closer_actions actions;
+        /* systemd's units (host ops unit_*): each main unit's AllowedCPUs=
+         * as this run set it or read it (the actions point here) */
+        closer_unit_now units[CLOSER_MAIN_UNITS_N];
+        bool units_set[CLOSER_MAIN_UNITS_N];    /* units[i].cpus is what this run set */
+        bool units_off;                 /* a bus call failed: per-thread affinity only, said once */
         unsigned cap_found;
         closer_found_cpus *found;
         uint64_t cpu_total_ns;          /* sum of all dom0 threads' CPU at the last tick */

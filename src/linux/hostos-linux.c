@@ -9,7 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <systemd/sd-bus.h>
+
 #include "basic/macro.h"
+#include "closer/units.h"
 #include "linux/linux.h"
 
 typedef struct linux_host {
@@ -18,6 +21,9 @@ typedef struct linux_host {
         char cgroup_mount[4096];        /* "" until first needed */
         closer_proc_cache *threads;     /* kept open between reads; NULL until the first */
         bool execs_tracked;             /* exec_seen(CLOSER_EXECS_TRACKED) came */
+        sd_bus *bus;                    /* systemd's units: closer_linux_hostos_use_systemd() */
+        closer_error note;              /* a bus failure worked around, for take_message */
+        bool have_note, noted;          /* one is there; one was taken (said once) */
 } linux_host;
 
 static int op_read_threads(void *data, closer_thread **ret, unsigned *ret_n, unsigned *ret_vanished) {
@@ -224,11 +230,164 @@ static int op_cgroup_clear(void *data) {
         return r;
 }
 
+/* ---- under systemd -------------------------------------------------------- */
+
+static void note(linux_host *h, const closer_error *e) {
+        if (h->have_note || h->noted)
+                return;
+        h->note = *e;
+        h->have_note = true;
+}
+
+static int op_take_message(void *data, closer_error *ret) {
+        linux_host *h = data;
+        if (!h->have_note)
+                return 0;
+        *ret = h->note;
+        h->have_note = false;
+        h->noted = true;
+        return 1;
+}
+
+static int op_unit_get_cpus(void *data, const char *unit, closer_cpuset *ret, closer_error *err) {
+        linux_host *h = data;
+        return closer_systemd_get_cpus(h->bus, unit, false, ret, err);
+}
+
+static int op_unit_set_cpus(void *data, const char *unit, const closer_cpuset *cpus, closer_error *err) {
+        linux_host *h = data;
+        return closer_systemd_set_cpus(h->bus, unit, cpus, NULL, err);
+}
+
+/* A leaf's cpuset file (cpuset.cpus, cpuset.mems) as written; empty when
+ * not written. */
+static int leaf_cpuset(linux_host *h, int node, int domid, const char *file, closer_cpuset *ret) {
+        char path[4096 + 400], buf[CLOSER_CPULIST_MAX];
+        snprintf(path, sizeof(path), "%s/%s%snode%d/vm%d/%s", h->cgroup_mount, h->cgroup_base,
+                 h->cgroup_base[0] ? "/" : "", node, domid, file);
+        int n = closer_read_small_at(h->root->fd, path, buf, sizeof(buf));
+        if (n < 0)
+                return n;
+        return closer_cpuset_parse(buf, ret);
+}
+
+static bool is_kthread(linux_host *h, int pid) {
+        char path[64], buf[1024];
+        closer_proc_stat st;
+        snprintf(path, sizeof(path), "proc/%d/stat", pid);
+        if (closer_read_small_at(h->root->fd, path, buf, sizeof(buf)) < 0 || closer_proc_parse_stat(buf, &st) < 0)
+                return false;
+        return st.flags & CLOSER_PF_KTHREAD;
+}
+
+/* The leaf as without systemd, and its scope (if there is one yet) on the
+ * same CPUs: systemd would otherwise write its own AllowedCPUs= back. */
+static int op_cgroup_leaf_systemd(void *data, int node, int domid, const closer_cpuset *cpus,
+                                  const closer_cpuset *mems) {
+        linux_host *h = data;
+        closer_error e = {{0}};
+        char scope[64];
+        int r = op_cgroup_leaf(data, node, domid, cpus, mems);
+        if (r < 0 || domid < 0 || closer_unit_scope_name(node, domid, scope, sizeof(scope)) < 0)
+                return r;
+        closer_cpuset now;
+        r = closer_systemd_get_cpus(h->bus, scope, false, &now, &e);
+        if (r == -ENOENT)
+                return 0;       /* made with the leaf's CPUs when its first process comes */
+        if (r >= 0 && closer_cpuset_equal(&now, cpus))
+                return 0;
+        if (r >= 0)
+                r = closer_systemd_set_cpus(h->bus, scope, cpus, mems, &e);
+        if (r < 0)
+                note(h, &e);
+        return 0;
+}
+
+/* A whole process into its container's scope (made with its first
+ * process, then added to); a kernel thread into the leaf under closer's
+ * subtree as without systemd. When the bus fails, the leaf too. */
+static int op_cgroup_move_systemd(void *data, int node, int domid, int pid) {
+        linux_host *h = data;
+        closer_error e = {{0}};
+        closer_cpuset cpus, mems;
+        char scope[64], found[1024];
+        int r = ensure_mount(h);
+        if (r < 0)
+                return r;
+        r = closer_cgroup_of_pid(h->root, pid, found, sizeof(found));
+        if (r == -ENOENT)
+                return -ESRCH;
+        if (r < 0)
+                return r;
+        if (domid < 0 || is_kthread(h, pid) || closer_unit_scope_name(node, domid, scope, sizeof(scope)) < 0)
+                return op_cgroup_move(data, node, domid, pid);
+        if (leaf_cpuset(h, node, domid, "cpuset.cpus", &cpus) < 0)
+                closer_cpuset_zero(&cpus);
+        if (leaf_cpuset(h, node, domid, "cpuset.mems", &mems) < 0)
+                closer_cpuset_zero(&mems);
+        r = closer_systemd_start_scope(h->bus, scope, CLOSER_UNIT_SLICE, pid, &cpus, &mems, &e);
+        if (r == -EEXIST)
+                r = closer_systemd_attach(h->bus, scope, pid, &e);
+        if (r == -ESRCH || r >= 0)
+                return r;
+        note(h, &e);
+        return op_cgroup_move(data, node, domid, pid);
+}
+
+/* Every closer-node<N>-vm<D>.scope left empty in closer.slice is stopped
+ * (systemd stops an emptied scope by itself; this is for those it has not
+ * yet, and those a crashed run left); one still holding processes stays,
+ * -EBUSY: stopping it would kill them. Then closer's own subtree. */
+static int op_cgroup_clear_systemd(void *data) {
+        linux_host *h = data;
+        char dir[4096 + 64];
+        int first = 0;
+        int r = ensure_mount(h);
+        if (r < 0)
+                return r;
+        snprintf(dir, sizeof(dir), "%s/" CLOSER_UNIT_SLICE, h->cgroup_mount);
+        int fd = openat(h->root->fd, closer_root_rel(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0) {
+                DIR *d = fdopendir(fd);
+                if (!d)
+                        close(fd);
+                for (struct dirent *de; d && (de = readdir(d));) {
+                        int node, domid;
+                        char name[64], events[512];
+                        if (sscanf(de->d_name, "closer-node%d-vm%d.scope", &node, &domid) != 2 ||
+                            closer_unit_scope_name(node, domid, name, sizeof(name)) < 0 ||
+                            strcmp(name, de->d_name) != 0)
+                                continue;
+                        snprintf(events, sizeof(events), "%s/cgroup.events", de->d_name);
+                        int efd = openat(dirfd(d), events, O_RDONLY | O_CLOEXEC);
+                        ssize_t n = efd >= 0 ? read(efd, events, sizeof(events) - 1) : -1;
+                        if (efd >= 0)
+                                close(efd);
+                        if (n < 0)
+                                continue;
+                        events[n] = '\0';
+                        if (strstr(events, "populated 1")) {
+                                RET_GATHER(first, -EBUSY);
+                                continue;
+                        }
+                        closer_error e = {{0}};
+                        r = closer_systemd_stop(h->bus, name, &e);
+                        if (r < 0)
+                                note(h, &e);
+                }
+                if (d)
+                        closedir(d);
+        }
+        r = op_cgroup_clear(data);
+        return first < 0 ? first : r;
+}
+
 static void op_free(void *data) {
         linux_host *h = data;
         if (!h)
                 return;
         closer_proc_cache_free(h->threads);
+        sd_bus_flush_close_unref(h->bus);
         closer_root_free(h->root);
         free(h);
 }
@@ -251,6 +410,41 @@ static const closer_hostos_ops linux_ops = {
         .read_backend_io = op_read_backend_io,
         .free = op_free,
 };
+
+static const closer_hostos_ops linux_systemd_ops = {
+        .name = "linux",
+        .read_threads = op_read_threads,
+        .exec_seen = op_exec_seen,
+        .read_irqs = op_read_irqs,
+        .get_thread_affinity = op_get_thread_affinity,
+        .get_irq_affinity = op_get_irq_affinity,
+        .set_thread_affinity = op_set_thread_affinity,
+        .set_irq_affinity = op_set_irq_affinity,
+        .cgroup_leaf = op_cgroup_leaf_systemd,
+        .cgroup_of = op_cgroup_of,
+        .cgroup_move_to = op_cgroup_move_to,
+        .cgroup_remove = op_cgroup_remove,
+        .cgroup_clear = op_cgroup_clear_systemd,
+        .cgroup_move = op_cgroup_move_systemd,
+        .read_backend_io = op_read_backend_io,
+        .unit_get_cpus = op_unit_get_cpus,
+        .unit_set_cpus = op_unit_set_cpus,
+        .take_message = op_take_message,
+        .free = op_free,
+};
+
+int closer_linux_hostos_use_systemd(closer_hostos *ho, closer_error *err) {
+        if (!ho || (ho->ops != &linux_ops && ho->ops != &linux_systemd_ops))
+                return closer_error_set(err, -EINVAL, "systemd units: not the Linux adapter");
+        linux_host *h = ho->data;
+        if (h->bus)
+                return 0;
+        int r = closer_systemd_open(&h->bus, err);
+        if (r < 0)
+                return r;
+        ho->ops = &linux_systemd_ops;
+        return 0;
+}
 
 int closer_linux_hostos_new(const char *root, const char *cgroup_base, closer_hostos **ret, closer_error *err) {
         linux_host *h = calloc(1, sizeof(*h));

@@ -174,3 +174,25 @@ int closer_affinity_get_irq(const closer_root *root, unsigned irq, closer_cpuset
  * -ENOENT for an IRQ that is not there. */
 int closer_affinity_set_irq(const closer_root *root, unsigned irq, const closer_cpuset *cpus);
 
+
+/* ---- systemd.c: systemd's units over sd-bus -------------------------------
+ * Each returns 0 or -errno, with err naming the unit and the call. */
+typedef struct sd_bus sd_bus;
+/* PID 1's private bus, else the system bus. */
+int closer_systemd_open(sd_bus **ret, closer_error *err);
+/* A unit's AllowedCPUs= (or AllowedMemoryNodes=, with mems); -ENOENT when it
+ * is not loaded. */
+int closer_systemd_get_cpus(sd_bus *bus, const char *unit, bool mems, closer_cpuset *ret, closer_error *err);
+/* SetUnitProperties(unit, runtime, AllowedCPUs= [, AllowedMemoryNodes=]);
+ * empty cpus: reset; NULL or empty mems: not set. */
+int closer_systemd_set_cpus(sd_bus *bus, const char *unit, const closer_cpuset *cpus, const closer_cpuset *mems,
+                            closer_error *err);
+/* StartTransientUnit of scope (in slice, Delegate=yes so that processes can
+ * be added later) holding pid, on cpus (and mems, when not empty); -EEXIST
+ * when it exists, -ESRCH when pid is gone. */
+int closer_systemd_start_scope(sd_bus *bus, const char *scope, const char *slice, int pid, const closer_cpuset *cpus,
+                               const closer_cpuset *mems, closer_error *err);
+/* AttachProcessesToUnit(scope, "", [pid]). */
+int closer_systemd_attach(sd_bus *bus, const char *scope, int pid, closer_error *err);
+/* StopUnit(unit, "replace"): 0 also when it is not loaded. */
+int closer_systemd_stop(sd_bus *bus, const char *unit, closer_error *err);

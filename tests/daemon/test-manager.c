@@ -494,6 +494,144 @@ static void test_dry_run(void **state) {
                          0);
 }
 
+/* A fake systemd: the simhost with unit ops. system.slice and init.scope
+ * are loaded, user.slice is not; every set is counted. */
+static struct {
+        closer_cpuset system_slice, init_scope;
+        unsigned sets;
+        bool fail;
+} fake_sd;
+static closer_hostos_ops units_ops;
+
+static closer_cpuset *fake_unit(const char *unit) {
+        if (strcmp(unit, "system.slice") == 0)
+                return &fake_sd.system_slice;
+        if (strcmp(unit, "init.scope") == 0)
+                return &fake_sd.init_scope;
+        return NULL;
+}
+
+static int fake_get(void *data, const char *unit, closer_cpuset *ret, closer_error *err) {
+        closer_cpuset *u = fake_unit(unit);
+        if (fake_sd.fail)
+                return closer_error_set(err, -ECONNRESET, "systemd unit %s: GetUnit: connection reset", unit);
+        if (!u)
+                return closer_error_set(err, -ENOENT, "systemd unit %s: GetUnit: not loaded", unit);
+        *ret = *u;
+        return 0;
+}
+
+static int fake_set(void *data, const char *unit, const closer_cpuset *cpus, closer_error *err) {
+        closer_cpuset *u = fake_unit(unit);
+        if (!u)
+                return closer_error_set(err, -ENOENT, "systemd unit %s: SetUnitProperties: not loaded", unit);
+        *u = *cpus;
+        fake_sd.sets++;
+        return 0;
+}
+
+/* f->os with the unit ops; the manager made again on it (dry or not). */
+static closer_hostos units_host;
+static void use_units(fixture *f, bool dry_run) {
+        units_ops = *f->os->ops;
+        units_ops.unit_get_cpus = fake_get;
+        units_ops.unit_set_cpus = fake_set;
+        units_host = (closer_hostos) {.ops = &units_ops, .data = f->os->data};
+        memset(&fake_sd, 0, sizeof(fake_sd));
+        assert_int_equal(closer_cpuset_parse("0-7", &fake_sd.init_scope), 0);  /* as found: set, all */
+        closer_manager_free(f->m);
+        closer_error err = {{0}};
+        assert_int_equal(closer_manager_new(&f->cfg, f->hv, &units_host, dry_run, dry_run ? NULL : f->state, &f->m,
+                                            &err),
+                         0);
+}
+
+static void cpus_eq(const closer_cpuset *s, const char *want) {
+        char buf[64];
+        closer_cpuset_format(s, buf, sizeof(buf));
+        assert_string_equal(buf, want);
+}
+
+/* Under systemd the main CPUs go to the loaded main units (AllowedCPUs=),
+ * once; recorded as found; put back as found at restore, and after a crash
+ * by the next run. */
+static void test_units(void **state) {
+        fixture *f = *state;
+        use_units(f, false);
+        tick(f);
+        cpus_eq(&fake_sd.system_slice, "0-1");
+        cpus_eq(&fake_sd.init_scope, "0-1");
+        assert_int_equal(fake_sd.sets, 2);
+        assert_int_equal(f->m->stats.actions[CLOSER_ACT_CGROUP], 2);
+        assert_int_equal(f->m->state->n_units, 2);
+        cpus_eq(&closer_state_find_unit(f->m->state, "system.slice")->cpus, "");
+        cpus_eq(&closer_state_find_unit(f->m->state, "init.scope")->cpus, "0-7");
+        assert_null(closer_state_find_unit(f->m->state, "user.slice"));
+        tick(f);
+        tick(f);
+        assert_int_equal(fake_sd.sets, 2);                      /* equal: no action */
+
+        /* crash: the next run finds them set already, and puts them back */
+        closer_manager *crashed = f->m;
+        f->m = NULL;
+        closer_error err = {{0}};
+        assert_int_equal(closer_manager_new(&f->cfg, f->hv, &units_host, false, f->state, &f->m, &err), 0);
+        closer_manager_free(crashed);
+        assert_int_equal(f->m->state->n_units, 2);
+        tick(f);
+        assert_int_equal(fake_sd.sets, 2);
+        assert_int_equal(closer_manager_restore(f->m), 0);
+        cpus_eq(&fake_sd.system_slice, "");
+        cpus_eq(&fake_sd.init_scope, "0-7");
+        assert_int_equal(fake_sd.sets, 4);
+        assert_int_equal(f->m->state->n_units, 0);
+        closer_manager_free(f->m);
+        f->m = NULL;
+        assert_int_equal(closer_manager_new(&f->cfg, f->hv, &units_host, false, f->state, &f->m, &err), 0);
+        assert_int_equal(f->m->state->n_units, 0);              /* nothing left to put back */
+}
+
+/* A bus that fails: per-thread affinity as without systemd, nothing set. */
+static void test_units_bus_fails(void **state) {
+        fixture *f = *state;
+        use_units(f, false);
+        fake_sd.fail = true;
+        assert_int_equal(closer_simhost_add_domain(f->sim, 3, "vm3", 1u << 20, 1, 1, (int[]) {5}, 100, 1), 0);
+        tick(f);
+        tick(f);
+        assert_true(f->m->units_off);
+        assert_int_equal(fake_sd.sets, 0);
+        assert_int_equal(f->m->state->n_units, 0);
+        aff_eq(f->sim, closer_simhost_find_thread(f->sim, "sshd"), "0-1");
+}
+
+/* A dry run says what it would set, and sets nothing. */
+static void test_units_dry_run(void **state) {
+        fixture *f = *state;
+        char path[] = "/tmp/closer-manager-log-XXXXXX", text[8192];
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        use_units(f, true);
+        fflush(stderr);
+        int saved = dup(2);
+        assert_true(saved >= 0);
+        assert_true(dup2(fd, 2) >= 0);
+        tick(f);
+        fflush(stderr);
+        assert_true(dup2(saved, 2) >= 0);
+        close(saved);
+        ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+        close(fd);
+        unlink(path);
+        assert_true(n > 0);
+        text[n] = '\0';
+        assert_non_null(strstr(text, "dry run: would give system.slice the main container's dom0 CPUs 0-1 (AllowedCPUs=)"));
+        assert_non_null(strstr(text, "dry run: would give init.scope the main container's dom0 CPUs 0-1 (AllowedCPUs=)"));
+        assert_null(strstr(text, "user.slice"));
+        assert_int_equal(fake_sd.sets, 0);
+        cpus_eq(&fake_sd.init_scope, "0-7");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_domain_placed_and_followed, setup, teardown),
@@ -510,6 +648,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_exact_numa_only_when_spanning, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_state_unwritable, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_units, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_units_bus_fails, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_units_dry_run, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
