@@ -20,6 +20,7 @@ const struct option closerd_options[] = {
         {"ledger", required_argument, NULL, 'L'},
         {"ledger-interval", required_argument, NULL, 'I'},
         {"metrics", required_argument, NULL, 'M'},
+        {"systemd-units", required_argument, NULL, 'U'},
         {"help", no_argument, NULL, 'h'},           {0},
 };
 
@@ -48,6 +49,11 @@ void closerd_help(FILE *f) {
                    "                      (default 60; 0: one interval per tick)\n"
                    "  --socket PATH       control socket (default " CLOSERD_DEFAULT_SOCKET ")\n"
                    "  --cgroup-base NAME  cgroup v2 subtree closer owns (default closer)\n"
+                   "  --systemd-units WHEN auto | yes | no: give the main container's CPUs to\n"
+                   "                      system.slice, user.slice and init.scope (AllowedCPUs=) and\n"
+                   "                      move VM processes into closer-node<N>-vm<D>.scope units\n"
+                   "                      (default auto: when PID 1 is systemd and closerd runs in a\n"
+                   "                      .service)\n"
                    "  --metrics ADDR:PORT serve Prometheus metrics on GET /metrics (off by default;\n"
                    "                      loopback addresses only, e.g. 127.0.0.1:9633)\n"
                    "  -v, --verbose       log debug messages\n"
@@ -80,7 +86,7 @@ int closerd_args_parse(int argc, char **argv, FILE *out, FILE *err, closerd_args
         closerd_args a = {
                 .config_path = CLOSERD_DEFAULT_CONFIG, .root = "/", .tick_usec = 1000000, .ticks = -1,
                 .state_path = CLOSERD_DEFAULT_STATE, .socket_path = CLOSERD_DEFAULT_SOCKET,
-                .ledger_interval_s = 60, .verbosity = LOG_INFO,
+                .ledger_interval_s = 60, .verbosity = LOG_INFO, .systemd_units = CLOSERD_UNITS_AUTO,
         };
         uint64_t v;
         int o;
@@ -146,6 +152,19 @@ int closerd_args_parse(int argc, char **argv, FILE *out, FILE *err, closerd_args
                                 return -EINVAL;
                         }
                         a.ledger_interval_s = (unsigned long) v;
+                        break;
+                case 'U':
+                        if (strcmp(optarg, "auto") == 0)
+                                a.systemd_units = CLOSERD_UNITS_AUTO;
+                        else if (strcmp(optarg, "yes") == 0)
+                                a.systemd_units = CLOSERD_UNITS_YES;
+                        else if (strcmp(optarg, "no") == 0)
+                                a.systemd_units = CLOSERD_UNITS_NO;
+                        else {
+                                fprintf(err, "closerd: --systemd-units: expected auto, yes or no, got '%s'\n",
+                                        optarg);
+                                return -EINVAL;
+                        }
                         break;
                 case 'v':
                         a.verbosity = LOG_DEBUG;

@@ -20,6 +20,12 @@
 #define CLOSERD_DEFAULT_SIM_STATE "/run/closer/sim-state.json"
 #define CLOSERD_METRICS_ADDR_MAX 64
 
+enum {
+        CLOSERD_UNITS_AUTO = -1,        /* when PID 1 is systemd and closerd runs in a .service */
+        CLOSERD_UNITS_NO = 0,
+        CLOSERD_UNITS_YES = 1,
+};
+
 typedef struct closerd_args {
         const char *config_path;
         bool config_explicit;           /* --config given: the file must exist */
@@ -38,6 +44,7 @@ typedef struct closerd_args {
         char metrics_addr[CLOSERD_METRICS_ADDR_MAX]; /* its address, without [] */
         uint16_t metrics_port;
         int verbosity;                  /* LOG_INFO, or LOG_DEBUG with -v */
+        int systemd_units;              /* CLOSERD_UNITS_*: use systemd's units */
 } closerd_args;
 
 /* The long options closerd accepts, ending with a zeroed entry. */

@@ -27,6 +27,7 @@
 #include "basic/rlimit.h"
 #include "closer/policy.h"
 #include "closer/rules.h"
+#include "closer/units.h"
 #include "daemon/closerd.h"
 #include "daemon/state.h"
 #include "linux/linux.h"
@@ -388,6 +389,50 @@ static int claim_files(closerd_ctx *d) {
         return 0;
 }
 
+/* Whether closerd itself runs in a .service (its own /proc/self/cgroup):
+ * started by systemd as a unit, not from a shell. */
+static bool in_service(void) {
+        char buf[4096];
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
+        while (f && fgets(buf, sizeof(buf), f))
+                if (strncmp(buf, "0::", 3) == 0) {
+                        buf[strcspn(buf, "\n")] = '\0';
+                        const char *last = strrchr(buf, '/');
+                        size_t n = last ? strlen(last) : 0;
+                        return n > 8 && strcmp(last + n - 8, ".service") == 0;
+                }
+        return false;
+}
+
+/* --systemd-units: under systemd (auto: PID 1 is systemd and closerd runs
+ * in a .service, on the real root), the Linux adapter uses systemd's units
+ * (closer_linux_hostos_use_systemd). Said once either way. */
+static void use_systemd_units(closerd_ctx *d) {
+        const closerd_args *a = d->args;
+        const char *why = NULL;
+
+        if (a->systemd_units == CLOSERD_UNITS_NO)
+                why = "--systemd-units no";
+        else if (a->systemd_units == CLOSERD_UNITS_AUTO && strcmp(a->root, "/") != 0)
+                why = "--root is not /";
+        else if (a->systemd_units == CLOSERD_UNITS_AUTO && sd_booted() <= 0)
+                why = "PID 1 is not systemd";
+        else if (a->systemd_units == CLOSERD_UNITS_AUTO && !in_service())
+                why = "closerd does not run in a systemd .service";
+        if (why) {
+                log_info("systemd units: no (%s): per-thread affinity, processes in closer's own cgroups", why);
+                return;
+        }
+        closer_error err = {{0}};
+        int r = closer_linux_hostos_use_systemd(d->host, &err);
+        if (r < 0)
+                log_warning("systemd units: %s; falling back to per-thread affinity and closer's own cgroups",
+                            err.msg);
+        else
+                log_info("systemd units: yes: main CPUs on system.slice, user.slice, init.scope (AllowedCPUs=); VM "
+                         "processes in closer-node<N>-vm<D>.scope units in " CLOSER_UNIT_SLICE);
+}
+
 /* The hypervisor and dom0's OS: the modelled host, or Xen and Linux. */
 static int open_host(closerd_ctx *d) {
         if (is_sim(d)) {
@@ -412,6 +457,7 @@ static int open_host(closerd_ctx *d) {
                 fprintf(stderr, "closerd: %s\n", err.msg);
                 return 1;
         }
+        use_systemd_units(d);
         /* the Xen adapter reaches dom0's OS (IRQ affinity, backend
          * counters) through this one, on its one root; it outlives d->hv */
         r = d->hv->ops->attach_hostos ? d->hv->ops->attach_hostos(d->hv->data, d->host) : 0;

@@ -110,6 +110,10 @@ static void test_bad_input(void **state) {
         expect_bad("'127.0.0.1:-1'", "--metrics", "127.0.0.1:-1", NULL);
         expect_bad("'127.0.0.1: 80'", "--metrics", "127.0.0.1: 80", NULL);
         expect_bad(long_addr, "--metrics", long_addr, NULL);
+        expect_bad("'maybe'", "--systemd-units", "maybe", NULL);
+        expect_bad("'YES'", "--systemd-units", "YES", NULL);
+        expect_bad("''", "--systemd-units=", NULL);
+        expect_bad("'--systemd-units'", "--systemd-units", NULL);
         expect_bad("'--bogus'", "--bogus", NULL);
         expect_bad("'-x'", "-x", NULL);
         expect_bad("'--tick-ms'", "--tick-ms", NULL);             /* its value is missing */
@@ -162,6 +166,21 @@ static void test_good_input(void **state) {
         assert_string_equal(p.a.hypervisor, "xen");
         assert_false(p.a.dry_run);
         assert_null(p.a.metrics_listen);
+        assert_int_equal(p.a.systemd_units, CLOSERD_UNITS_AUTO);
+        parsed_done(&p);
+
+        /* --systemd-units: auto (the default), yes, no; the last one counts */
+        p = parse("--systemd-units", "no", NULL);
+        assert_int_equal(p.r, 1);
+        assert_int_equal(p.a.systemd_units, CLOSERD_UNITS_NO);
+        parsed_done(&p);
+        p = parse("--systemd-units=yes", NULL);
+        assert_int_equal(p.r, 1);
+        assert_int_equal(p.a.systemd_units, CLOSERD_UNITS_YES);
+        parsed_done(&p);
+        p = parse("--systemd-units", "no", "--systemd-units", "auto", NULL);
+        assert_int_equal(p.r, 1);
+        assert_int_equal(p.a.systemd_units, CLOSERD_UNITS_AUTO);
         parsed_done(&p);
 }
 
