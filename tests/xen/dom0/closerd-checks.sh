@@ -162,7 +162,8 @@ check_placement() {
         for c in $(expand_cpus "$a"); do
             case " $MAIN_CPUS " in *" $c "*) echo "  thread $t (domain $d): affinity $a includes main's CPU $c"; bad=$((bad + 1)); break ;; esac
         done
-        case $cg in */node[0-9]*/vm"$d") ;; *) echo "  thread $t (domain $d): cgroup $cg, not .../node<N>/vm$d"; bad=$((bad + 1)) ;; esac
+        # (under systemd's units a whole process is in its container's scope)
+        case $cg in */node[0-9]*/vm"$d"|/closer.slice/closer-node[0-9]*-vm"$d".scope) ;; *) echo "  thread $t (domain $d): cgroup $cg, not .../node<N>/vm$d"; bad=$((bad + 1)) ;; esac
     done <<< "$(truth_t3)"
     # netback IRQs: bound to one dom0 CPU under the domain's vCPUs, not main's
     local irq q m=0
@@ -419,7 +420,7 @@ closerd_checks() {
         # closerd places it on the exec event, or at the next tick at most
         for _ in 1 2 3 4 5 6 7 8 9 10; do
             cg=$(sed -n 's/^0:://p' "/proc/$helper/cgroup" 2>/dev/null)
-            case $cg in */vm"$du1") ok=1; break ;; esac
+            case $cg in */vm"$du1"|/closer.slice/closer-node[0-9]*-vm"$du1".scope) ok=1; break ;; esac
             sleep 0.5
         done
         aff=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "/proc/$helper/status" 2>/dev/null)
@@ -583,7 +584,8 @@ queues_placed() {
     echo "  $n threads and IRQs of domain $d compared"
     [ "$n" -gt 0 ] && [ $bad -eq 0 ]
 }
-# qemu_at_home D NODE: every thread of D's qdisk QEMU in node<NODE>/vm<D>.
+# qemu_at_home D NODE: every thread of D's qdisk QEMU in node<NODE>/vm<D>
+# (under systemd's units: in closer-node<NODE>-vm<D>.scope).
 qemu_at_home() {
     local d=$1 node=$2 pid t cg n=0 bad=0
     pid=$(truth_qemu_pids | awk -v d="$d" '$2 == d { print $1 }')
@@ -591,7 +593,7 @@ qemu_at_home() {
     for t in /proc/"$pid"/task/[0-9]*; do
         cg=$(sed -n 's/^0:://p' "$t/cgroup" 2>/dev/null) || continue
         n=$((n + 1))
-        case $cg in */node"$node"/vm"$d") ;; *) echo "  QEMU $pid thread ${t##*/}: cgroup $cg"; bad=$((bad + 1)) ;; esac
+        case $cg in */node"$node"/vm"$d"|/closer.slice/closer-node"$node"-vm"$d".scope) ;; *) echo "  QEMU $pid thread ${t##*/}: cgroup $cg"; bad=$((bad + 1)) ;; esac
     done
     echo "  QEMU $pid: $n threads"
     [ $bad -eq 0 ]
