@@ -1260,7 +1260,8 @@ int closer_manager_restore(closer_manager *m) {
         m->n_moved = 0;
         units_message(m);
         /* systemd units' AllowedCPUs= as found (empty: reset) */
-        if (m->state->n_units && (!m->host->ops->unit_set_cpus || m->units_off))
+        /* (also after a bus failure during the run: worth one more try) */
+        if (m->state->n_units && !m->host->ops->unit_set_cpus)
                 log_warning("%u systemd units' AllowedCPUs= as found are recorded, but closerd does not reach "
                             "systemd now: left as they are",
                             m->state->n_units);
