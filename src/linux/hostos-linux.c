@@ -249,14 +249,37 @@ static int op_take_message(void *data, closer_error *ret) {
         return 1;
 }
 
+/* After a call failed because the connection is gone, a new one: PID 1
+ * closes every bus connection when it re-executes itself (`systemctl
+ * daemon-reexec`, which a systemd package upgrade runs), and without one
+ * closerd could not put the units back at stop. True when the caller may
+ * try its call once more. */
+static bool reconnected(linux_host *h, int r) {
+        if (r != -ENOTCONN && r != -ECONNRESET && r != -EPIPE && r != -ESHUTDOWN)
+                return false;
+        sd_bus *bus = NULL;
+        closer_error e = {{0}};
+        if (closer_systemd_open(&bus, &e) < 0)
+                return false;
+        sd_bus_flush_close_unref(h->bus);
+        h->bus = bus;
+        return true;
+}
+
 static int op_unit_get_cpus(void *data, const char *unit, closer_cpuset *ret, closer_error *err) {
         linux_host *h = data;
-        return closer_systemd_get_cpus(h->bus, unit, false, ret, err);
+        int r = closer_systemd_get_cpus(h->bus, unit, false, ret, err);
+        if (reconnected(h, r))
+                r = closer_systemd_get_cpus(h->bus, unit, false, ret, err);
+        return r;
 }
 
 static int op_unit_set_cpus(void *data, const char *unit, const closer_cpuset *cpus, closer_error *err) {
         linux_host *h = data;
-        return closer_systemd_set_cpus(h->bus, unit, cpus, NULL, err);
+        int r = closer_systemd_set_cpus(h->bus, unit, cpus, NULL, err);
+        if (reconnected(h, r))
+                r = closer_systemd_set_cpus(h->bus, unit, cpus, NULL, err);
+        return r;
 }
 
 /* A leaf's cpuset file (cpuset.cpus, cpuset.mems) as written; empty when
@@ -292,6 +315,8 @@ static int op_cgroup_leaf_systemd(void *data, int node, int domid, const closer_
                 return r;
         closer_cpuset now;
         r = closer_systemd_get_cpus(h->bus, scope, false, &now, &e);
+        if (reconnected(h, r))
+                r = closer_systemd_get_cpus(h->bus, scope, false, &now, &e);
         if (r == -ENOENT)
                 return 0;       /* made with the leaf's CPUs when its first process comes */
         if (r >= 0 && closer_cpuset_equal(&now, cpus))
@@ -326,6 +351,8 @@ static int op_cgroup_move_systemd(void *data, int node, int domid, int pid) {
         if (leaf_cpuset(h, node, domid, "cpuset.mems", &mems) < 0)
                 closer_cpuset_zero(&mems);
         r = closer_systemd_start_scope(h->bus, scope, CLOSER_UNIT_SLICE, pid, &cpus, &mems, &e);
+        if (reconnected(h, r))
+                r = closer_systemd_start_scope(h->bus, scope, CLOSER_UNIT_SLICE, pid, &cpus, &mems, &e);
         if (r == -EEXIST)
                 r = closer_systemd_attach(h->bus, scope, pid, &e);
         if (r == -ESRCH || r >= 0)
@@ -372,6 +399,8 @@ static int op_cgroup_clear_systemd(void *data) {
                         }
                         closer_error e = {{0}};
                         r = closer_systemd_stop(h->bus, name, &e);
+                        if (reconnected(h, r))
+                                r = closer_systemd_stop(h->bus, name, &e);
                         if (r < 0)
                                 note(h, &e);
                 }
