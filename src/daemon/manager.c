@@ -622,6 +622,36 @@ static void cap_put_back(closer_manager *m, const closer_action *a) {
         closer_state_drop_cap(m->state, a->cap.domid);
 }
 
+/* Put a unit's AllowedCPUs= back as found. Found empty (none set, the
+ * usual case) takes two steps: every dom0 CPU first, then none. Resetting
+ * alone only makes systemd stop managing the unit's cpuset: it leaves
+ * cpuset.cpus as it was (the main CPUs), and the tasks there on them
+ * (measured in the Xen lab: PID 1 and system.slice's threads stayed on CPU
+ * 0 after `systemctl stop closerd`). Writing every CPU first has the kernel
+ * give the tasks all of them back. (Linux before 6.2 does not keep a task's
+ * own narrower affinity across a cpuset change; 6.2 and later give it
+ * back.) */
+static int unit_put_back(closer_manager *m, const char *unit, const closer_cpuset *found) {
+        closer_error e = {{0}};
+        int r;
+
+        if (closer_cpuset_is_empty(found) && m->snap && m->snap->dom0.n_vcpus) {
+                closer_cpuset all;
+                closer_cpuset_zero(&all);
+                for (unsigned i = 0; i < m->snap->dom0.n_vcpus; i++)
+                        (void) closer_cpuset_set(&all, m->snap->dom0.vcpus[i].id);
+                r = m->host->ops->unit_set_cpus(m->host->data, unit, &all, &e);
+                if (r < 0) {
+                        log_warning("%s", e.msg);
+                        return r;
+                }
+        }
+        r = m->host->ops->unit_set_cpus(m->host->data, unit, found, &e);
+        if (r < 0)
+                log_warning("%s", e.msg);
+        return r;
+}
+
 /* A failing bus: closerd goes on as without systemd (each thread's own
  * affinity, closer's own leaves), and says so once. */
 static void units_off(closer_manager *m, const closer_error *e) {
@@ -1273,13 +1303,8 @@ int closer_manager_restore(closer_manager *m) {
                                                       .cpus = m->state->units[i].cpus};
                 r = found ? closer_reconcile_units_put_back(found, m->state->n_units, &l) : -ENOMEM;
                 RET_GATHER(first, r);
-                for (unsigned i = 0; i < l.n; i++) {
-                        closer_error e = {{0}};
-                        r = m->host->ops->unit_set_cpus(m->host->data, l.a[i].unit.name, l.a[i].unit.cpus, &e);
-                        if (r < 0)
-                                log_warning("%s", e.msg);
-                        RET_GATHER(first, r);
-                }
+                for (unsigned i = 0; i < l.n; i++)
+                        RET_GATHER(first, unit_put_back(m, l.a[i].unit.name, l.a[i].unit.cpus));
                 closer_actions_done(&l);
                 for (unsigned i = 0; i < CLOSER_MAIN_UNITS_N; i++)
                         m->units_set[i] = false;

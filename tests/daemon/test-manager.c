@@ -498,6 +498,7 @@ static void test_dry_run(void **state) {
  * are loaded, user.slice is not; every set is counted. */
 static struct {
         closer_cpuset system_slice, init_scope;
+        char system_slice_trace[256];   /* every value given to system.slice, "a;b;" */
         unsigned sets;
         bool fail;
 } fake_sd;
@@ -527,6 +528,13 @@ static int fake_set(void *data, const char *unit, const closer_cpuset *cpus, clo
                 return closer_error_set(err, -ENOENT, "systemd unit %s: SetUnitProperties: not loaded", unit);
         *u = *cpus;
         fake_sd.sets++;
+        if (u == &fake_sd.system_slice) {
+                char buf[64];
+                closer_cpuset_format(cpus, buf, sizeof(buf));
+                strncat(fake_sd.system_slice_trace, buf,
+                        sizeof(fake_sd.system_slice_trace) - strlen(fake_sd.system_slice_trace) - 2);
+                strcat(fake_sd.system_slice_trace, ";");
+        }
         return 0;
 }
 
@@ -583,7 +591,10 @@ static void test_units(void **state) {
         assert_int_equal(closer_manager_restore(f->m), 0);
         cpus_eq(&fake_sd.system_slice, "");
         cpus_eq(&fake_sd.init_scope, "0-7");
-        assert_int_equal(fake_sd.sets, 4);
+        /* found empty: every dom0 CPU first (the kernel gives the tasks
+         * there all of them back), then none; found set: that, once */
+        assert_string_equal(fake_sd.system_slice_trace, "0-1;0-7;;");
+        assert_int_equal(fake_sd.sets, 5);
         assert_int_equal(f->m->state->n_units, 0);
         closer_manager_free(f->m);
         f->m = NULL;
