@@ -328,6 +328,23 @@ static int op_cgroup_leaf_systemd(void *data, int node, int domid, const closer_
         return 0;
 }
 
+/* StartTransientUnit answers once the start job is queued; systemd moves
+ * the process when it runs the job, on its next turn. Wait for that (at
+ * most 0.5 s): the thread phase comes right after this one and sets each
+ * thread's affinity within the scope's CPUs, which the kernel refuses
+ * (EINVAL) while the process is still in its old cgroup's cpuset (seen in
+ * the Xen lab: every thread of du2's QEMU "Invalid argument, leaving it
+ * alone", then the put-back at stop refused the same way). */
+static void wait_in_scope(linux_host *h, int pid, const char *scope) {
+        char want[128], now[1024];
+        snprintf(want, sizeof(want), "/" CLOSER_UNIT_SLICE "/%s", scope);
+        for (unsigned i = 0; i < 50; i++) {
+                if (closer_cgroup_of_pid(h->root, pid, now, sizeof(now)) < 0 || strcmp(now, want) == 0)
+                        return;
+                (void) usleep(10 * 1000);
+        }
+}
+
 /* A whole process into its container's scope (made with its first
  * process, then added to); a kernel thread into the leaf under closer's
  * subtree as without systemd. When the bus fails, the leaf too. */
@@ -353,7 +370,9 @@ static int op_cgroup_move_systemd(void *data, int node, int domid, int pid) {
         r = closer_systemd_start_scope(h->bus, scope, CLOSER_UNIT_SLICE, pid, &cpus, &mems, &e);
         if (reconnected(h, r))
                 r = closer_systemd_start_scope(h->bus, scope, CLOSER_UNIT_SLICE, pid, &cpus, &mems, &e);
-        if (r == -EEXIST)
+        if (r >= 0)
+                wait_in_scope(h, pid, scope);
+        else if (r == -EEXIST)
                 r = closer_systemd_attach(h->bus, scope, pid, &e);
         if (r == -ESRCH || r >= 0)
                 return r;
