@@ -623,12 +623,12 @@ static void cap_put_back(closer_manager *m, const closer_action *a) {
 }
 
 /* Put a unit's AllowedCPUs= back as found. Found empty (none set, the
- * usual case) takes two steps: every dom0 CPU first, then none. Resetting
- * alone only makes systemd stop managing the unit's cpuset: it leaves
- * cpuset.cpus as it was (the main CPUs), and the tasks there on them
- * (measured in the Xen lab: PID 1 and system.slice's threads stayed on CPU
- * 0 after `systemctl stop closerd`). Writing every CPU first has the kernel
- * give the tasks all of them back. (Linux before 6.2 does not keep a task's
+ * usual case) takes two steps: every dom0 CPU first, then none. A reset
+ * alone left the tasks there on the main CPUs (Xen lab, Linux 6.1: PID 1
+ * and system.slice's threads on CPU 0 after `systemctl stop closerd`; once
+ * no unit asks for a cpuset systemd turns the controller off, and the
+ * kernel does not widen the tasks' affinity then). Every CPU first has the
+ * kernel give the tasks all of them back while the cpuset is still there. (Linux before 6.2 does not keep a task's
  * own narrower affinity across a cpuset change; 6.2 and later give it
  * back.) */
 static int unit_put_back(closer_manager *m, const char *unit, const closer_cpuset *found) {
