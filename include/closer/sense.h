@@ -13,6 +13,7 @@
 typedef struct closer_io_rate {
         uint64_t ops, bytes;            /* cumulative, last sample */
         double ops_per_s, bytes_per_s;  /* moving average */
+        bool sampled;                   /* ops, bytes hold a sample */
         bool primed;                    /* the average has its first rate */
 } closer_io_rate;
 
@@ -26,7 +27,8 @@ typedef struct closer_io_rate {
  * rule src/xen/iosum.c applies to each source of a domain's counter
  * (src/xen/xen.h), so that a reset is read the same way at both depths and
  * never becomes a burst. Nothing is averaged when dt_s is 0 or there is no
- * earlier sample (both counters 0).
+ * earlier sample; an earlier sample of 0 and 0 is one (the Xen adapter's
+ * counters start at 0 for every domain: its first interval of I/O counts).
  */
 void closer_io_rate_sample(closer_io_rate *r, uint64_t ops, uint64_t bytes, double dt_s, double tau_s);
 

@@ -9,7 +9,7 @@ void closer_io_rate_sample(closer_io_rate *r, uint64_t ops, uint64_t bytes, doub
         uint64_t dops = reset ? 0 : ops - r->ops;
         uint64_t dbytes = reset ? 0 : bytes - r->bytes;
 
-        if (dt_s > 0 && (r->ops || r->bytes)) {
+        if (dt_s > 0 && r->sampled) {
                 double ops_s = (double) dops / dt_s, bytes_s = (double) dbytes / dt_s;
                 double a = r->primed && tau_s > 0 ? 1.0 - exp(-dt_s / tau_s) : 1.0;
                 r->ops_per_s += a * (ops_s - r->ops_per_s);
@@ -18,6 +18,7 @@ void closer_io_rate_sample(closer_io_rate *r, uint64_t ops, uint64_t bytes, doub
         }
         r->ops = ops;
         r->bytes = bytes;
+        r->sampled = true;
 }
 
 uint64_t closer_vm_mem_m(uint64_t found_kib, uint64_t max_kib) {

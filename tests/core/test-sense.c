@@ -51,6 +51,27 @@ static void test_io_rate(void **state) {
         assert_true(r.ops_per_s == 100.0 && r.bytes_per_s == 1024.0);
 }
 
+/* Counters that start at 0 (the Xen adapter's do, for every domain) are a
+ * sample: the first interval of I/O after them counts, it is not taken for
+ * a first sample. */
+static void test_io_rate_from_zero(void **state) {
+        closer_io_rate r = {0};
+
+        closer_io_rate_sample(&r, 0, 0, 1.0, 0);
+        assert_true(r.ops_per_s == 0.0 && !r.primed);
+        closer_io_rate_sample(&r, 0, 0, 1.0, 0);               /* idle: a rate of 0 */
+        assert_true(r.primed && r.ops_per_s == 0.0);
+        closer_io_rate_sample(&r, 250, 1024000, 1.0, 0);       /* its first burst */
+        assert_true(r.ops_per_s == 250.0);
+        assert_true(r.bytes_per_s == 1024000.0);
+
+        /* a first burst right after the first (zero) sample counts too */
+        closer_io_rate s = {0};
+        closer_io_rate_sample(&s, 0, 0, 1.0, 10.0);
+        closer_io_rate_sample(&s, 40, 4096, 2.0, 10.0);
+        assert_true(s.primed && s.ops_per_s == 20.0 && s.bytes_per_s == 2048.0);
+}
+
 static void test_vm_mem_m(void **state) {
         assert_int_equal(closer_vm_mem_m(0, 1049600), 1049600);               /* unknown: max_pages */
         assert_int_equal(closer_vm_mem_m(1048576, 1049600), 1048576);          /* the target as found */
@@ -60,6 +81,7 @@ static void test_vm_mem_m(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_io_rate),
+                cmocka_unit_test(test_io_rate_from_zero),
                 cmocka_unit_test(test_vm_mem_m),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
