@@ -389,19 +389,14 @@ static int claim_files(closerd_ctx *d) {
         return 0;
 }
 
-/* Whether closerd itself runs in a .service (its own /proc/self/cgroup):
- * started by systemd as a unit, not from a shell. */
-static bool in_service(void) {
-        char buf[4096];
-        _cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
-        while (f && fgets(buf, sizeof(buf), f))
-                if (strncmp(buf, "0::", 3) == 0) {
-                        buf[strcspn(buf, "\n")] = '\0';
-                        const char *last = strrchr(buf, '/');
-                        size_t n = last ? strlen(last) : 0;
-                        return n > 8 && strcmp(last + n - 8, ".service") == 0;
-                }
-        return false;
+/* Whether closerd itself runs in a .service (its own cgroup, through the
+ * Linux adapter): started by systemd as a unit, not from a shell. */
+static bool in_service(closerd_ctx *d) {
+        char cg[4096];
+        if (!d->host->ops->cgroup_of || d->host->ops->cgroup_of(d->host->data, (int) getpid(), cg, sizeof(cg)) < 0)
+                return false;
+        size_t n = strlen(cg);
+        return n > 8 && strcmp(cg + n - 8, ".service") == 0;
 }
 
 /* --systemd-units: under systemd (auto: PID 1 is systemd and closerd runs
@@ -417,7 +412,7 @@ static void use_systemd_units(closerd_ctx *d) {
                 why = "--root is not /";
         else if (a->systemd_units == CLOSERD_UNITS_AUTO && sd_booted() <= 0)
                 why = "PID 1 is not systemd";
-        else if (a->systemd_units == CLOSERD_UNITS_AUTO && !in_service())
+        else if (a->systemd_units == CLOSERD_UNITS_AUTO && !in_service(d))
                 why = "closerd does not run in a systemd .service";
         if (why) {
                 log_info("systemd units: no (%s): per-thread affinity, processes in closer's own cgroups", why);

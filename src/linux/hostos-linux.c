@@ -11,6 +11,7 @@
 
 #include <systemd/sd-bus.h>
 
+#include "basic/fd-util.h"
 #include "basic/macro.h"
 #include "closer/units.h"
 #include "linux/linux.h"
@@ -268,9 +269,9 @@ static bool reconnected(linux_host *h, int r) {
 
 static int op_unit_get_cpus(void *data, const char *unit, closer_cpuset *ret, closer_error *err) {
         linux_host *h = data;
-        int r = closer_systemd_get_cpus(h->bus, unit, false, ret, err);
+        int r = closer_systemd_get_cpus(h->bus, unit, ret, err);
         if (reconnected(h, r))
-                r = closer_systemd_get_cpus(h->bus, unit, false, ret, err);
+                r = closer_systemd_get_cpus(h->bus, unit, ret, err);
         return r;
 }
 
@@ -314,9 +315,9 @@ static int op_cgroup_leaf_systemd(void *data, int node, int domid, const closer_
         if (r < 0 || domid < 0 || closer_unit_scope_name(node, domid, scope, sizeof(scope)) < 0)
                 return r;
         closer_cpuset now;
-        r = closer_systemd_get_cpus(h->bus, scope, false, &now, &e);
+        r = closer_systemd_get_cpus(h->bus, scope, &now, &e);
         if (reconnected(h, r))
-                r = closer_systemd_get_cpus(h->bus, scope, false, &now, &e);
+                r = closer_systemd_get_cpus(h->bus, scope, &now, &e);
         if (r == -ENOENT)
                 return 0;       /* made with the leaf's CPUs when its first process comes */
         if (r >= 0 && closer_cpuset_equal(&now, cpus))
@@ -353,6 +354,8 @@ static int op_cgroup_move_systemd(void *data, int node, int domid, int pid) {
         closer_error e = {{0}};
         closer_cpuset cpus, mems;
         char scope[64], found[1024];
+        if (domid < 0 || is_kthread(h, pid) || closer_unit_scope_name(node, domid, scope, sizeof(scope)) < 0)
+                return op_cgroup_move(data, node, domid, pid);
         int r = ensure_mount(h);
         if (r < 0)
                 return r;
@@ -361,8 +364,6 @@ static int op_cgroup_move_systemd(void *data, int node, int domid, int pid) {
                 return -ESRCH;
         if (r < 0)
                 return r;
-        if (domid < 0 || is_kthread(h, pid) || closer_unit_scope_name(node, domid, scope, sizeof(scope)) < 0)
-                return op_cgroup_move(data, node, domid, pid);
         if (leaf_cpuset(h, node, domid, "cpuset.cpus", &cpus) < 0)
                 closer_cpuset_zero(&cpus);
         if (leaf_cpuset(h, node, domid, "cpuset.mems", &mems) < 0)
@@ -393,38 +394,28 @@ static int op_cgroup_clear_systemd(void *data) {
                 return r;
         snprintf(dir, sizeof(dir), "%s/" CLOSER_UNIT_SLICE, h->cgroup_mount);
         int fd = openat(h->root->fd, closer_root_rel(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd >= 0) {
-                DIR *d = fdopendir(fd);
-                if (!d)
-                        close(fd);
-                for (struct dirent *de; d && (de = readdir(d));) {
-                        int node, domid;
-                        char name[64], events[512];
-                        if (sscanf(de->d_name, "closer-node%d-vm%d.scope", &node, &domid) != 2 ||
-                            closer_unit_scope_name(node, domid, name, sizeof(name)) < 0 ||
-                            strcmp(name, de->d_name) != 0)
-                                continue;
-                        snprintf(events, sizeof(events), "%s/cgroup.events", de->d_name);
-                        int efd = openat(dirfd(d), events, O_RDONLY | O_CLOEXEC);
-                        ssize_t n = efd >= 0 ? read(efd, events, sizeof(events) - 1) : -1;
-                        if (efd >= 0)
-                                close(efd);
-                        if (n < 0)
-                                continue;
-                        events[n] = '\0';
-                        if (strstr(events, "populated 1")) {
-                                RET_GATHER(first, -EBUSY);
-                                continue;
-                        }
-                        closer_error e = {{0}};
-                        r = closer_systemd_stop(h->bus, name, &e);
-                        if (reconnected(h, r))
-                                r = closer_systemd_stop(h->bus, name, &e);
-                        if (r < 0)
-                                note(h, &e);
+        _cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (fd >= 0 && !d)
+                close(fd);
+        for (struct dirent *de; d && (de = readdir(d));) {
+                int node, domid;
+                char name[64], path[320], events[512];
+                if (sscanf(de->d_name, "closer-node%d-vm%d.scope", &node, &domid) != 2 ||
+                    closer_unit_scope_name(node, domid, name, sizeof(name)) < 0 || strcmp(name, de->d_name) != 0)
+                        continue;
+                snprintf(path, sizeof(path), "%s/cgroup.events", de->d_name);
+                if (closer_read_small_at(dirfd(d), path, events, sizeof(events)) < 0)
+                        continue;
+                if (strstr(events, "populated 1")) {
+                        RET_GATHER(first, -EBUSY);
+                        continue;
                 }
-                if (d)
-                        closedir(d);
+                closer_error e = {{0}};
+                r = closer_systemd_stop(h->bus, name, &e);
+                if (reconnected(h, r))
+                        r = closer_systemd_stop(h->bus, name, &e);
+                if (r < 0)
+                        note(h, &e);
         }
         r = op_cgroup_clear(data);
         return first < 0 ? first : r;
@@ -440,45 +431,38 @@ static void op_free(void *data) {
         free(h);
 }
 
+/* What the adapter does the same with and without systemd's units. */
+#define LINUX_OPS_COMMON                                        \
+        .name = "linux",                                        \
+        .read_threads = op_read_threads,                        \
+        .exec_seen = op_exec_seen,                              \
+        .read_irqs = op_read_irqs,                              \
+        .get_thread_affinity = op_get_thread_affinity,          \
+        .get_irq_affinity = op_get_irq_affinity,                \
+        .set_thread_affinity = op_set_thread_affinity,          \
+        .set_irq_affinity = op_set_irq_affinity,                \
+        .cgroup_of = op_cgroup_of,                              \
+        .cgroup_move_to = op_cgroup_move_to,                    \
+        .cgroup_remove = op_cgroup_remove,                      \
+        .read_backend_io = op_read_backend_io,                  \
+        .free = op_free
+
 static const closer_hostos_ops linux_ops = {
-        .name = "linux",
-        .read_threads = op_read_threads,
-        .exec_seen = op_exec_seen,
-        .read_irqs = op_read_irqs,
-        .get_thread_affinity = op_get_thread_affinity,
-        .get_irq_affinity = op_get_irq_affinity,
-        .set_thread_affinity = op_set_thread_affinity,
-        .set_irq_affinity = op_set_irq_affinity,
+        LINUX_OPS_COMMON,
         .cgroup_leaf = op_cgroup_leaf,
-        .cgroup_of = op_cgroup_of,
-        .cgroup_move_to = op_cgroup_move_to,
-        .cgroup_remove = op_cgroup_remove,
-        .cgroup_clear = op_cgroup_clear,
         .cgroup_move = op_cgroup_move,
-        .read_backend_io = op_read_backend_io,
-        .free = op_free,
+        .cgroup_clear = op_cgroup_clear,
 };
 
+/* closer_linux_hostos_use_systemd: the containers also systemd's */
 static const closer_hostos_ops linux_systemd_ops = {
-        .name = "linux",
-        .read_threads = op_read_threads,
-        .exec_seen = op_exec_seen,
-        .read_irqs = op_read_irqs,
-        .get_thread_affinity = op_get_thread_affinity,
-        .get_irq_affinity = op_get_irq_affinity,
-        .set_thread_affinity = op_set_thread_affinity,
-        .set_irq_affinity = op_set_irq_affinity,
+        LINUX_OPS_COMMON,
         .cgroup_leaf = op_cgroup_leaf_systemd,
-        .cgroup_of = op_cgroup_of,
-        .cgroup_move_to = op_cgroup_move_to,
-        .cgroup_remove = op_cgroup_remove,
-        .cgroup_clear = op_cgroup_clear_systemd,
         .cgroup_move = op_cgroup_move_systemd,
-        .read_backend_io = op_read_backend_io,
+        .cgroup_clear = op_cgroup_clear_systemd,
         .unit_get_cpus = op_unit_get_cpus,
         .unit_set_cpus = op_unit_set_cpus,
         .take_message = op_take_message,
-        .free = op_free,
 };
 
 int closer_linux_hostos_use_systemd(closer_hostos *ho, closer_error *err) {

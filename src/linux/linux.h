@@ -180,9 +180,8 @@ int closer_affinity_set_irq(const closer_root *root, unsigned irq, const closer_
 typedef struct sd_bus sd_bus;
 /* PID 1's private bus, else the system bus. */
 int closer_systemd_open(sd_bus **ret, closer_error *err);
-/* A unit's AllowedCPUs= (or AllowedMemoryNodes=, with mems); -ENOENT when it
- * is not loaded. */
-int closer_systemd_get_cpus(sd_bus *bus, const char *unit, bool mems, closer_cpuset *ret, closer_error *err);
+/* A unit's AllowedCPUs=; -ENOENT when it is not loaded. */
+int closer_systemd_get_cpus(sd_bus *bus, const char *unit, closer_cpuset *ret, closer_error *err);
 /* SetUnitProperties(unit, runtime, AllowedCPUs= [, AllowedMemoryNodes=]);
  * empty cpus: reset; NULL or empty mems: not set. */
 int closer_systemd_set_cpus(sd_bus *bus, const char *unit, const closer_cpuset *cpus, const closer_cpuset *mems,

@@ -87,9 +87,8 @@ static const char *unit_interface(const char *unit) {
         return NULL;
 }
 
-int closer_systemd_get_cpus(sd_bus *bus, const char *unit, bool mems, closer_cpuset *ret, closer_error *err) {
+int closer_systemd_get_cpus(sd_bus *bus, const char *unit, closer_cpuset *ret, closer_error *err) {
         const char *iface = unit_interface(unit);
-        const char *prop = mems ? "AllowedMemoryNodes" : "AllowedCPUs";
         sd_bus_error e = SD_BUS_ERROR_NULL;
         sd_bus_message *reply = NULL;
         char *path = NULL;
@@ -101,10 +100,10 @@ int closer_systemd_get_cpus(sd_bus *bus, const char *unit, bool mems, closer_cpu
         int r = unit_path(bus, unit, &path, err);
         if (r < 0)
                 return r;
-        r = sd_bus_get_property(bus, SD_DEST, path, iface, prop, &e, &reply, "ay");
+        r = sd_bus_get_property(bus, SD_DEST, path, iface, "AllowedCPUs", &e, &reply, "ay");
         free(path);
         if (r < 0) {
-                r = bus_fail(err, &e, r, unit, mems ? "Get AllowedMemoryNodes" : "Get AllowedCPUs");
+                r = bus_fail(err, &e, r, unit, "Get AllowedCPUs");
                 sd_bus_error_free(&e);
                 return r;
         }
@@ -112,7 +111,7 @@ int closer_systemd_get_cpus(sd_bus *bus, const char *unit, bool mems, closer_cpu
         if (r >= 0)
                 r = closer_cpuset_from_bitmask(bytes, n, ret);
         sd_bus_message_unref(reply);
-        return r < 0 ? closer_error_set(err, r, "systemd unit %s: Get %s: reply: %s", unit, prop, strerror(-r)) : 0;
+        return r < 0 ? closer_error_set(err, r, "systemd unit %s: Get AllowedCPUs: reply: %s", unit, strerror(-r)) : 0;
 }
 
 /* One ("Name", "ay", mask) entry of an a(sv). */
