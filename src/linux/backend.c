@@ -67,6 +67,23 @@ static int cmp_device(const void *a, const void *b) {
         return x->devid < y->devid ? -1 : x->devid > y->devid;
 }
 
+/* Merge each run of rows (sorted) of one device, or with by_domain of one
+ * domain (devid -1 then), into its first row, in place; the rows left. */
+static unsigned merge_runs(closer_backend_io *v, unsigned n, bool by_domain) {
+        unsigned k = 0;
+        for (unsigned i = 0; i < n; i++) {
+                if (k && (by_domain ? v[k - 1].domid == v[i].domid : cmp_device(&v[k - 1], &v[i]) == 0)) {
+                        merge(&v[k - 1], &v[i]);
+                        continue;
+                }
+                v[k] = v[i];
+                if (by_domain)
+                        v[k].devid = -1;
+                k++;
+        }
+        return k;
+}
+
 /* The four counters of one device, into v (0 where one is missing): false
  * when one of them could not be read. */
 static bool read_counters(const closer_root *root, const char *dir, const char *const f[4], uint64_t v[4]) {
@@ -131,30 +148,12 @@ int closer_backend_read_io(const closer_root *root, closer_backend_io **ret, uns
         /* one row per device even for names the kernel does not make
          * ("vbd-3-07" beside "vbd-3-7"): two rows of one source would read
          * as its counter jumping back and forth */
-        unsigned k = 0;
-        for (unsigned i = 0; i < n; i++) {
-                if (k && cmp_device(&rows[k - 1], &rows[i]) == 0) {
-                        merge(&rows[k - 1], &rows[i]);
-                        continue;
-                }
-                rows[k++] = rows[i];
-        }
-        n = k;
+        n = merge_runs(rows, n, false);
         *ret = n ? TAKE_PTR(rows) : NULL;
         *ret_n = n;
         return 0;
 }
 
 void closer_backend_io_by_domain(closer_backend_io *v, unsigned *n) {
-        unsigned k = 0;
-        for (unsigned i = 0; i < *n; i++) {
-                if (k && v[k - 1].domid == v[i].domid) {
-                        merge(&v[k - 1], &v[i]);
-                        continue;
-                }
-                v[k] = v[i];
-                v[k].devid = -1;
-                k++;
-        }
-        *n = k;
+        *n = merge_runs(v, *n, true);
 }

@@ -5,6 +5,7 @@
 
 #include "basic/alloc-util.h"
 #include "basic/macro.h"
+#include "basic/sort-util.h"
 #include "xen/xen.h"
 
 static closer_xen_io_source *find(closer_xen_io_sum *s, unsigned n, int domid, uint64_t source) {
@@ -80,8 +81,7 @@ int closer_xen_io_sum_update(closer_xen_io_sum *s, const closer_xen_io_reading *
                                 row->bytes += s->v[j].bytes;
                         }
         }
-        if (n_rows)
-                qsort(rows, n_rows, sizeof(*rows), cmp_domid);
+        closer_qsort_safe(rows, n_rows, sizeof(*rows), cmp_domid);
         *ret = n_rows ? TAKE_PTR(rows) : NULL;
         *ret_n = n_rows;
         return 0;
