@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "basic/macro.h"
 #include "closer/units.h"
 
 const char *const closer_main_units[CLOSER_MAIN_UNITS_N] = {"system.slice", "user.slice", "init.scope"};
@@ -28,7 +29,7 @@ bool closer_unit_name_valid(const char *s) {
         const char *dot = strrchr(s, '.');
         if (!dot || dot == s || s[0] == '-' || s[0] == '.')
                 return false;
-        for (size_t i = 0; i < sizeof(unit_types) / sizeof(unit_types[0]); i++)
+        for (size_t i = 0; i < ELEMENTSOF(unit_types); i++)
                 if (strcmp(dot + 1, unit_types[i]) == 0)
                         return true;
         return false;

@@ -628,9 +628,9 @@ static void cap_put_back(closer_manager *m, const closer_action *a) {
  * and system.slice's threads on CPU 0 after `systemctl stop closerd`; once
  * no unit asks for a cpuset systemd turns the controller off, and the
  * kernel does not widen the tasks' affinity then). Every CPU first has the
- * kernel give the tasks all of them back while the cpuset is still there. (Linux before 6.2 does not keep a task's
- * own narrower affinity across a cpuset change; 6.2 and later give it
- * back.) */
+ * kernel give the tasks all of them back while the cpuset is still there.
+ * (Linux before 6.2 does not keep a task's own narrower affinity across a
+ * cpuset change; 6.2 and later give it back.) */
 static int unit_put_back(closer_manager *m, const char *unit, const closer_cpuset *found) {
         closer_error e = {{0}};
         int r;

@@ -6,6 +6,7 @@
 
 #include "closer/cpuset.h"
 #include "closer/error.h"
+#include "closer/units.h"
 
 /*
  * What closerd changed, and what was there before: the thread and IRQ
@@ -46,7 +47,7 @@ typedef struct closer_saved_cgroup {
 
 /* A systemd unit's AllowedCPUs= as found (closer/units.h). */
 typedef struct closer_saved_unit {
-        char unit[256];                 /* a plain unit name (closer_unit_name_valid) */
+        char unit[CLOSER_UNIT_NAME_MAX]; /* a plain unit name (closer_unit_name_valid) */
         closer_cpuset cpus;             /* empty: none was set (every CPU) */
 } closer_saved_unit;
 
