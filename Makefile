@@ -37,7 +37,7 @@ check-asan: deps
 # the two tests that would otherwise fail for valgrind's sake (a time bound,
 # the process's own comm) to allow for it.
 check-valgrind: all
-	CLOSER_UNDER_VALGRIND=1 meson test -C $(BUILD) --print-errorlogs --timeout-multiplier 10 --no-suite docs-scripts \
+	CLOSER_UNDER_VALGRIND=1 meson test -C $(BUILD) --print-errorlogs --timeout-multiplier 10 --no-suite docs-scripts --no-suite lab-scripts \
 		--wrap='valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --track-origins=no -q'
 
 # A short libFuzzer run of each fuzz target (clang build in build-fuzz/).

@@ -4,8 +4,13 @@
 # must not reset the failure count.
 [ -n "${XENLAB_PLAN_LIB:-}" ] && return 0
 XENLAB_PLAN_LIB=1
-OUT=/xenlab/out
+# XENLAB_HOME: where the lab's files are (/xenlab in dom0; tests/xen's own
+# test of these helpers points it elsewhere).
+XENLAB_HOME=${XENLAB_HOME:-/xenlab}
+OUT=$XENLAB_HOME/out
 mkdir -p "$OUT"
+# fd 7: the plan's console, for notes from a step whose output goes to a file.
+exec 7>&1
 XENLAB_FAILS=0
 
 up() { cut -d' ' -f1 /proc/uptime; }
@@ -33,6 +38,34 @@ wait_for() {
     done
 }
 
+# bounded SECONDS COMMAND...: run COMMAND (a program or a function), and
+# when it has not finished after SECONDS say what dom0 is doing
+# (stall-report) and stop it (TERM, KILL 10 s later). Returns COMMAND's exit
+# code, 124 when it was stopped. For the steps whose hang would otherwise
+# eat the plan's whole time (xl create/save/restore, scans, gather).
+bounded() {
+    local limit=$1 pid wd rc; shift
+    "$@" &
+    pid=$!
+    # (its stderr nowhere: bash says "Terminated" when its sleep is stopped)
+    ( exec 2>/dev/null
+      sleep "$limit"
+      kill -0 "$pid" 2>/dev/null || exit 0
+      "$XENLAB_HOME/stall-report" "'$*' has not finished after $limit s: stopping it" >&7 2>&1
+      touch "$OUT/.bounded-$pid"
+      kill -TERM "$pid" 2>/dev/null; sleep 10; kill -KILL "$pid" 2>/dev/null ) &
+    wd=$!
+    wait "$pid"; rc=$?
+    # (out of the job table first: no "Terminated" line from this shell)
+    disown "$wd" 2>/dev/null; pkill -P "$wd" 2>/dev/null; kill "$wd" 2>/dev/null
+    if [ -e "$OUT/.bounded-$pid" ]; then
+        rm -f "$OUT/.bounded-$pid"
+        echo "XENLAB: NOTE stopped after $limit s: $*" >&7
+        rc=124
+    fi
+    return $rc
+}
+
 domid_of() { xl domid "$1" 2>/dev/null; }
 domu_ready() { grep -q "READY" "/var/log/xen/console/guest-$1.log" 2>/dev/null; }
 
@@ -51,12 +84,12 @@ start_domu() {
     local name=$1 t0; shift
     section "create $name"
     t0=$(now)
-    if ! run xl create "/xenlab/$name.cfg" "$@"; then
+    if ! run bounded 300 xl create "/xenlab/$name.cfg" "$@"; then
         echo "XENLAB: NOTE xl create $name failed once after $(since "$t0") s; retrying"
         xl destroy "$name" >/dev/null 2>&1
         sleep 2
         t0=$(now)
-        if ! run xl create "/xenlab/$name.cfg" "$@"; then
+        if ! run bounded 300 xl create "/xenlab/$name.cfg" "$@"; then
             fail "xl create $name (twice)"
             # what the toolstack and its hotplug scripts said, for the host
             cp /var/log/xen/*.log "$OUT/" 2>/dev/null
