@@ -305,7 +305,11 @@ static bool is_kthread(linux_host *h, int pid) {
 }
 
 /* The leaf as without systemd, and its scope (if there is one yet) on the
- * same CPUs: systemd would otherwise write its own AllowedCPUs= back. */
+ * same CPUs: systemd would otherwise write its own AllowedCPUs= back.
+ * Called only when the leaf's CPUs change, which a VM whose vCPUs move
+ * between pCPUs makes frequent, so no read of the scope's value first:
+ * GetUnit (a lookup in PID 1; most VMs, served by kernel backends alone,
+ * have no scope) and SetUnitProperties. */
 static int op_cgroup_leaf_systemd(void *data, int node, int domid, const closer_cpuset *cpus,
                                   const closer_cpuset *mems) {
         linux_host *h = data;
@@ -314,17 +318,14 @@ static int op_cgroup_leaf_systemd(void *data, int node, int domid, const closer_
         int r = op_cgroup_leaf(data, node, domid, cpus, mems);
         if (r < 0 || domid < 0 || closer_unit_scope_name(node, domid, scope, sizeof(scope)) < 0)
                 return r;
-        closer_cpuset now;
-        r = closer_systemd_get_cpus(h->bus, scope, &now, &e);
+        r = closer_systemd_has_unit(h->bus, scope, &e);
         if (reconnected(h, r))
-                r = closer_systemd_get_cpus(h->bus, scope, &now, &e);
-        if (r == -ENOENT)
+                r = closer_systemd_has_unit(h->bus, scope, &e);
+        if (r == 0)
                 return 0;       /* made with the leaf's CPUs when its first process comes */
-        if (r >= 0 && closer_cpuset_equal(&now, cpus))
-                return 0;
-        if (r >= 0)
+        if (r > 0)
                 r = closer_systemd_set_cpus(h->bus, scope, cpus, mems, &e);
-        if (r < 0)
+        if (r < 0 && r != -ENOENT)      /* -ENOENT: gone since (its last process left) */
                 note(h, &e);
         return 0;
 }
