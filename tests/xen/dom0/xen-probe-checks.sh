@@ -37,7 +37,7 @@ xen_probe_checks() {
     fi
     for d in /proc/irq/[0-9]*; do echo "${d##*/} $(cat "$d/smp_affinity_list" 2>/dev/null)"; done > "$OUT/irq-aff-before"
     t0=$(now)
-    if "$probe" --timings --io-interval-ms 3000 > "$j" 2> "$OUT/xen-probe.err"; then
+    if bounded 180 "$probe" --timings --io-interval-ms 3000 > "$j" 2> "$OUT/xen-probe.err"; then
         timing xen_probe "$(since "$t0")"
         pass xen-probe-exit-0
     else
@@ -96,7 +96,7 @@ xen_probe_checks() {
     xp_same xen-probe-domu-main-node \
         "$(awk '$1 != 0 { if ($3 > m[$1] || !($1 in m)) { m[$1] = $3; b[$1] = $2 } } END { for (d in b) print d, b[d] }' <<< "$dump")" \
         "$(jq -r '.domains[] | "\(.domid) \(.mem_kib_by_node | to_entries | max_by(.value) | .key)"' "$j")"
-    if "$probe" --exact-numa --io-interval-ms 0 --no-irqs > "$OUT/xen-probe-exact.json" 2>> "$OUT/xen-probe.err"; then
+    if bounded 180 "$probe" --exact-numa --io-interval-ms 0 --no-irqs > "$OUT/xen-probe-exact.json" 2>> "$OUT/xen-probe.err"; then
         pass xen-probe-exact-numa-exit-0
         xp_same xen-probe-exact-numa \
             "$(awk '$1 != 0 && $3 > 0 { print $1, $2, $3 * 4 }' <<< "$dump")" \
