@@ -283,12 +283,12 @@ static int op_unit_set_cpus(void *data, const char *unit, const closer_cpuset *c
         return r;
 }
 
-/* A leaf's cpuset file (cpuset.cpus, cpuset.mems) as written; empty when
- * not written. */
-static int leaf_cpuset(linux_host *h, int node, int domid, const char *file, closer_cpuset *ret) {
+/* A node's secondary container's cpuset file (cpuset.cpus, cpuset.mems)
+ * as written; empty when not written. */
+static int node_cpuset(linux_host *h, int node, const char *file, closer_cpuset *ret) {
         char path[4096 + 400], buf[CLOSER_CPULIST_MAX];
-        snprintf(path, sizeof(path), "%s/%s%snode%d/vm%d/%s", h->cgroup_mount, h->cgroup_base,
-                 h->cgroup_base[0] ? "/" : "", node, domid, file);
+        snprintf(path, sizeof(path), "%s/%s%snode%d/%s", h->cgroup_mount, h->cgroup_base,
+                 h->cgroup_base[0] ? "/" : "", node, file);
         int n = closer_read_small_at(h->root->fd, path, buf, sizeof(buf));
         if (n < 0)
                 return n;
@@ -304,29 +304,54 @@ static bool is_kthread(linux_host *h, int pid) {
         return st.flags & CLOSER_PF_KTHREAD;
 }
 
-/* The leaf as without systemd, and its scope (if there is one yet) on the
- * same CPUs: systemd would otherwise write its own AllowedCPUs= back.
- * Called only when the leaf's CPUs change, which a VM whose vCPUs move
- * between pCPUs makes frequent, so no read of the scope's value first:
- * GetUnit (a lookup in PID 1; most VMs, served by kernel backends alone,
- * have no scope) and SetUnitProperties. */
+/* closer.slice, opened for reading its closer-node<N>-vm<D>.scope entries;
+ * NULL when it is not there. */
+static DIR *open_closer_slice(linux_host *h) {
+        char dir[4096 + 64];
+        snprintf(dir, sizeof(dir), "%s/" CLOSER_UNIT_SLICE, h->cgroup_mount);
+        int fd = openat(h->root->fd, closer_root_rel(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (fd >= 0 && !d)
+                close(fd);
+        return d;
+}
+
+/* The next closer scope in closer.slice: its name, node and domain. */
+static bool next_scope(DIR *d, char name[static 64], int *node, int *domid) {
+        for (struct dirent *de; d && (de = readdir(d));)
+                if (sscanf(de->d_name, "closer-node%d-vm%d.scope", node, domid) == 2 &&
+                    closer_unit_scope_name(*node, *domid, name, 64) >= 0 && strcmp(name, de->d_name) == 0)
+                        return true;
+        return false;
+}
+
+/* Containers as without systemd; and a node's secondary CPUs are its VMs'
+ * scopes' AllowedCPUs= (systemd would otherwise write its own value back).
+ * A scope has its node's CPUs, not its leaf's: the leaf follows the VM's
+ * vCPUs from pCPU to pCPU, which would cost PID 1 a property change and a
+ * drop-in file each time (in the Xen lab 19 container changes in 25 ticks
+ * for two domains), and on Linux before 6.2 reset every affinity in the
+ * scope. The processes' threads are on their leaf's CPUs all the same:
+ * closerd sets each one's affinity (the thread phase). */
 static int op_cgroup_leaf_systemd(void *data, int node, int domid, const closer_cpuset *cpus,
                                   const closer_cpuset *mems) {
         linux_host *h = data;
-        closer_error e = {{0}};
-        char scope[64];
         int r = op_cgroup_leaf(data, node, domid, cpus, mems);
-        if (r < 0 || domid < 0 || closer_unit_scope_name(node, domid, scope, sizeof(scope)) < 0)
+        if (r < 0 || domid >= 0)
                 return r;
-        r = closer_systemd_has_unit(h->bus, scope, &e);
-        if (reconnected(h, r))
-                r = closer_systemd_has_unit(h->bus, scope, &e);
-        if (r == 0)
-                return 0;       /* made with the leaf's CPUs when its first process comes */
-        if (r > 0)
-                r = closer_systemd_set_cpus(h->bus, scope, cpus, mems, &e);
-        if (r < 0 && r != -ENOENT)      /* -ENOENT: gone since (its last process left) */
-                note(h, &e);
+        _cleanup_closedir_ DIR *d = open_closer_slice(h);
+        char scope[64];
+        int n, dom;
+        while (next_scope(d, scope, &n, &dom)) {
+                closer_error e = {{0}};
+                if (n != node)
+                        continue;
+                int q = closer_systemd_set_cpus(h->bus, scope, cpus, mems, &e);
+                if (reconnected(h, q))
+                        q = closer_systemd_set_cpus(h->bus, scope, cpus, mems, &e);
+                if (q < 0 && q != -ENOENT)      /* -ENOENT: stopped since (its last process left) */
+                        note(h, &e);
+        }
         return 0;
 }
 
@@ -365,9 +390,9 @@ static int op_cgroup_move_systemd(void *data, int node, int domid, int pid) {
                 return -ESRCH;
         if (r < 0)
                 return r;
-        if (leaf_cpuset(h, node, domid, "cpuset.cpus", &cpus) < 0)
+        if (node_cpuset(h, node, "cpuset.cpus", &cpus) < 0)
                 closer_cpuset_zero(&cpus);
-        if (leaf_cpuset(h, node, domid, "cpuset.mems", &mems) < 0)
+        if (node_cpuset(h, node, "cpuset.mems", &mems) < 0)
                 closer_cpuset_zero(&mems);
         r = closer_systemd_start_scope(h->bus, scope, CLOSER_UNIT_SLICE, pid, &cpus, &mems, &e);
         if (reconnected(h, r))
@@ -388,23 +413,15 @@ static int op_cgroup_move_systemd(void *data, int node, int domid, int pid) {
  * -EBUSY: stopping it would kill them. Then closer's own subtree. */
 static int op_cgroup_clear_systemd(void *data) {
         linux_host *h = data;
-        char dir[4096 + 64];
-        int first = 0;
+        int first = 0, node, domid;
+        char name[64];
         int r = ensure_mount(h);
         if (r < 0)
                 return r;
-        snprintf(dir, sizeof(dir), "%s/" CLOSER_UNIT_SLICE, h->cgroup_mount);
-        int fd = openat(h->root->fd, closer_root_rel(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        _cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-        if (fd >= 0 && !d)
-                close(fd);
-        for (struct dirent *de; d && (de = readdir(d));) {
-                int node, domid;
-                char name[64], path[320], events[512];
-                if (sscanf(de->d_name, "closer-node%d-vm%d.scope", &node, &domid) != 2 ||
-                    closer_unit_scope_name(node, domid, name, sizeof(name)) < 0 || strcmp(name, de->d_name) != 0)
-                        continue;
-                snprintf(path, sizeof(path), "%s/cgroup.events", de->d_name);
+        _cleanup_closedir_ DIR *d = open_closer_slice(h);
+        while (next_scope(d, name, &node, &domid)) {
+                char path[320], events[512];
+                snprintf(path, sizeof(path), "%s/cgroup.events", name);
                 if (closer_read_small_at(dirfd(d), path, events, sizeof(events)) < 0)
                         continue;
                 if (strstr(events, "populated 1")) {

@@ -180,8 +180,6 @@ int closer_affinity_set_irq(const closer_root *root, unsigned irq, const closer_
 typedef struct sd_bus sd_bus;
 /* PID 1's private bus, else the system bus. */
 int closer_systemd_open(sd_bus **ret, closer_error *err);
-/* 1 when the unit is loaded, 0 when not (GetUnit: a lookup, loads nothing). */
-int closer_systemd_has_unit(sd_bus *bus, const char *unit, closer_error *err);
 /* A unit's AllowedCPUs=; -ENOENT when it is not loaded. */
 int closer_systemd_get_cpus(sd_bus *bus, const char *unit, closer_cpuset *ret, closer_error *err);
 /* SetUnitProperties(unit, runtime, AllowedCPUs= [, AllowedMemoryNodes=]);

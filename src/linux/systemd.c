@@ -76,13 +76,6 @@ static int unit_path(sd_bus *bus, const char *unit, char **ret, closer_error *er
         return r < 0 ? closer_error_set(err, r, "systemd unit %s: GetUnit: reply: %s", unit, strerror(-r)) : 0;
 }
 
-int closer_systemd_has_unit(sd_bus *bus, const char *unit, closer_error *err) {
-        char *path = NULL;
-        int r = unit_path(bus, unit, &path, err);
-        free(path);
-        return r == -ENOENT ? 0 : r < 0 ? r : 1;
-}
-
 static const char *unit_interface(const char *unit) {
         const char *dot = strrchr(unit, '.');
         if (dot && strcmp(dot, ".slice") == 0)
